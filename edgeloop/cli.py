@@ -1,0 +1,243 @@
+"""The ``edgeloop`` command: thin, it parses, calls the library and prints.
+
+Bad input of any kind ends in one line on stderr and exit status 2 (click's own usage
+errors already exit with 2); anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from edgeloop import __version__
+from edgeloop.errors import EdgeloopError
+
+
+def _emit_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+@click.group()
+@click.version_option(__version__, prog_name="edgeloop")
+def cli() -> None:
+    """Keras model -> small, fast, verified int8 TFLite model on an edge target."""
+
+
+@cli.command()
+@click.argument("recipe_file", required=False)
+@click.option("--recipe", "recipe_opt", help="Recipe file or preset (edgeloop:<name>).")
+@click.option("--model", help="Model: .keras, .h5, SavedModel folder or zoo:<name> (overrides the recipe).")
+@click.option("--data", help="Data: digits, a .npz with x and y, or an image folder (overrides the recipe).")
+@click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where run folders go.")
+@click.option("--resume", "resume_dir", type=click.Path(), help="Continue RUN_DIR after its last finished step.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
+def optimize(recipe_file, recipe_opt, model, data, out, resume_dir, as_json, quiet) -> None:
+    """Run a recipe: compress, convert to int8, verify, evaluate and benchmark.
+
+    RECIPE_FILE (or --recipe) is a YAML recipe or a preset such as edgeloop:edgetpu_int8.
+    """
+    from edgeloop.pipeline.runner import resume, run
+    from edgeloop.recipe import load_recipe
+    from edgeloop.ui import Ui
+
+    ui = Ui(quiet=quiet or as_json)
+    if resume_dir:
+        if recipe_file or recipe_opt or model or data:
+            raise EdgeloopError("--resume continues a run with its own recipe: give no recipe, --model or --data")
+        result = resume(resume_dir, ui=ui)
+    else:
+        if recipe_file and recipe_opt:
+            raise EdgeloopError("give the recipe once: as an argument or with --recipe, not both")
+        spec = recipe_file or recipe_opt
+        if not spec:
+            raise EdgeloopError("no recipe: give a recipe file or --recipe edgeloop:<preset> (see `edgeloop recipes`)")
+        result = run(load_recipe(spec, model=model, data=data), out=out, ui=ui)
+    if as_json:
+        _emit_json(result.report)
+    else:
+        _print_summary(result.report, ui)
+
+
+def _print_summary(report: dict, ui) -> None:
+    s = report["summary"]
+    lines = [f"run folder: {report['run_dir']}"]
+    if "accuracy" in s:
+        lines.append("accuracy: " + ", ".join(f"{k} {v:.2%}" for k, v in s["accuracy"].items()))
+    if "sizes" in s:
+        m = s["sizes"]["model"]
+        lines.append(f"model.tflite: {m['bytes']} bytes, {m['gzip_bytes']} gzipped")
+    if "size_ratio_vs_baseline" in s:
+        r = s["size_ratio_vs_baseline"]
+        lines.append(f"float32 baseline / model: {r['raw']:.2f}x raw, {r['gzip']:.2f}x gzipped")
+    if "converted_sparsity_min" in s:
+        lines.append(f"sparsity in the converted file: >= {s['converted_sparsity_min']:.1%} in every weight tensor")
+    if "latency_median_ms" in s:
+        lines.append("median latency: " + ", ".join(f"{k} {v:.3f} ms" for k, v in s["latency_median_ms"].items()))
+    lines.append(f"checks: {s['checks']['passed']} passed, {len(s['checks']['failed'])} failed")
+    for line in lines:
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("model_path")
+@click.option("--int8", "mode", flag_value="int8", default=True, help="Full integer (default).")
+@click.option("--dynamic", "mode", flag_value="dynamic", help="Dynamic range: int8 weights, float activations.")
+@click.option("--float16", "mode", flag_value="float16", help="float16 weights.")
+@click.option("--float32", "mode", flag_value="float32", help="Plain float32.")
+@click.option("--io-type", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True)
+@click.option("--data", help="Calibration data for --int8: digits, a .npz or an image folder.")
+@click.option("--samples", default=200, show_default=True, help="Calibration samples.")
+@click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite to write.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def convert(model_path, mode, io_type, data, samples, per_tensor, output, force, as_json) -> None:
+    """Convert MODEL_PATH to TFLite and verify the result."""
+    out = Path(output)
+    if out.exists() and not force:
+        raise EdgeloopError(f"{out} exists; use --force to replace it")
+    if mode == "int8" and not data:
+        raise EdgeloopError("--int8 needs calibration data: give --data (digits, a .npz or an image folder)")
+    from edgeloop import _io
+    from edgeloop.converters import checks_to_dict, enforce, read_model, verify
+    from edgeloop.converters.tflite import convert as convert_model
+    from edgeloop.data import check_compatible, load_data
+    from edgeloop.models import load_model
+    from edgeloop.pipeline.convert import file_sizes
+
+    model = load_model(model_path)
+    representative = None
+    if mode == "int8":
+        dataset = load_data(data, image_size=tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 else None)
+        check_compatible(dataset, model.input_shape, None)
+        representative = dataset.representative(min(samples, len(dataset.y_train)))
+    if mode != "int8":
+        io_type = "float32"
+    blob = convert_model(model, mode=mode, representative=representative, io_type=io_type, per_channel=not per_tensor)
+    checks = verify(read_model(blob), mode=mode, io_type=io_type)
+    enforce(checks)
+    _io.write_bytes(out, blob)
+    result = {"output": str(out), "mode": mode, "io_type": io_type, "sizes": file_sizes(blob), "checks": checks_to_dict(checks)}
+    if as_json:
+        _emit_json(result)
+    else:
+        click.echo(f"wrote {out} ({mode}, {io_type} I/O): {result['sizes']['bytes']} bytes, {result['sizes']['gzip_bytes']} gzipped")
+        for c in checks:
+            click.echo(f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+
+
+@cli.command()
+@click.argument("tflite_path")
+@click.option("--json", "as_json", is_flag=True)
+def inspect(tflite_path, as_json) -> None:
+    """Show a .tflite file's inputs, outputs, ops, sizes, sparsity and int8 checks."""
+    from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
+
+    info = read_model(Path(tflite_path))
+    tensors = info.tensors
+    io = {
+        "inputs": [_tensor_summary(tensors[i]) for i in info.inputs],
+        "outputs": [_tensor_summary(tensors[i]) for i in info.outputs],
+    }
+    io_type = tensors[info.inputs[0]].dtype if info.inputs else "float32"
+    io_type = io_type if io_type in ("int8", "uint8") else "float32"
+    checks = verify(info, mode="int8", io_type=io_type)
+    result = {
+        "file": tflite_path,
+        "bytes": info.size_bytes,
+        **io,
+        "ops": op_counts(info),
+        "tensors": len(tensors),
+        "weight_sparsity": weight_sparsity(info),
+        "full_int8_checks": checks_to_dict(checks),
+    }
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"{tflite_path}: {info.size_bytes} bytes, {len(tensors)} tensors, {len(info.ops)} ops")
+    for kind in ("inputs", "outputs"):
+        for t in result[kind]:
+            click.echo(f"  {kind[:-1]:<6} {t['name']}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
+    click.echo("  ops: " + ", ".join(f"{k} x{v}" for k, v in result["ops"].items()))
+    for name, s in result["weight_sparsity"].items():
+        click.echo(f"  sparsity {s:6.1%}  {name}")
+    click.echo("  full-int8 checks:")
+    for c in checks:
+        click.echo(f"    {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+
+
+def _tensor_summary(t) -> dict:
+    return {
+        "name": t.name,
+        "dtype": t.dtype,
+        "shape_signature": list(t.shape_signature),
+        "scale": t.scales[0] if t.scales else None,
+        "zero_point": t.zero_points[0] if t.zero_points else None,
+    }
+
+
+@cli.command()
+@click.argument("tflite_path")
+@click.option("--threads", default=1, show_default=True)
+@click.option("--warmup", default=10, show_default=True)
+@click.option("--runs", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True)
+def bench(tflite_path, threads, warmup, runs, as_json, quiet) -> None:
+    """Time TFLITE_PATH with the LiteRT interpreter on this machine."""
+    from edgeloop.device.benchmark import benchmark
+    from edgeloop.ui import Ui
+
+    ui = Ui(quiet=quiet or as_json)
+    with ui.progress("benchmark", warmup + runs) as advance:
+        result = benchmark(Path(tflite_path), threads=threads, warmup=warmup, runs=runs, progress=lambda d, t: advance(1))
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    s = result.stats
+    click.echo(f"{tflite_path} ({result.runtime}, {threads} thread(s), {runs} runs after {warmup} warm-up)")
+    click.echo(f"  init {result.init_ms:.2f} ms, first inference {result.first_inference_ms:.3f} ms")
+    click.echo(f"  min {s.min_ms:.3f}  median {s.median_ms:.3f}  p90 {s.p90_ms:.3f}  p99 {s.p99_ms:.3f}  "
+               f"mean {s.mean_ms:.3f}  std {s.std_ms:.3f}  (ms)")
+    click.echo("  nodes per delegate: " + (", ".join(f"{k} {v}" for k, v in result.delegates.items()) or "-"))
+
+
+@cli.command()
+def recipes() -> None:
+    """List presets and the steps a recipe can use, with their options."""
+    import dataclasses
+
+    from edgeloop.pipeline import step_class, step_names
+    from edgeloop.presets import describe_presets
+
+    click.echo("presets (use as --recipe edgeloop:<name>):")
+    for name, doc in describe_presets().items():
+        click.echo(f"  {name:<16} {doc}")
+    click.echo("steps:")
+    for name in step_names():
+        fields = dataclasses.fields(step_class(name).Options)
+        click.echo(f"  {name:<10} " + ", ".join(f"{f.name}={f.default!r}" for f in fields))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning bad input into one line and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="edgeloop", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except EdgeloopError as exc:
+        click.echo(f"edgeloop: error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""A small CNN sized for 8x8 digits: the built-in default's model."""
+
+from __future__ import annotations
+
+from edgeloop.models.registry import register
+
+
+@register
+def digits_cnn(input_shape: tuple[int, ...] = (8, 8, 1), classes: int = 10, width: float = 1.0):
+    """Two 3x3 convolutions, a max-pool and two dense layers (~150 k parameters at width 1).
+
+    The dense layer holds most of the weights on purpose: it is what pruning and int8
+    shrink, so the size figures are about weights rather than flatbuffer overhead.
+
+    Args:
+        input_shape: one sample's shape (height, width, channels).
+        classes: number of output classes (the output is logits).
+        width: multiplier on every layer's channel / unit count.
+    """
+    from edgeloop._tf import keras
+
+    if width <= 0:
+        raise TypeError(f"width must be positive, got {width}")
+    c = lambda n: max(1, int(round(n * width)))  # noqa: E731
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(c(32), 3, padding="same", activation="relu", name="conv1"),
+            layers.Conv2D(c(64), 3, padding="same", activation="relu", name="conv2"),
+            layers.MaxPooling2D(name="pool"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(c(128), activation="relu", name="fc1"),
+            layers.Dense(classes, name="logits"),
+        ],
+        name="digits_cnn",
+    )

@@ -1,0 +1,96 @@
+"""Load a model a user hands in: ``.keras``, ``.h5``, a SavedModel folder or a zoo name."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from edgeloop.errors import EdgeloopError
+
+ZOO_PREFIX = "zoo:"
+
+
+def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, classes: int | None = None):
+    """Load a Keras 2 (``tf_keras``) model from a file, a folder or the zoo.
+
+    Args:
+        spec: a ``.keras`` / ``.h5`` file, a SavedModel folder, or ``zoo:<name>``
+            (``zoo:<name>?width=0.5`` passes options to the architecture).
+        input_shape: sample shape for a zoo model (taken from the data).
+        classes: class count for a zoo model (taken from the data).
+
+    Raises:
+        EdgeloopError: missing or unreadable file, a Keras 3 model, an unknown zoo name.
+    """
+    from edgeloop._tf import keras, require_legacy_keras, tfmot
+
+    spec_s = str(spec)
+    if spec_s.startswith(ZOO_PREFIX):
+        return _from_zoo(spec_s[len(ZOO_PREFIX):], input_shape, classes)
+    path = Path(spec_s)
+    if not path.exists():
+        raise EdgeloopError(f"model not found: {spec_s}")
+    if path.is_dir() and not (path / "saved_model.pb").exists():
+        raise EdgeloopError(f"{spec_s} is a folder but not a SavedModel (no saved_model.pb)")
+    if path.is_file() and path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise EdgeloopError(f"unsupported model file {spec_s}: expected .keras, .h5 or a SavedModel folder")
+    if path.suffix == ".keras" and _keras_major(path) == 3:
+        raise EdgeloopError(f"{spec_s}: " + _keras3_help())
+    try:
+        # Models saved mid-pipeline may hold QAT wrappers: their classes live in tfmot's scope.
+        with tfmot.quantization.keras.quantize_scope():
+            model = keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EdgeloopError(f"cannot read model {spec_s}: {first}") from None
+    require_legacy_keras(model)
+    return model
+
+
+def save_model(model, path: Path) -> Path:
+    """Save ``model`` as ``.keras`` atomically (a temp file in the same folder, then a rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")
+    model.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def _from_zoo(name_and_opts: str, input_shape, classes):
+    from edgeloop.models.registry import create
+
+    name, _, query = name_and_opts.partition("?")
+    options = {}
+    for pair in filter(None, query.split("&")):
+        key, _, value = pair.partition("=")
+        options[key] = _number(value)
+    if input_shape is None or classes is None:
+        raise EdgeloopError(f"zoo model {name} needs data to know its input shape and classes")
+    return create(name, input_shape=input_shape, classes=classes, **options)
+
+
+def _number(value: str):
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _keras_major(path: Path) -> int | None:
+    """The Keras major version recorded in a ``.keras`` zip, if it says."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("metadata.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        return None
+    version = str(meta.get("keras_version", ""))
+    return int(version.split(".")[0]) if version[:1].isdigit() else None
+
+
+def _keras3_help() -> str:
+    from edgeloop._tf import KERAS3_HELP
+
+    return KERAS3_HELP

@@ -1,0 +1,88 @@
+"""Compile-and-fit shared by every step that trains (train, prune, qat …)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgeloop.pipeline.base import Context
+
+
+def outputs_probabilities(model) -> bool:
+    """Whether the model ends in a softmax (else its outputs are taken as logits)."""
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    if getattr(activation, "__name__", "") == "softmax":
+        return True
+    return type(last).__name__ == "Softmax"
+
+
+def compile_classifier(model, learning_rate: float, probabilities: bool | None = None) -> None:
+    """Compile for sparse-label classification with Adam."""
+    from edgeloop._tf import keras
+
+    if probabilities is None:
+        probabilities = outputs_probabilities(model)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities),
+        metrics=["accuracy"],
+    )
+
+
+def steps_per_epoch(n_samples: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch."""
+    return math.ceil(n_samples / batch_size)
+
+
+def fit(model, ctx: Context, epochs: int, batch_size: int, description: str, callbacks=()) -> dict:
+    """Train on the run's training split with a progress bar; return the last epoch's metrics.
+
+    The seed is set before every fit so a step gives the same model when run again.
+    """
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(ctx.seed)
+    data = ctx.data
+    total = epochs * steps_per_epoch(len(data.y_train), batch_size)
+    with ctx.progress(description, total) as advance:
+        bar = _ProgressCallback(advance)
+        history = model.fit(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            verbose=0,
+            callbacks=[*callbacks, bar],
+        )
+    last = {k: float(v[-1]) for k, v in history.history.items()}
+    return {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "optimizer_steps": total,
+        "loss": last.get("loss"),
+        "train_accuracy": last.get("accuracy"),
+        "val_accuracy": last.get("val_accuracy"),
+    }
+
+
+def keras_accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    """Top-1 accuracy of a Keras model."""
+    pred = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(pred, axis=-1) == y))
+
+
+class _ProgressCallback:
+    """A Keras callback advancing a progress bar once per batch (built lazily: needs keras)."""
+
+    def __new__(cls, advance):
+        from edgeloop._tf import keras
+
+        class _Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                advance(1)
+
+        return _Callback()

@@ -1,0 +1,128 @@
+"""The step interface, the context steps share, and the registry of steps by name.
+
+A technique is one small class registered under the name a recipe uses::
+
+    @register_step
+    class Prune(Step):
+        name = "prune"
+        Options = PruneOptions
+        changes_model = True
+        compresses = True
+
+        def apply(self, model, ctx):
+            ...
+            ctx.record(sparsity=...)
+            return pruned_model
+
+Adding a technique is a new module in :mod:`edgeloop.pipeline` that registers its step;
+the runner never changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from edgeloop.data import Dataset
+from edgeloop.errors import EdgeloopError
+from edgeloop.pipeline.options import options_to_dict, parse_options
+
+_STEPS: dict[str, type["Step"]] = {}
+
+
+class Step:
+    """One technique applied to a model.
+
+    Class attributes:
+        name: the key a recipe uses.
+        Options: the dataclass of the step's options.
+        changes_model: the step returns a new Keras model (the runner saves it).
+        compresses: the step makes the model smaller or cheaper; the model as it stood
+            before the first such step is the run's *baseline*, kept for comparison.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type]
+    changes_model: ClassVar[bool] = False
+    compresses: ClassVar[bool] = False
+
+    def __init__(self, options: Any) -> None:
+        self.options = options
+
+    def apply(self, model: Any, ctx: "Context") -> Any:
+        """Run the step on ``model``; return the model the next step gets."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """Name and options, as plain data."""
+        return {"step": self.name, "options": options_to_dict(self.options)}
+
+
+def register_step(cls: type[Step]) -> type[Step]:
+    """Class decorator: make ``cls`` available to recipes under ``cls.name``."""
+    if cls.name in _STEPS:
+        raise ValueError(f"step {cls.name!r} is registered twice")
+    _STEPS[cls.name] = cls
+    return cls
+
+
+def step_names() -> list[str]:
+    """Every registered step name, in registration order."""
+    return list(_STEPS)
+
+
+def step_class(name: str) -> type[Step]:
+    """The step class registered under ``name``."""
+    try:
+        return _STEPS[name]
+    except KeyError:
+        raise EdgeloopError(f"unknown step {name!r}; valid steps: {', '.join(_STEPS)}") from None
+
+
+def build_step(name: str, options: dict | None, where: str) -> Step:
+    """Instantiate a registered step from recipe data, validating its options."""
+    cls = step_class(name)
+    return cls(parse_options(cls.Options, options, f"{where} ({name})"))
+
+
+@dataclass
+class Context:
+    """What steps share during one run.
+
+    Attributes:
+        data: the split data set.
+        run_dir: the run folder; every artifact goes in it.
+        seed: the run's seed.
+        state: plain facts steps leave for later steps (JSON, saved after every step so a
+            resumed run sees them): ``pruned``, ``baseline_model``, ``tflite`` …
+        progress: factory for progress bars, ``progress(description, total)`` returns a
+            context manager yielding an ``advance(n)`` callable.
+        warn: reports a warning to the user and into the report.
+        result: what the running step recorded so far (the runner resets it per step).
+    """
+
+    data: Dataset
+    run_dir: Path
+    seed: int = 0
+    state: dict = field(default_factory=dict)
+    progress: Callable = None  # type: ignore[assignment]
+    warn: Callable[[str], None] = print
+    result: dict = field(default_factory=dict)
+
+    def record(self, **values: Any) -> None:
+        """Add results of the current step to its part of the report."""
+        self.result.update(values)
+
+    def path(self, name: str) -> Path:
+        """A path inside the run folder."""
+        return self.run_dir / name
+
+    def baseline_model(self, current: Any) -> Any:
+        """The model before compression began (``current`` if no step compressed it yet)."""
+        saved = self.state.get("baseline_model")
+        if not saved:
+            return current
+        from edgeloop.models import load_model
+
+        return load_model(self.path(saved))

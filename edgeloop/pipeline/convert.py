@@ -1,0 +1,102 @@
+"""``convert``: Keras -> TFLite, verified before it is called done.
+
+Writes ``model.tflite`` (the compressed model in the asked mode) and, for comparison,
+``baseline_float32.tflite`` (the model before compression, plain float32). Both are
+verified; a failed check stops the run with the op or tensor named.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from typing import Literal
+
+from edgeloop import _io
+from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
+
+MODEL_FILE = "model.tflite"
+BASELINE_FILE = "baseline_float32.tflite"
+
+
+def file_sizes(data: bytes) -> dict:
+    """Raw and gzipped size: gzip shows what zeros and repeated values really save."""
+    return {"bytes": len(data), "gzip_bytes": len(gzip.compress(data, compresslevel=9))}
+
+
+@dataclass
+class ConvertOptions:
+    """Options of ``convert``.
+
+    Attributes:
+        mode: ``int8`` (full integer, calibrated), ``dynamic`` (int8 weights, float
+            activations), ``float16`` or ``float32``.
+        io_type: input / output type for ``int8`` mode: ``int8``, ``uint8`` or ``float32``.
+        calibration_samples: training samples fed to the int8 calibration.
+        per_channel: per-channel weight scales (per-tensor when false).
+        baseline: also convert the uncompressed model to float32 for comparison.
+    """
+
+    mode: Literal["int8", "dynamic", "float16", "float32"] = "int8"
+    io_type: Literal["int8", "uint8", "float32"] = "int8"
+    calibration_samples: int = 200
+    per_channel: bool = True
+    baseline: bool = True
+
+    def __post_init__(self) -> None:
+        if self.calibration_samples < 1:
+            raise ValueError(f"calibration_samples must be at least 1, got {self.calibration_samples}")
+        if self.mode != "int8" and self.io_type != "float32":
+            # Only full-integer models can take integer I/O.
+            self.io_type = "float32"
+
+
+@register_step
+class Convert(Step):
+    """Convert to TFLite, verify, and measure sizes and sparsity in the converted file."""
+
+    name = "convert"
+    Options = ConvertOptions
+
+    def apply(self, model, ctx: Context):
+        from edgeloop.converters import checks_to_dict, enforce, op_counts, read_model, verify, weight_sparsity
+        from edgeloop.converters.tflite import convert
+
+        o = self.options
+        representative = ctx.data.representative(o.calibration_samples) if o.mode == "int8" else None
+        with ctx.progress("convert", 1) as advance:
+            data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type, per_channel=o.per_channel)
+            advance(1)
+        info = read_model(data)
+        checks = verify(info, mode=o.mode, io_type=o.io_type)
+        sparsity = weight_sparsity(info)
+        pruned = ctx.state.get("pruned")
+        if pruned:
+            checks.append(_sparsity_check(sparsity, pruned["target_sparsity"]))
+        ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data),
+                   ops=op_counts(info), weight_sparsity=sparsity, checks=checks_to_dict(checks))
+        enforce(checks)  # the report above already holds what failed
+        _io.write_bytes(ctx.path(MODEL_FILE), data)
+        ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type}
+
+        if o.baseline:
+            base = convert(ctx.baseline_model(model), mode="float32")
+            enforce(verify(base, mode="float32", io_type="float32"))
+            _io.write_bytes(ctx.path(BASELINE_FILE), base)
+            ctx.record(baseline={"file": BASELINE_FILE, "sizes": file_sizes(base)})
+            ctx.state["baseline_tflite"] = BASELINE_FILE
+        return model
+
+
+def _sparsity_check(sparsity: dict[str, float], target: float):
+    from edgeloop.converters import Check
+
+    short = {name: s for name, s in sparsity.items() if s < target - SPARSITY_TOLERANCE}
+    if not sparsity:
+        return Check("sparsity_survived", False, "no weight tensors found in the converted file")
+    if short:
+        detail = ", ".join(f"{name} {s:.1%}" for name, s in short.items())
+        return Check("sparsity_survived", False, f"below the {target:.0%} pruned for: {detail}")
+    low = min(sparsity.values())
+    return Check("sparsity_survived", True, f"every weight tensor >= {low:.1%} zeros (target {target:.0%})")
+

@@ -1,0 +1,104 @@
+"""``qat``: quantization-aware training with tfmot.
+
+After a ``prune`` step the sparsity-preserving scheme
+(``Default8BitPrunePreserveQuantizeScheme``) is used, so the zeros pruning made survive
+QAT's weight updates and reach the int8 file; the plain scheme would fill them back in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from edgeloop.errors import VerificationError
+from edgeloop.pipeline._sparsity import kernel_sparsity
+from edgeloop.pipeline._training import compile_classifier, fit, outputs_probabilities, steps_per_epoch
+from edgeloop.pipeline.base import Context, Step, register_step
+
+# tfmot's activation quantizers start their range at [-6, 6] and move it by an exponential
+# moving average with this decay each training step (MovingAverageQuantizer's default).
+RANGE_EMA_DECAY = 0.999
+# Warn below this share of the way from the initial range to the data's range.
+SETTLED_ENOUGH = 0.9
+
+
+def range_settled_fraction(optimizer_steps: int, decay: float = RANGE_EMA_DECAY) -> float:
+    """How far an EMA range has moved from its start toward a steady value after N steps."""
+    return 1.0 - decay**optimizer_steps
+
+
+def steps_to_settle(fraction: float = SETTLED_ENOUGH, decay: float = RANGE_EMA_DECAY) -> int:
+    """Optimizer steps an EMA range needs to move ``fraction`` of the way."""
+    import math
+
+    return math.ceil(math.log(1.0 - fraction) / math.log(decay))
+
+
+@dataclass
+class QatOptions:
+    """Options of ``qat``.
+
+    Attributes:
+        epochs: fine-tuning passes with fake quantization.
+        batch_size: samples per optimizer step (smaller means more steps for the ranges).
+        learning_rate: Adam's learning rate.
+        scheme: ``auto`` preserves sparsity after a ``prune`` step and is plain otherwise;
+            ``default`` / ``prune_preserve`` force one.
+    """
+
+    epochs: int = 5
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    scheme: Literal["auto", "default", "prune_preserve"] = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+
+@register_step
+class Qat(Step):
+    """Wrap every layer with tfmot's 8-bit fake quantization and fine-tune."""
+
+    name = "qat"
+    Options = QatOptions
+    changes_model = True
+    compresses = True
+
+    def apply(self, model, ctx: Context):
+        from edgeloop._tf import tfmot
+
+        o = self.options
+        pruned = ctx.state.get("pruned")
+        scheme = o.scheme if o.scheme != "auto" else ("prune_preserve" if pruned else "default")
+        probabilities = outputs_probabilities(model)
+        quantize = tfmot.quantization.keras
+        annotated = quantize.quantize_annotate_model(model)
+        if scheme == "prune_preserve":
+            qmodel = quantize.quantize_apply(annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
+        else:
+            qmodel = quantize.quantize_apply(annotated)
+        before = kernel_sparsity(model)
+
+        n_steps = o.epochs * steps_per_epoch(len(ctx.data.y_train), o.batch_size)
+        settled = range_settled_fraction(n_steps)
+        if settled < SETTLED_ENOUGH:
+            ctx.warn(
+                f"qat ran only {n_steps} optimizer steps: its activation ranges (moving average, "
+                f"decay {RANGE_EMA_DECAY}) moved {settled:.0%} of the way from their [-6, 6] start; "
+                f"give it at least {steps_to_settle()} steps (more epochs or a smaller batch_size)"
+            )
+        compile_classifier(qmodel, o.learning_rate, probabilities)
+        ctx.record(scheme=scheme, range_settled=settled, **fit(qmodel, ctx, o.epochs, o.batch_size, "qat"))
+
+        after = kernel_sparsity(qmodel)
+        ctx.record(kernel_sparsity=after)
+        if scheme == "prune_preserve":
+            lost = {n: (before[n], after.get(n, 0.0)) for n in before if after.get(n, 0.0) < before[n] - 1e-6}
+            if lost:
+                detail = ", ".join(f"{n} {b:.1%}->{a:.1%}" for n, (b, a) in lost.items())
+                raise VerificationError(f"sparsity-preserving QAT lost zeros: {detail}")
+        ctx.state["qat"] = {"scheme": scheme}
+        return qmodel

@@ -1,0 +1,46 @@
+"""``train``: fit a zoo model from scratch, or fine-tune a given one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgeloop.pipeline._training import compile_classifier, fit
+from edgeloop.pipeline.base import Context, Step, register_step
+
+
+@dataclass
+class TrainOptions:
+    """Options of ``train``.
+
+    Attributes:
+        epochs: passes over the training split.
+        batch_size: samples per optimizer step.
+        learning_rate: Adam's learning rate (use a small one to fine-tune a trained model).
+    """
+
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+
+@register_step
+class Train(Step):
+    """Train the model on the run's training split, validating on its held-out split."""
+
+    name = "train"
+    Options = TrainOptions
+    changes_model = True
+
+    def apply(self, model, ctx: Context):
+        o = self.options
+        compile_classifier(model, o.learning_rate)
+        ctx.record(**fit(model, ctx, o.epochs, o.batch_size, "train"))
+        return model

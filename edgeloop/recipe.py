@@ -1,0 +1,150 @@
+"""YAML recipe -> a validated list of steps.
+
+A recipe names the model, the data and an ordered list of steps with options::
+
+    name: digits_int8
+    model: zoo:digits_cnn
+    data: digits
+    seed: 0
+    val_fraction: 0.2
+    steps:
+      - train: {epochs: 30}
+      - prune: {target_sparsity: 0.5}
+      - qat: {epochs: 10}
+      - convert: {mode: int8}
+      - evaluate: {}
+      - benchmark: {runs: 100}
+
+Presets are the same data made by named functions (``edgeloop:edgetpu_int8``), see
+:mod:`edgeloop.presets`. Every key is checked: an unknown one is an error listing the valid
+ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edgeloop.errors import EdgeloopError
+
+PRESET_PREFIX = "edgeloop:"
+TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "steps")
+
+
+@dataclass
+class Recipe:
+    """A validated recipe.
+
+    Attributes:
+        name: names the run folder.
+        model: a model file, SavedModel folder or ``zoo:<name>``.
+        data: ``digits``, a ``.npz`` file or an image folder.
+        steps: built step objects, in order.
+        seed: seed of the split and of training.
+        val_fraction: share of the data held out for validation.
+        image_size: ``[height, width]`` images from a folder are resized to.
+        source: where the recipe came from (a file or a preset).
+    """
+
+    name: str
+    model: str
+    data: str
+    steps: list = field(default_factory=list)
+    seed: int = 0
+    val_fraction: float = 0.2
+    image_size: list[int] | None = None
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        """Plain data that :func:`from_dict` turns back into this recipe."""
+        return {
+            "name": self.name,
+            "model": self.model,
+            "data": self.data,
+            "seed": self.seed,
+            "val_fraction": self.val_fraction,
+            "image_size": self.image_size,
+            "steps": [{s.name: s.describe()["options"]} for s in self.steps],
+        }
+
+
+def load_recipe(spec: str, model: str | None = None, data: str | None = None) -> Recipe:
+    """Read a recipe from a YAML file or a preset name, with optional overrides.
+
+    Args:
+        spec: a path to a ``.yaml`` file, or ``edgeloop:<preset>``.
+        model: overrides the recipe's model.
+        data: overrides the recipe's data.
+    """
+    if spec.startswith(PRESET_PREFIX):
+        from edgeloop.presets import preset
+
+        raw = preset(spec[len(PRESET_PREFIX):])
+    else:
+        raw = _read_yaml(Path(spec))
+    if model is not None:
+        raw["model"] = model
+    if data is not None:
+        raw["data"] = data
+    return from_dict(raw, source=spec)
+
+
+def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
+    """Validate plain recipe data and build its steps."""
+    from edgeloop.pipeline import build_step
+
+    if not isinstance(raw, dict):
+        raise EdgeloopError(f"{source}: a recipe must be a mapping with {', '.join(TOP_LEVEL_KEYS)}")
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise EdgeloopError(
+            f"{source}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(TOP_LEVEL_KEYS)}"
+        )
+    if not raw.get("model"):
+        raise EdgeloopError(f"{source}: no model (give `model:` in the recipe or --model)")
+    raw_steps = raw.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise EdgeloopError(f"{source}: `steps` must be a non-empty list")
+    steps = []
+    for i, entry in enumerate(raw_steps, 1):
+        where = f"{source}: step {i}"
+        if isinstance(entry, str):
+            entry = {entry: {}}
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise EdgeloopError(f"{where}: write each step as `- name: {{options}}`")
+        (name, options), = entry.items()
+        steps.append(build_step(name, options, where))
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise EdgeloopError(f"{source}: seed must be an integer, got {seed!r}")
+    val_fraction = raw.get("val_fraction", 0.2)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+        raise EdgeloopError(f"{source}: val_fraction must be a number between 0 and 1, got {val_fraction!r}")
+    image_size = raw.get("image_size")
+    if image_size is not None and (
+        not isinstance(image_size, list) or len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size)
+    ):
+        raise EdgeloopError(f"{source}: image_size must be [height, width], got {image_size!r}")
+    return Recipe(
+        name=str(raw.get("name") or Path(source).stem.replace(PRESET_PREFIX, "") or "run"),
+        model=str(raw["model"]),
+        data=str(raw.get("data") or "digits"),
+        steps=steps,
+        seed=seed,
+        val_fraction=float(val_fraction),
+        image_size=image_size,
+        source=source,
+    )
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise EdgeloopError(f"recipe not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise EdgeloopError(f"{path}: not valid YAML: {first}") from None

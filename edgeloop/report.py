@@ -1,0 +1,148 @@
+"""``report.json`` and ``report.md`` for a run, built from its ``state.json``.
+
+The JSON keeps every step's full results plus a ``summary`` of the figures a user checks
+first; the Markdown shows the same as tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeloop import __version__, _io
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+def _last(state: dict, step: str) -> dict | None:
+    results = [e["result"] for e in state["finished"] if e["step"] == step]
+    return results[-1] if results else None
+
+
+def summarize(state: dict) -> dict:
+    """The headline figures of a run: sizes, sparsity, accuracy, latency, checks."""
+    summary: dict = {}
+    convert = _last(state, "convert")
+    if convert:
+        sizes = {"model": convert["sizes"]}
+        if convert.get("baseline"):
+            base = convert["baseline"]["sizes"]
+            sizes["baseline_float32"] = base
+            summary["size_ratio_vs_baseline"] = {
+                "raw": base["bytes"] / convert["sizes"]["bytes"],
+                "gzip": base["gzip_bytes"] / convert["sizes"]["gzip_bytes"],
+            }
+        summary["sizes"] = sizes
+        summary["mode"] = convert["mode"]
+        if convert["weight_sparsity"]:
+            summary["converted_sparsity_min"] = min(convert["weight_sparsity"].values())
+    evaluate = _last(state, "evaluate")
+    if evaluate:
+        summary["accuracy"] = evaluate["accuracy"]
+        summary["accuracy_drop_points"] = evaluate["drop_points"]
+    bench = _last(state, "benchmark")
+    if bench:
+        summary["latency_median_ms"] = {k: v["stats"]["median_ms"] for k, v in bench.items()}
+    checks = [c for e in state["finished"] for c in e["result"].get("checks", [])]
+    failed_partial = (state.get("error") or {}).get("partial", {}).get("checks", [])
+    checks += failed_partial
+    summary["checks"] = {"passed": sum(c["passed"] for c in checks), "failed": [c["name"] for c in checks if not c["passed"]]}
+    return summary
+
+
+def write_report(run_dir: Path, state: dict) -> dict:
+    """Write ``report.json`` and ``report.md`` into ``run_dir``; return the JSON's content."""
+    report = {
+        "edgeloop": __version__,
+        "run_dir": str(run_dir),
+        "status": state["status"],
+        "error": state.get("error"),
+        "recipe": state["recipe"],
+        "data": state["data"],
+        "model_params": state.get("model_params"),
+        "summary": summarize(state),
+        "steps": state["finished"],
+        "warnings": state["warnings"],
+    }
+    _io.write_json(run_dir / REPORT_JSON, report)
+    _io.write_text(run_dir / REPORT_MD, render_markdown(report))
+    return report
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def render_markdown(report: dict) -> str:
+    """The report as Markdown tables."""
+    recipe, data, summary = report["recipe"], report["data"], report["summary"]
+    out = [f"# edgeloop run: {recipe['name']}", ""]
+    out.append(f"Status: **{report['status']}** · edgeloop {report['edgeloop']} · model `{recipe['model']}` "
+               f"({report.get('model_params')} parameters)")
+    out.append(f"Data: `{data['source']}`, {data['n_train']} train / {data['n_val']} validation samples, "
+               f"split seed {data['seed']} (validation labels sha256 {data['val_labels_sha256']})")
+    out.append("")
+    if report.get("error"):
+        out += [f"**Failed at step {report['error']['step']}:** {report['error']['message']}", ""]
+
+    out += ["## Steps", ""]
+    rows = []
+    for e in report["steps"]:
+        r = e["result"]
+        acc = r.get("val_accuracy")
+        rows.append([e["index"], e["step"], f"{e['seconds']:.1f}", e.get("model_params", ""),
+                     f"{acc:.2%}" if acc is not None else "", e.get("model_file") or ""])
+    out += _table(["#", "step", "seconds", "parameters", "val accuracy (Keras)", "saved model"], rows)
+
+    steps = {e["step"]: e["result"] for e in report["steps"]}
+    if "convert" in steps:
+        c = steps["convert"]
+        out += ["## Size", ""]
+        rows = [[f"{c['file']} ({c['mode']})", c["sizes"]["bytes"], _kb(c["sizes"]["bytes"]), c["sizes"]["gzip_bytes"], _kb(c["sizes"]["gzip_bytes"])]]
+        if c.get("baseline"):
+            b = c["baseline"]
+            rows.append([f"{b['file']} (unpruned float32 baseline)", b["sizes"]["bytes"], _kb(b["sizes"]["bytes"]),
+                         b["sizes"]["gzip_bytes"], _kb(b["sizes"]["gzip_bytes"])])
+        out += _table(["file", "bytes", "", "gzipped bytes", ""], rows)
+        if "size_ratio_vs_baseline" in summary:
+            ratio = summary["size_ratio_vs_baseline"]
+            out += [f"Baseline / model: **{ratio['raw']:.2f}x** raw, **{ratio['gzip']:.2f}x** gzipped.", ""]
+        out += ["## Sparsity", ""]
+        keras_sparsity = steps.get("prune", {}).get("kernel_sparsity", {})
+        names = list(dict.fromkeys([*keras_sparsity, *c["weight_sparsity"]]))
+        rows = [[n, f"{keras_sparsity[n]:.1%}" if n in keras_sparsity else "", f"{c['weight_sparsity'][n]:.1%}" if n in c["weight_sparsity"] else ""] for n in names]
+        out += _table(["layer / weight tensor", "after prune (Keras)", "in the converted file"], rows)
+        out += ["Ops: " + ", ".join(f"{k} x{v}" for k, v in c["ops"].items()), ""]
+
+    if "evaluate" in steps:
+        ev = steps["evaluate"]
+        out += ["## Accuracy", "", f"On the {ev['n_val']} held-out samples.", ""]
+        out += _table(["model", "accuracy"], [[k, f"{v:.2%}"] for k, v in ev["accuracy"].items()])
+        out += [f"Converted vs float baseline: {-ev['drop_points']:+.2f} points.", ""]
+
+    if "benchmark" in steps:
+        out += ["## Latency (this machine, LiteRT)", ""]
+        rows = []
+        for key, b in steps["benchmark"].items():
+            s = b["stats"]
+            delegates = ", ".join(f"{k}: {v}" for k, v in b.get("delegates", {}).items()) or "-"
+            rows.append([key, b["threads"], f"{b['init_ms']:.2f}", f"{b['first_inference_ms']:.3f}", f"{s['min_ms']:.3f}",
+                         f"{s['median_ms']:.3f}", f"{s['p90_ms']:.3f}", f"{s['p99_ms']:.3f}", f"{s['mean_ms']:.3f}",
+                         f"{s['std_ms']:.3f}", s["count"], delegates])
+        out += _table(["model", "threads", "init ms", "first ms", "min ms", "median ms", "p90 ms", "p99 ms", "mean ms",
+                       "std ms", "runs", "nodes per delegate"], rows)
+
+    checks = [c for e in report["steps"] for c in e["result"].get("checks", [])]
+    checks += ((report.get("error") or {}).get("partial") or {}).get("checks", [])
+    if checks:
+        out += ["## Checks", ""]
+        out += _table(["check", "result", "detail"], [[c["name"], "pass" if c["passed"] else "**FAIL**", c["detail"]] for c in checks])
+    if report["warnings"]:
+        out += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
+    return "\n".join(out)

@@ -1,7 +1,7 @@
 """Model zoo and model loading (host side: building a model imports TensorFlow)."""
 
 from edgeloop.models import digits_cnn as _digits_cnn  # noqa: F401  (registers the model)
-from edgeloop.models.loading import ZOO_PREFIX, load_model, save_model
+from edgeloop.models.loading import ZOO_PREFIX, load_model, model_suffix, save_model
 from edgeloop.models.registry import create, list_models, register
 
-__all__ = ["create", "list_models", "register", "load_model", "save_model", "ZOO_PREFIX"]
+__all__ = ["create", "list_models", "register", "load_model", "model_suffix", "save_model", "ZOO_PREFIX"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -48,11 +49,26 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
     return model
 
 
+def model_suffix(model) -> str:
+    """The file format a model saves and loads back in: ``.h5`` for QAT models, else ``.keras``.
+
+    tfmot's quantize layers do not round-trip through the ``.keras`` format (loading
+    expects variables the file does not hold); HDF5 inside ``quantize_scope`` does.
+    """
+    quantized = any(type(layer).__name__.startswith("Quantize") for layer in model.layers)
+    return ".h5" if quantized else ".keras"
+
+
 def save_model(model, path: Path) -> Path:
-    """Save ``model`` as ``.keras`` atomically (a temp file in the same folder, then a rename)."""
+    """Save ``model`` atomically (a temp file in the same folder, then a rename).
+
+    The format follows the suffix of ``path`` (see :func:`model_suffix` for which to use).
+    """
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.name}")
-    model.save(tmp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # HDF5 is "legacy" to Keras, and the one QAT format that loads
+        model.save(tmp)
     tmp.replace(path)
     return path
 

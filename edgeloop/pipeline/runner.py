@@ -1,8 +1,8 @@
 """Run a recipe: a new run folder, each step's model saved, resumable after any step.
 
 The run folder holds ``recipe.yaml`` (the recipe as validated), ``state.json`` (the steps
-finished so far, rewritten atomically after each), one ``NN_<step>.keras`` per step that
-changes the model, ``baseline.keras``, the ``.tflite`` files, and ``report.json`` /
+finished so far, rewritten atomically after each), one ``NN_<step>.keras`` (``.h5`` for QAT
+models) per step that changes the model, ``baseline.keras``, the ``.tflite`` files, and ``report.json`` /
 ``report.md``. Nothing in an existing run folder is overwritten except ``state.json`` and
 the report, which a resumed run brings up to date.
 """
@@ -25,7 +25,6 @@ from edgeloop.ui import Ui
 
 STATE_FILE = "state.json"
 RECIPE_FILE = "recipe.yaml"
-BASELINE_MODEL = "baseline.keras"
 
 
 @dataclass
@@ -103,7 +102,7 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
 
 
 def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) -> RunResult:
-    from edgeloop.models import save_model
+    from edgeloop.models import model_suffix, save_model
     from edgeloop.report import write_report
 
     def warn(message: str) -> None:
@@ -116,8 +115,9 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
         for index, step in enumerate(recipe.steps[first:], first + 1):
             ui.info(f"[bold]step {index}/{len(recipe.steps)}[/bold] {step.name}")
             if step.compresses and "baseline_model" not in ctx.state:
-                save_model(model, run_dir / BASELINE_MODEL)
-                ctx.state["baseline_model"] = BASELINE_MODEL
+                baseline = "baseline" + model_suffix(model)
+                save_model(model, run_dir / baseline)
+                ctx.state["baseline_model"] = baseline
             ctx.result = {}
             started = time.perf_counter()
             model = step.apply(model, ctx)
@@ -130,7 +130,7 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
                 "model_file": None,
             }
             if step.changes_model:
-                entry["model_file"] = f"{index:02d}_{step.name}.keras"
+                entry["model_file"] = f"{index:02d}_{step.name}{model_suffix(model)}"
                 save_model(model, run_dir / entry["model_file"])
                 entry["model_params"] = int(model.count_params())
             state["finished"].append(entry)

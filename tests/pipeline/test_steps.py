@@ -1,0 +1,107 @@
+"""Each step on a tiny model, its effect measured (in the converted file where it matters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeloop.errors import EdgeloopError, VerificationError
+from edgeloop.pipeline import build_step
+from edgeloop.pipeline.qat import range_settled_fraction, steps_to_settle
+
+
+def step(name, **options):
+    return build_step(name, options, "test")
+
+
+def apply(name, model, ctx, **options):
+    ctx.result = {}
+    return step(name, **options).apply(model, ctx)
+
+
+@pytest.fixture
+def trained(make_tiny_cnn, ctx):
+    return apply("train", make_tiny_cnn(), ctx, epochs=3)
+
+
+def test_train_learns_digits(trained, ctx):
+    assert ctx.result["val_accuracy"] > 0.8
+    assert ctx.result["optimizer_steps"] == 3 * int(np.ceil(len(ctx.data.y_train) / 32))
+
+
+@pytest.mark.parametrize("schedule", ["polynomial", "constant"])
+def test_prune_sparsity_is_in_the_converted_int8_file(trained, ctx, schedule):
+    pruned = apply("prune", trained, ctx, target_sparsity=0.6, schedule=schedule, epochs=2)
+    assert all(type(layer).__name__ != "PruneLowMagnitude" for layer in pruned.layers)
+    assert min(ctx.result["kernel_sparsity"].values()) >= 0.59
+    apply("convert", pruned, ctx, baseline=False)
+    in_file = ctx.result["weight_sparsity"]
+    assert len(in_file) == 3  # conv, fc and out weights
+    assert min(in_file.values()) >= 0.59
+    assert {c["name"]: c["passed"] for c in ctx.result["checks"]}["sparsity_survived"]
+
+
+def test_qat_after_prune_preserves_sparsity_and_converts_to_full_int8(trained, ctx):
+    pruned = apply("prune", trained, ctx, target_sparsity=0.5, epochs=2)
+    qmodel = apply("qat", pruned, ctx, epochs=1)
+    assert ctx.result["scheme"] == "prune_preserve"
+    apply("convert", qmodel, ctx)
+    checks = {c["name"]: c for c in ctx.result["checks"]}
+    assert all(c["passed"] for c in checks.values()), checks
+    assert {"static_shapes", "io_types", "int8_compute", "sparsity_survived"} <= set(checks)
+    assert min(ctx.result["weight_sparsity"].values()) >= 0.49
+    assert (ctx.run_dir / "model.tflite").is_file() and (ctx.run_dir / "baseline_float32.tflite").is_file()
+
+
+def test_plain_qat_after_prune_loses_the_zeros_and_convert_says_so(trained, ctx):
+    # The reason the prune-preserving scheme exists: plain QAT refills pruned weights.
+    pruned = apply("prune", trained, ctx, target_sparsity=0.5, epochs=2)
+    qmodel = apply("qat", pruned, ctx, epochs=1, scheme="default")
+    assert max(ctx.result["kernel_sparsity"].values()) < 0.1
+    with pytest.raises(VerificationError, match="sparsity_survived"):
+        apply("convert", qmodel, ctx)
+    assert not (ctx.run_dir / "model.tflite").exists()
+
+
+def test_qat_warns_when_its_ranges_cannot_settle(trained, ctx):
+    apply("qat", trained, ctx, epochs=1)
+    assert ctx.result["scheme"] == "default"
+    assert any("optimizer steps" in w and str(steps_to_settle()) in w for w in ctx.warnings)
+
+
+def test_range_settling_arithmetic():
+    assert range_settled_fraction(0) == 0.0
+    assert range_settled_fraction(steps_to_settle(0.9)) >= 0.9 > range_settled_fraction(steps_to_settle(0.9) - 1)
+
+
+def test_evaluate_scores_the_converted_model_next_to_the_float_one(trained, ctx):
+    apply("convert", trained, ctx)
+    apply("evaluate", trained, ctx, max_drop=5.0)
+    acc = ctx.result["accuracy"]
+    assert set(acc) == {"baseline_float", "keras", "tflite_int8", "tflite_baseline_float32"}
+    assert abs(acc["tflite_baseline_float32"] - acc["keras"]) < 0.01
+    assert abs(acc["tflite_int8"] - acc["keras"]) < 0.05
+    assert ctx.result["checks"][0]["passed"]
+
+
+def test_evaluate_stops_a_run_whose_converted_model_lost_accuracy(trained, ctx, make_tiny_cnn):
+    # Put an untrained model's int8 file where the trained one's should be: a real drop.
+    apply("convert", make_tiny_cnn(), ctx)
+    with pytest.raises(VerificationError, match="accuracy check failed"):
+        apply("evaluate", trained, ctx, max_drop=1.0)
+    assert not ctx.result["checks"][0]["passed"]
+
+
+def test_evaluate_and_benchmark_need_a_converted_model(trained, ctx):
+    for name in ("evaluate", "benchmark"):
+        with pytest.raises(EdgeloopError, match="put a convert step before it"):
+            apply(name, trained, ctx)
+
+
+def test_benchmark_times_the_model_and_the_baseline(trained, ctx):
+    apply("convert", trained, ctx)
+    apply("benchmark", trained, ctx, warmup=2, runs=7)
+    assert set(ctx.result) == {"model", "baseline_float32"}
+    for result in ctx.result.values():
+        assert len(result["times_ms"]) == 7 and result["stats"]["count"] == 7
+        assert 0 < result["stats"]["min_ms"] <= result["stats"]["median_ms"] <= result["stats"]["p99_ms"]

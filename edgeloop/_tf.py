@@ -9,35 +9,17 @@ process. Every host-side module gets TensorFlow from here::
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import warnings
+
+from edgeloop._quiet import native_stderr_silenced
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # TensorFlow's C++ start-up chatter (CPU features, oneDNN) drowns the tool's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Silence C++ start-up logging (absl writes it to fd 2 before any log level applies).
-
-    Python-level errors still surface: the exception is raised after fd 2 is restored.
-    """
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-with _native_stderr_silenced(), warnings.catch_warnings():
+with native_stderr_silenced(), warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import tensorflow as tf  # noqa: E402
     import tf_keras as keras  # noqa: E402

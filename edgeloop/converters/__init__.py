@@ -1,0 +1,15 @@
+"""Keras -> TFLite conversion, ``.tflite`` reading and verification.
+
+This package's namespace holds only the TensorFlow-free parts (reading and verifying a
+``.tflite`` file also works on a device). The converter itself needs TensorFlow::
+
+    from edgeloop.converters.tflite import convert
+"""
+
+from edgeloop.converters.inspect import ModelInfo, OpInfo, TensorInfo, op_counts, read_model, weight_sparsity
+from edgeloop.converters.verify import Check, checks_to_dict, enforce, verify
+
+__all__ = [
+    "Check", "ModelInfo", "OpInfo", "TensorInfo",
+    "checks_to_dict", "enforce", "op_counts", "read_model", "verify", "weight_sparsity",
+]

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_cli, tiny_cnn
+from helpers import run_cli, tiny_cnn
 
 
 def assert_bad_input(proc, fragment: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from edgeloop.pipeline.runner import run
 from edgeloop.recipe import load_recipe
 

@@ -23,6 +23,6 @@ def test_cli_recipes_and_pipeline_registry_load_without_tensorflow():
 def test_tensorflow_comes_with_legacy_keras():
     out = _modules_after(
         "import os\nfrom edgeloop._tf import tf, keras\n"
-        "print(os.environ['TF_USE_LEGACY_KERAS'], keras.__name__.split('.')[0], type(tf.keras.Model).__module__.split('.')[0])"
+        "print(os.environ['TF_USE_LEGACY_KERAS'], keras.__name__.split('.')[0], tf.keras.Model.__module__.split('.')[0])"
     )
     assert out.split() == ["1", "tf_keras", "tf_keras"]

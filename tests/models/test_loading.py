@@ -13,7 +13,7 @@ from edgeloop.models import create, list_models, load_model, save_model
 def test_round_trip_keeps_weights(tmp_path, make_tiny_cnn, fmt):
     model = make_tiny_cnn()
     path = tmp_path / ("m.keras" if fmt == "keras" else "m.h5" if fmt == "h5" else "sm")
-    save_model(model, path) if fmt == "keras" else model.save(path)
+    save_model(model, path)
     loaded = load_model(path)
     x = np.random.default_rng(0).random((3, 8, 8, 1)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

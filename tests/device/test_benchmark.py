@@ -1,0 +1,50 @@
+"""The benchmark runner on real models, and the delegate node count it reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeloop.converters import read_model
+from edgeloop.device.benchmark import benchmark, delegated_nodes
+from edgeloop.errors import EdgeloopError
+
+
+def test_benchmark_records_every_run(trained_model_and_files):
+    _, files = trained_model_and_files
+    r = benchmark(files["int8"], threads=2, warmup=3, runs=25)
+    assert len(r.times_ms) == 25 and all(t > 0 for t in r.times_ms)
+    assert r.stats.count == 25 and r.stats.min_ms == min(r.times_ms)
+    assert r.init_ms > 0 and r.first_inference_ms > 0 and r.threads == 2
+    assert r.to_dict()["stats"]["median_ms"] == r.stats.median_ms
+
+
+@pytest.mark.parametrize("name", ["int8", "float32"])
+def test_delegate_counts_cover_every_node_of_the_model(trained_model_and_files, name):
+    _, files = trained_model_and_files
+    r = benchmark(files[name], warmup=0, runs=2)
+    assert sum(r.delegates.values()) == len(read_model(files[name]).ops)
+    assert r.delegates.get("XNNPACK", 0) > 0  # LiteRT's default CPU delegate takes these ops
+
+
+def test_delegate_walk_on_a_hand_built_node_list():
+    # a -> op0 -> b -> op1 -> c -> op2 -> d ; a delegate took op1 only (inputs b, output c)
+    ops = [
+        {"op_name": "CONV_2D", "inputs": [0], "outputs": [1]},
+        {"op_name": "ADD", "inputs": [1], "outputs": [2]},
+        {"op_name": "CUSTOM", "inputs": [2], "outputs": [3]},
+        {"op_name": "DELEGATE", "inputs": [1], "outputs": [2]},
+    ]
+    assert delegated_nodes(ops) == {"XNNPACK": 1, "cpu": 2}
+    assert delegated_nodes(ops[:3]) == {"cpu": 3}
+
+
+def test_progress_and_bad_arguments(trained_model_and_files, tmp_path):
+    _, files = trained_model_and_files
+    seen = []
+    benchmark(files["int8"], warmup=2, runs=3, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(i, 5) for i in range(1, 6)]
+    for kwargs in ({"threads": 0}, {"runs": 0}, {"warmup": -1}):
+        with pytest.raises(EdgeloopError):
+            benchmark(files["int8"], **kwargs)
+    with pytest.raises(EdgeloopError, match="model not found"):
+        benchmark(tmp_path / "missing.tflite")

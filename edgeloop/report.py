@@ -69,6 +69,25 @@ def write_report(run_dir: Path, state: dict) -> dict:
     return report
 
 
+_ACCURACY_LABELS = {
+    "baseline_float": "float baseline (Keras, before compression)",
+    "keras": "compressed model (Keras, before conversion)",
+    "tflite_int8": "model.tflite (int8, LiteRT)",
+    "tflite_baseline_float32": "baseline_float32.tflite (LiteRT)",
+}
+
+
+def _layer_of(tensor_name: str) -> str:
+    """The Keras layer a converted weight tensor came from: ``model/quant_fc1/MatMul`` -> ``fc1``."""
+    parts = tensor_name.split("/")
+    layer = parts[1] if len(parts) > 2 else parts[0]
+    return layer.removeprefix("quant_")
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
 def _kb(n: int) -> str:
     return f"{n / 1024:.1f} KiB"
 
@@ -115,15 +134,16 @@ def render_markdown(report: dict) -> str:
             out += [f"Baseline / model: **{ratio['raw']:.2f}x** raw, **{ratio['gzip']:.2f}x** gzipped.", ""]
         out += ["## Sparsity", ""]
         keras_sparsity = steps.get("prune", {}).get("kernel_sparsity", {})
-        names = list(dict.fromkeys([*keras_sparsity, *c["weight_sparsity"]]))
-        rows = [[n, f"{keras_sparsity[n]:.1%}" if n in keras_sparsity else "", f"{c['weight_sparsity'][n]:.1%}" if n in c["weight_sparsity"] else ""] for n in names]
-        out += _table(["layer / weight tensor", "after prune (Keras)", "in the converted file"], rows)
+        in_file = {_layer_of(name): value for name, value in c["weight_sparsity"].items()}
+        names = list(dict.fromkeys([*keras_sparsity, *in_file]))
+        rows = [[n, _pct(keras_sparsity.get(n)), _pct(in_file.get(n))] for n in names]
+        out += _table(["layer", "after prune (Keras)", "in the converted file"], rows)
         out += ["Ops: " + ", ".join(f"{k} x{v}" for k, v in c["ops"].items()), ""]
 
     if "evaluate" in steps:
         ev = steps["evaluate"]
         out += ["## Accuracy", "", f"On the {ev['n_val']} held-out samples.", ""]
-        out += _table(["model", "accuracy"], [[k, f"{v:.2%}"] for k, v in ev["accuracy"].items()])
+        out += _table(["model", "accuracy"], [[_ACCURACY_LABELS.get(k, k), f"{v:.2%}"] for k, v in ev["accuracy"].items()])
         out += [f"Converted vs float baseline: {-ev['drop_points']:+.2f} points.", ""]
 
     if "benchmark" in steps:

@@ -9,7 +9,12 @@ fi
 # Re-install when setup.cfg changed since the last install (or never installed).
 stamp=.venv/.edgeloop-installed
 if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[tf,test]"
+  # pip's output goes to a log, shown only when the install fails.
+  if ! .venv/bin/python -m pip install --disable-pip-version-check -e ".[tf,test]" > .venv/install.log 2>&1; then
+    tail -n 40 .venv/install.log >&2
+    echo "edgeloop: installing into .venv failed (full log: .venv/install.log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 export PATH="$root/.venv/bin:$PATH"

@@ -31,10 +31,12 @@ def static_batch_function(model):
     return tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
 
 
-def _representative(samples: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:
+def _representative(samples: np.ndarray, progress: Callable[[int, int], None] | None) -> Callable[[], Iterator[list[np.ndarray]]]:
     def gen() -> Iterator[list[np.ndarray]]:
-        for sample in samples:
+        for i, sample in enumerate(samples, 1):
             yield [sample[None, ...].astype(np.float32)]
+            if progress:
+                progress(i, len(samples))
 
     return gen
 
@@ -45,6 +47,7 @@ def convert(
     representative: np.ndarray | None = None,
     io_type: str | None = None,
     per_channel: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """Convert a tf_keras model to a TFLite flatbuffer.
 
@@ -58,6 +61,7 @@ def convert(
             ``float32`` (int8 inside, float at the edges); default ``int8``. Other modes
             have float32 I/O (the default for them).
         per_channel: one weight scale per output channel (per tensor when false).
+        progress: called as ``progress(done, total)`` after each calibration sample.
 
     Returns:
         The ``.tflite`` bytes (verify them with :func:`edgeloop.converters.verify`).
@@ -85,7 +89,7 @@ def convert(
         want = tuple(model.inputs[0].shape[1:])
         if tuple(representative.shape[1:]) != want:
             raise EdgeloopError(f"calibration samples have shape {tuple(representative.shape[1:])}, the model takes {want}")
-        converter.representative_dataset = _representative(representative)
+        converter.representative_dataset = _representative(representative, progress)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = IO_TYPES[io_type]
         converter.inference_output_type = IO_TYPES[io_type]

@@ -64,9 +64,12 @@ class Convert(Step):
 
         o = self.options
         representative = ctx.data.representative(o.calibration_samples) if o.mode == "int8" else None
-        with ctx.progress("convert", 1) as advance:
-            data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type, per_channel=o.per_channel)
-            advance(1)
+        label = f"calibrate ({len(representative)} samples)" if representative is not None else f"convert ({o.mode})"
+        with ctx.progress(label, len(representative) if representative is not None else 1) as advance:
+            data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type,
+                           per_channel=o.per_channel, progress=lambda done, total: advance(1))
+            if representative is None:
+                advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
         sparsity = weight_sparsity(info)

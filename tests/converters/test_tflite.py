@@ -97,3 +97,9 @@ def test_bad_arguments_are_clear_errors(model):
         convert(model, "float16", io_type="uint8")
     with pytest.raises(EdgeloopError, match=r"calibration samples have shape \(4, 4, 1\)"):
         convert(model, "int8", np.zeros((2, 4, 4, 1), "float32"))
+
+
+def test_calibration_reports_progress_per_sample(model):
+    seen = []
+    convert(model, "int8", REP, progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (1, len(REP)) and seen[-1] == (len(REP), len(REP))

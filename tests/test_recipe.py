@@ -43,6 +43,7 @@ def test_unknown_option_lists_the_valid_ones():
         ({"schedule": "cubic"}, "must be one of"),
         ({"epochs": 2.5}, "must be an integer"),
         ({"epochs": True}, "must be an integer"),
+        ({"learning_rate": 0}, "must be positive"),
     ],
 )
 def test_bad_option_values_are_refused(options, fragment):

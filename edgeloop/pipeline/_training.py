@@ -9,6 +9,16 @@ import numpy as np
 from edgeloop.pipeline.base import Context
 
 
+def check_training_options(epochs: int, batch_size: int, learning_rate: float) -> None:
+    """The range checks every training step's options share (ValueError names the option)."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+
+
 def outputs_probabilities(model) -> bool:
     """Whether the model ends in a softmax (else its outputs are taken as logits)."""
     last = model.layers[-1]

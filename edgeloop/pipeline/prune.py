@@ -12,7 +12,7 @@ from typing import Literal
 
 from edgeloop.errors import VerificationError
 from edgeloop.pipeline._sparsity import kernel_sparsity
-from edgeloop.pipeline._training import compile_classifier, fit, steps_per_epoch
+from edgeloop.pipeline._training import check_training_options, compile_classifier, fit, steps_per_epoch
 from edgeloop.pipeline.base import Context, Step, register_step
 
 # Rounding of the mask to whole weights can leave a small layer a hair under its target.
@@ -54,8 +54,7 @@ class PruneOptions:
             raise ValueError(f"ramp_fraction must be in (0, 1], got {self.ramp_fraction}")
         if self.frequency is not None and self.frequency < 1:
             raise ValueError(f"frequency must be at least 1, got {self.frequency}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
+        check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
 
 @register_step

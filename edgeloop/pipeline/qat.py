@@ -12,7 +12,13 @@ from typing import Literal
 
 from edgeloop.errors import VerificationError
 from edgeloop.pipeline._sparsity import kernel_sparsity
-from edgeloop.pipeline._training import compile_classifier, fit, outputs_probabilities, steps_per_epoch
+from edgeloop.pipeline._training import (
+    check_training_options,
+    compile_classifier,
+    fit,
+    outputs_probabilities,
+    steps_per_epoch,
+)
 from edgeloop.pipeline.base import Context, Step, register_step
 
 # tfmot's activation quantizers start their range at [-6, 6] and move it by an exponential
@@ -52,10 +58,7 @@ class QatOptions:
     scheme: Literal["auto", "default", "prune_preserve"] = "auto"
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be at least 1")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
 
 @register_step

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeloop.pipeline._training import compile_classifier, fit
+from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
 from edgeloop.pipeline.base import Context, Step, register_step
 
 
@@ -23,12 +23,7 @@ class TrainOptions:
     learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
 
 @register_step

@@ -9,10 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_cnn(input_shape=(8, 8, 1), classes=10, softmax=False):
-    """Conv(8) -> pool -> dense(32) -> dense(classes): ~4.5 k weights, trains in a second."""
+def tiny_cnn(input_shape=(8, 8, 1), classes=10, softmax=False, seed=0):
+    """Conv(8) -> pool -> dense(32) -> dense(classes): ~4.5 k weights, trains in a second.
+
+    The initial weights are seeded, so a test sees the same model every run.
+    """
     from edgeloop._tf import keras
 
+    keras.utils.set_random_seed(seed)
     layers = [
         keras.Input(shape=input_shape),
         keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv"),

@@ -152,8 +152,10 @@ def _load_data(recipe: Recipe):
 
 
 def _load_model(recipe: Recipe, data):
+    from edgeloop._tf import keras
     from edgeloop.models import load_model
 
+    keras.utils.set_random_seed(recipe.seed)  # a zoo model's initial weights follow the seed too
     model = load_model(recipe.model, input_shape=data.sample_shape, classes=data.classes)
     output = model.output_shape
     classes = output[-1] if isinstance(output, tuple) else None

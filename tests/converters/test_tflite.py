@@ -72,6 +72,9 @@ def test_qat_model_converts_to_full_int8():
 
 
 def test_zeroed_weights_are_read_back_as_sparsity(model):
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(1)
     pruned = tiny_cnn()
     rng = np.random.default_rng(1)
     new = []
@@ -82,10 +85,12 @@ def test_zeroed_weights_are_read_back_as_sparsity(model):
         new.append(w)
     pruned.set_weights(new)
     expected = [float(np.mean(w == 0)) for w in new if w.ndim >= 2]
-    for mode in ("int8", "float32"):
-        found = list(weight_sparsity(read_model(convert(pruned, mode, REP if mode == "int8" else None))).values())
-        assert len(found) == 3
-        np.testing.assert_allclose(found, expected, atol=0.002)
+    as_float = list(weight_sparsity(read_model(convert(pruned, "float32"))).values())
+    np.testing.assert_allclose(as_float, expected, rtol=0, atol=1e-12)
+    # int8 also rounds weights smaller than half a quantization step to zero: never fewer zeros.
+    as_int8 = np.array(list(weight_sparsity(read_model(convert(pruned, "int8", REP))).values()))
+    assert len(as_int8) == 3
+    assert np.all(as_int8 >= np.array(expected)) and np.all(as_int8 - expected < 0.02)
 
 
 def test_bad_arguments_are_clear_errors(model):

@@ -9,6 +9,7 @@ the report, which a resumed run brings up to date.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -78,8 +79,6 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
     state_path = run_dir / STATE_FILE
     if not state_path.is_file():
         raise EdgeloopError(f"not a run folder (no {STATE_FILE}): {run_dir}")
-    import json
-
     try:
         state = json.loads(state_path.read_text())
         recipe = from_dict(state["recipe"], source=str(run_dir / RECIPE_FILE))

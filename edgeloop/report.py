@@ -135,9 +135,11 @@ def render_markdown(report: dict) -> str:
         out += ["## Sparsity", ""]
         keras_sparsity = steps.get("prune", {}).get("kernel_sparsity", {})
         in_file = {_layer_of(name): value for name, value in c["weight_sparsity"].items()}
+        distinct = {_layer_of(name): value for name, value in c.get("weight_unique_values", {}).items()}
         names = list(dict.fromkeys([*keras_sparsity, *in_file]))
-        rows = [[n, _pct(keras_sparsity.get(n)), _pct(in_file.get(n))] for n in names]
-        out += _table(["layer", "after prune (Keras)", "in the converted file"], rows)
+        rows = [[n, _pct(keras_sparsity.get(n)), _pct(in_file.get(n)), distinct.get(n, "")] for n in names]
+        out += _table(["layer", "sparsity after prune (Keras)", "sparsity in the converted file",
+                       "distinct values in the file (per channel)"], rows)
         out += ["Ops: " + ", ".join(f"{k} x{v}" for k, v in c["ops"].items()), ""]
 
     if "evaluate" in steps:

@@ -163,13 +163,8 @@ def _buffer_data(buffer, buf: bytes, dtype: str, shape: tuple[int, ...]) -> np.n
     return values.reshape(shape) if shape and values.size == int(np.prod(shape)) else values
 
 
-def weight_sparsity(info: ModelInfo) -> dict[str, float]:
-    """Fraction of zero weights in each conv / fully-connected weight tensor of the file.
-
-    A weight counts as zero when it equals its zero point (0 for int8 weights, which are
-    quantized symmetrically) or is exactly 0.0 for float weights.
-    """
-    out: dict[str, float] = {}
+def _weight_tensors(info: ModelInfo):
+    """(layer name, tensor, values as [output channel, -1]) for each conv / FC weight tensor."""
     for op in info.ops:
         position = _WEIGHT_INPUT.get(op.name)
         if position is None or len(op.inputs) <= position or op.inputs[position] < 0:
@@ -178,11 +173,38 @@ def weight_sparsity(info: ModelInfo) -> dict[str, float]:
         if t.data is None:
             continue
         values = t.data.reshape(t.shape[0], -1) if t.shape else t.data.reshape(1, -1)
+        # The converter joins the names of the ops it fused with ";": the first one names the layer.
+        yield t.name.split(";")[0], t, values
+
+
+def weight_sparsity(info: ModelInfo) -> dict[str, float]:
+    """Fraction of zero weights in each conv / fully-connected weight tensor of the file.
+
+    A weight counts as zero when it equals its zero point (0 for int8 weights, which are
+    quantized symmetrically) or is exactly 0.0 for float weights.
+    """
+    out: dict[str, float] = {}
+    for name, t, values in _weight_tensors(info):
         zp = np.asarray(t.zero_points, dtype=np.float64) if t.zero_points else np.zeros(1)
         # Per-channel zero points run along the quantized dimension, the output channels for these ops.
         zero = zp[:, None] if zp.size == values.shape[0] else zp.reshape(1, -1)[:, :1]
-        # The converter joins the names of the ops it fused with ";": the first one names the layer.
-        out[t.name.split(";")[0]] = float(np.mean(values.astype(np.float64) == zero))
+        out[name] = float(np.mean(values.astype(np.float64) == zero))
+    return out
+
+
+def weight_unique_values(info: ModelInfo) -> dict[str, int]:
+    """Distinct stored values in each conv / fully-connected weight tensor of the file.
+
+    With one scale per output channel the same centroid is stored as a different integer
+    in each channel, so the count is then the largest over the channels: that is what a
+    clustering to k values bounds by k.
+    """
+    out: dict[str, int] = {}
+    for name, t, values in _weight_tensors(info):
+        if len(t.scales) > 1:
+            out[name] = max(int(np.unique(row).size) for row in values)
+        else:
+            out[name] = int(np.unique(values).size)
     return out
 
 

@@ -50,24 +50,27 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
 
 
 def model_suffix(model) -> str:
-    """The file format a model saves and loads back in: ``.h5`` for QAT models, else ``.keras``.
+    """How a model saves so that it loads back: ``.savedmodel`` folder for QAT models, else ``.keras``.
 
-    tfmot's quantize layers do not round-trip through the ``.keras`` format (loading
-    expects variables the file does not hold); HDF5 inside ``quantize_scope`` does.
+    tfmot's quantize wrappers do not round-trip through the ``.keras`` format (loading
+    expects variables the file does not hold), and the prune-cluster-preserving ones not
+    through HDF5 either (weight count mismatch); a SavedModel folder loaded inside
+    ``quantize_scope`` restores all of them.
     """
     quantized = any(type(layer).__name__.startswith("Quantize") for layer in model.layers)
-    return ".h5" if quantized else ".keras"
+    return ".savedmodel" if quantized else ".keras"
 
 
 def save_model(model, path: Path) -> Path:
     """Save ``model`` atomically (a temp file in the same folder, then a rename).
 
-    The format follows the suffix of ``path`` (see :func:`model_suffix` for which to use).
+    The format follows the suffix of ``path`` (see :func:`model_suffix` for which to use):
+    ``.keras``, ``.h5``, or any other name for a SavedModel folder.
     """
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.name}")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # HDF5 is "legacy" to Keras, and the one QAT format that loads
+        warnings.simplefilter("ignore")  # Keras calls HDF5 and SavedModel "legacy" formats
         model.save(tmp)
     tmp.replace(path)
     return path

@@ -59,7 +59,15 @@ class Convert(Step):
     Options = ConvertOptions
 
     def apply(self, model, ctx: Context):
-        from edgeloop.converters import checks_to_dict, enforce, op_counts, read_model, verify, weight_sparsity
+        from edgeloop.converters import (
+            checks_to_dict,
+            enforce,
+            op_counts,
+            read_model,
+            verify,
+            weight_sparsity,
+            weight_unique_values,
+        )
         from edgeloop.converters.tflite import convert
 
         o = self.options
@@ -74,10 +82,14 @@ class Convert(Step):
         checks = verify(info, mode=o.mode, io_type=o.io_type)
         sparsity = weight_sparsity(info)
         pruned = ctx.state.get("pruned")
+        unique = weight_unique_values(info)
         if pruned:
             checks.append(_sparsity_check(sparsity, pruned["target_sparsity"]))
-        ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data),
-                   ops=op_counts(info), weight_sparsity=sparsity, checks=checks_to_dict(checks))
+        clustered = ctx.state.get("clustered")
+        if clustered:
+            checks.append(_clusters_check(unique, clustered["clusters"]))
+        ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data), ops=op_counts(info),
+                   weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks))
         enforce(checks)  # the report above already holds what failed
         _io.write_bytes(ctx.path(MODEL_FILE), data)
         ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type}
@@ -103,3 +115,16 @@ def _sparsity_check(sparsity: dict[str, float], target: float):
     low = min(sparsity.values())
     return Check("sparsity_survived", True, f"every weight tensor >= {low:.1%} zeros (target {target:.0%})")
 
+
+
+def _clusters_check(unique: dict[str, int], clusters: int):
+    from edgeloop.converters import Check
+
+    over = {name: n for name, n in unique.items() if n > clusters}
+    if not unique:
+        return Check("clusters_survived", False, "no weight tensors found in the converted file")
+    if over:
+        detail = ", ".join(f"{name} {n}" for name, n in over.items())
+        return Check("clusters_survived", False, f"more than {clusters} distinct values in: {detail}")
+    return Check("clusters_survived", True, f"every weight tensor holds <= {max(unique.values())} distinct values "
+                 f"per channel (clusters {clusters})")

@@ -40,6 +40,16 @@ def steps_to_settle(fraction: float = SETTLED_ENOUGH, decay: float = RANGE_EMA_D
     return math.ceil(math.log(1.0 - fraction) / math.log(decay))
 
 
+def auto_scheme(state: dict) -> str:
+    """The scheme that keeps what earlier steps made: zeros (prune), shared values (cluster)."""
+    pruned, clustered = bool(state.get("pruned")), bool(state.get("clustered"))
+    if pruned and clustered:
+        return "prune_cluster_preserve"
+    if clustered:
+        return "cluster_preserve"
+    return "prune_preserve" if pruned else "default"
+
+
 @dataclass
 class QatOptions:
     """Options of ``qat``.
@@ -48,14 +58,15 @@ class QatOptions:
         epochs: fine-tuning passes with fake quantization.
         batch_size: samples per optimizer step (smaller means more steps for the ranges).
         learning_rate: Adam's learning rate.
-        scheme: ``auto`` preserves sparsity after a ``prune`` step and is plain otherwise;
-            ``default`` / ``prune_preserve`` force one.
+        scheme: ``auto`` picks from the earlier steps: ``prune_cluster_preserve`` (PCQAT)
+            after prune and cluster, ``cluster_preserve`` (CQAT) after cluster,
+            ``prune_preserve`` after prune, ``default`` otherwise; naming one forces it.
     """
 
     epochs: int = 5
     batch_size: int = 32
     learning_rate: float = 1e-4
-    scheme: Literal["auto", "default", "prune_preserve"] = "auto"
+    scheme: Literal["auto", "default", "prune_preserve", "cluster_preserve", "prune_cluster_preserve"] = "auto"
 
     def __post_init__(self) -> None:
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
@@ -74,15 +85,17 @@ class Qat(Step):
         from edgeloop._tf import tfmot
 
         o = self.options
-        pruned = ctx.state.get("pruned")
-        scheme = o.scheme if o.scheme != "auto" else ("prune_preserve" if pruned else "default")
+        scheme = o.scheme if o.scheme != "auto" else auto_scheme(ctx.state)
         probabilities = outputs_probabilities(model)
         quantize = tfmot.quantization.keras
-        annotated = quantize.quantize_annotate_model(model)
-        if scheme == "prune_preserve":
-            qmodel = quantize.quantize_apply(annotated, tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme())
-        else:
-            qmodel = quantize.quantize_apply(annotated)
+        combine = tfmot.experimental.combine
+        schemes = {
+            "default": lambda: quantize.default_8bit.Default8BitQuantizeScheme(),
+            "prune_preserve": lambda: combine.Default8BitPrunePreserveQuantizeScheme(),
+            "cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=False),
+            "prune_cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True),
+        }
+        qmodel = quantize.quantize_apply(quantize.quantize_annotate_model(model), schemes[scheme]())
         before = kernel_sparsity(model)
 
         n_steps = o.epochs * steps_per_epoch(len(ctx.data.y_train), o.batch_size)
@@ -98,7 +111,7 @@ class Qat(Step):
 
         after = kernel_sparsity(qmodel)
         ctx.record(kernel_sparsity=after)
-        if scheme == "prune_preserve":
+        if scheme in ("prune_preserve", "prune_cluster_preserve"):
             lost = {n: (before[n], after.get(n, 0.0)) for n in before if after.get(n, 0.0) < before[n] - 1e-6}
             if lost:
                 detail = ", ".join(f"{n} {b:.1%}->{a:.1%}" for n, (b, a) in lost.items())

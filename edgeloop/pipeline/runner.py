@@ -1,8 +1,8 @@
 """Run a recipe: a new run folder, each step's model saved, resumable after any step.
 
 The run folder holds ``recipe.yaml`` (the recipe as validated), ``state.json`` (the steps
-finished so far, rewritten atomically after each), one ``NN_<step>.keras`` (``.h5`` for QAT
-models) per step that changes the model, ``baseline.keras``, the ``.tflite`` files, and ``report.json`` /
+finished so far, rewritten atomically after each), one ``NN_<step>.keras`` (a ``.savedmodel``
+folder for QAT models) per step that changes the model, ``baseline.keras``, the ``.tflite`` files, and ``report.json`` /
 ``report.md``. Nothing in an existing run folder is overwritten except ``state.json`` and
 the report, which a resumed run brings up to date.
 """

@@ -60,3 +60,25 @@ def test_missing_corrupt_and_unsupported_files(tmp_path):
     (tmp_path / "folder").mkdir()
     with pytest.raises(EdgeloopError, match="not a SavedModel"):
         load_model(tmp_path / "folder")
+
+
+@pytest.mark.parametrize("scheme", ["default", "prune_preserve", "cluster_preserve", "prune_cluster_preserve"])
+def test_qat_models_of_every_scheme_save_and_load_back(tmp_path, make_tiny_cnn, scheme):
+    from edgeloop._tf import tfmot
+    from edgeloop.models import model_suffix
+
+    model = make_tiny_cnn()
+    model.set_weights([w * (np.arange(w.size).reshape(w.shape) % 2) if w.ndim >= 2 else w for w in model.get_weights()])
+    clustering = tfmot.clustering.keras
+    model = clustering.strip_clustering(clustering.cluster_weights(model, number_of_clusters=4, preserve_sparsity=True))
+    combine, quantize = tfmot.experimental.combine, tfmot.quantization.keras
+    schemes = {
+        "default": quantize.default_8bit.Default8BitQuantizeScheme,
+        "prune_preserve": combine.Default8BitPrunePreserveQuantizeScheme,
+        "cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=False),
+        "prune_cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True),
+    }
+    qmodel = quantize.quantize_apply(quantize.quantize_annotate_model(model), schemes[scheme]())
+    path = save_model(qmodel, tmp_path / f"q{model_suffix(qmodel)}")
+    x = np.random.default_rng(0).random((3, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(load_model(path).predict(x, verbose=0), qmodel.predict(x, verbose=0), atol=1e-6)

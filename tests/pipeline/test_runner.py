@@ -35,7 +35,7 @@ def test_run_writes_every_artifact_and_a_report(finished_run):
     d = finished_run.run_dir
     names = {p.name for p in d.iterdir()}
     assert {"recipe.yaml", STATE_FILE, "report.json", "report.md", "baseline.keras", "model.tflite",
-            "baseline_float32.tflite", "01_train.keras", "02_prune.keras", "03_qat.h5"} <= names
+            "baseline_float32.tflite", "01_train.keras", "02_prune.keras", "03_qat.savedmodel"} <= names
     assert not [n for n in names if n.startswith(".")]  # no temp file left behind
     report = json.loads((d / "report.json").read_text())
     assert report["status"] == "finished"
@@ -68,7 +68,8 @@ def test_resume_continues_after_the_last_finished_step(finished_run, tmp_path):
     state["state"] = {k: v for k, v in state["state"].items() if k in ("baseline_model", "pruned")}
     state["status"] = "running"
     (d / STATE_FILE).write_text(json.dumps(state))
-    for name in ("03_qat.h5", "model.tflite", "baseline_float32.tflite", "report.json", "report.md"):
+    shutil.rmtree(d / "03_qat.savedmodel")
+    for name in ("model.tflite", "baseline_float32.tflite", "report.json", "report.md"):
         (d / name).unlink()
     prune_model_mtime = (d / "02_prune.keras").stat().st_mtime_ns
 

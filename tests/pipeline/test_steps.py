@@ -105,3 +105,48 @@ def test_benchmark_times_the_model_and_the_baseline(trained, ctx):
     for result in ctx.result.values():
         assert len(result["times_ms"]) == 7 and result["stats"]["count"] == 7
         assert 0 < result["stats"]["min_ms"] <= result["stats"]["median_ms"] <= result["stats"]["p99_ms"]
+
+
+def _file_weights(ctx):
+    from edgeloop.converters import read_model, weight_sparsity, weight_unique_values
+
+    info = read_model(ctx.run_dir / "model.tflite")
+    return weight_unique_values(info), weight_sparsity(info)
+
+
+@pytest.mark.parametrize("mode", ["float32", "int8"])
+def test_clustered_kernels_keep_at_most_k_values_in_the_converted_file(trained, ctx, mode):
+    clustered = apply("cluster", trained, ctx, clusters=6, epochs=1)
+    assert ctx.result["max_unique"] <= 6 and not ctx.result["preserve_sparsity"]
+    apply("convert", clustered, ctx, mode=mode)
+    unique, _ = _file_weights(ctx)
+    assert len(unique) == 3 and max(unique.values()) <= 6
+    assert {c["name"]: c["passed"] for c in ctx.result["checks"]}["clusters_survived"]
+
+
+def test_the_unclustered_model_has_many_values_so_the_check_can_fail(trained, ctx):
+    apply("convert", trained, ctx)
+    unique, _ = _file_weights(ctx)
+    assert min(unique.values()) > 6
+
+
+def test_cqat_keeps_the_clusters_through_int8(trained, ctx):
+    clustered = apply("cluster", trained, ctx, clusters=8, epochs=1)
+    qmodel = apply("qat", clustered, ctx, epochs=1)
+    assert ctx.result["scheme"] == "cluster_preserve"
+    apply("convert", qmodel, ctx)
+    assert all(c["passed"] for c in ctx.result["checks"]), ctx.result["checks"]
+    assert max(_file_weights(ctx)[0].values()) <= 8
+
+
+def test_pcqat_keeps_zeros_and_clusters_through_int8(trained, ctx):
+    pruned = apply("prune", trained, ctx, target_sparsity=0.5, epochs=2)
+    clustered = apply("cluster", pruned, ctx, clusters=8, epochs=1)
+    assert ctx.result["preserve_sparsity"] and min(ctx.result["kernel_sparsity"].values()) >= 0.49
+    qmodel = apply("qat", clustered, ctx, epochs=1)
+    assert ctx.result["scheme"] == "prune_cluster_preserve"
+    apply("convert", qmodel, ctx)
+    checks = {c["name"]: c["passed"] for c in ctx.result["checks"]}
+    assert checks["sparsity_survived"] and checks["clusters_survived"] and checks["int8_compute"]
+    unique, sparsity = _file_weights(ctx)
+    assert max(unique.values()) <= 8 and min(sparsity.values()) >= 0.49

@@ -1,0 +1,91 @@
+"""``cluster``: weight clustering (weight sharing) with tfmot's k-means.
+
+Every clustered kernel ends with at most ``clusters`` distinct values, which is what makes
+the file compress (gzip, or a codebook on the device). After a ``prune`` step clustering
+keeps the zeros (``preserve_sparsity``), and a later ``qat`` step picks the
+cluster-preserving scheme (CQAT) or the prune-cluster-preserving one (PCQAT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from edgeloop.errors import VerificationError
+from edgeloop.pipeline._sparsity import kernel_sparsity, kernel_unique_values
+from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
+from edgeloop.pipeline.base import Context, Step, register_step
+
+_INIT = {
+    "kmeans_plus_plus": "KMEANS_PLUS_PLUS",
+    "linear": "LINEAR",
+    "density": "DENSITY_BASED",
+    "random": "RANDOM",
+}
+
+
+@dataclass
+class ClusterOptions:
+    """Options of ``cluster``.
+
+    Attributes:
+        clusters: distinct values each kernel may keep (2 or more).
+        init: how the centroids start: ``kmeans_plus_plus``, ``linear``, ``density`` or ``random``.
+        preserve_sparsity: keep pruned zeros at zero; ``null`` means yes after a ``prune`` step.
+        epochs: fine-tuning passes with the clustered weights.
+        batch_size: samples per optimizer step.
+        learning_rate: Adam's learning rate (centroids move with it).
+    """
+
+    clusters: int = 16
+    init: Literal["kmeans_plus_plus", "linear", "density", "random"] = "kmeans_plus_plus"
+    preserve_sparsity: bool | None = None
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.clusters < 2:
+            raise ValueError(f"clusters must be at least 2, got {self.clusters}")
+        check_training_options(self.epochs, self.batch_size, self.learning_rate)
+
+
+@register_step
+class Cluster(Step):
+    """Cluster every clusterable kernel to ``clusters`` shared values and fine-tune."""
+
+    name = "cluster"
+    Options = ClusterOptions
+    changes_model = True
+    compresses = True
+
+    def apply(self, model, ctx: Context):
+        from edgeloop._tf import tfmot
+
+        o = self.options
+        clustering = tfmot.clustering.keras
+        pruned = ctx.state.get("pruned")
+        preserve = bool(pruned) if o.preserve_sparsity is None else o.preserve_sparsity
+        init = getattr(clustering.CentroidInitialization, _INIT[o.init])
+        wrapped = clustering.cluster_weights(model, number_of_clusters=o.clusters, cluster_centroids_init=init,
+                                             preserve_sparsity=preserve)
+        compile_classifier(wrapped, o.learning_rate)
+        ctx.record(**fit(wrapped, ctx, o.epochs, o.batch_size, "cluster"))
+        stripped = clustering.strip_clustering(wrapped)
+        unique = kernel_unique_values(stripped)
+        over = {n: u for n, u in unique.items() if u > o.clusters}
+        if over:
+            raise VerificationError(f"clustering left more than {o.clusters} values in: "
+                                    + ", ".join(f"{n} ({u})" for n, u in over.items()))
+        sparsity = kernel_sparsity(stripped)
+        if preserve and pruned:
+            lost = {n: s for n, s in sparsity.items() if s < pruned["target_sparsity"] - 0.01}
+            if lost:
+                raise VerificationError("sparsity-preserving clustering lost zeros: "
+                                        + ", ".join(f"{n} {s:.1%}" for n, s in lost.items()))
+        ctx.record(clusters=o.clusters, preserve_sparsity=preserve, kernel_unique_values=unique,
+                   kernel_sparsity=sparsity, max_unique=int(np.max(list(unique.values()))) if unique else 0)
+        ctx.state["clustered"] = {"clusters": o.clusters}
+        return stripped

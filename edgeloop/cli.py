@@ -85,10 +85,12 @@ def _print_summary(report: dict, ui) -> None:
 @cli.command()
 @click.argument("model_path")
 @click.option("--int8", "mode", flag_value="int8", default=True, help="Full integer (default).")
+@click.option("--int16x8", "mode", flag_value="int16x8", help="int16 activations, int8 weights (calibrated).")
 @click.option("--dynamic", "mode", flag_value="dynamic", help="Dynamic range: int8 weights, float activations.")
 @click.option("--float16", "mode", flag_value="float16", help="float16 weights.")
 @click.option("--float32", "mode", flag_value="float32", help="Plain float32.")
-@click.option("--io-type", type=click.Choice(["int8", "uint8", "float32"]), default="int8", show_default=True)
+@click.option("--io-type", type=click.Choice(["int8", "uint8", "int16", "float32"]),
+              help="Input/output type (default: int8 for --int8, int16 for --int16x8, else float32).")
 @click.option("--data", help="Calibration data for --int8: digits, a .npz or an image folder.")
 @click.option("--samples", default=200, show_default=True, help="Calibration samples.")
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
@@ -100,8 +102,10 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
     out = Path(output)
     if out.exists() and not force:
         raise EdgeloopError(f"{out} exists; use --force to replace it")
-    if mode == "int8" and not data:
-        raise EdgeloopError("--int8 needs calibration data: give --data (digits, a .npz or an image folder)")
+    from edgeloop.converters.modes import FULL_INTEGER, io_types_for
+
+    if mode in FULL_INTEGER and not data:
+        raise EdgeloopError(f"--{mode} needs calibration data: give --data (digits, a .npz or an image folder)")
     from edgeloop import _io
     from edgeloop.converters import checks_to_dict, enforce, read_model, verify
     from edgeloop.converters.tflite import convert as convert_model
@@ -111,12 +115,11 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
 
     model = load_model(model_path)
     representative = None
-    if mode == "int8":
+    if mode in FULL_INTEGER:
         dataset = load_data(data, image_size=tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 else None)
         check_compatible(dataset, model.input_shape, None)
         representative = dataset.representative(min(samples, len(dataset.y_train)))
-    if mode != "int8":
-        io_type = "float32"
+    io_type = io_type or io_types_for(mode)[0]
     blob = convert_model(model, mode=mode, representative=representative, io_type=io_type, per_channel=not per_tensor)
     checks = verify(read_model(blob), mode=mode, io_type=io_type)
     enforce(checks)
@@ -134,7 +137,7 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
 @click.argument("tflite_path")
 @click.option("--json", "as_json", is_flag=True)
 def inspect(tflite_path, as_json) -> None:
-    """Show a .tflite file's inputs, outputs, ops, sizes, sparsity and int8 checks."""
+    """Show a .tflite file's inputs, outputs, ops, sizes, sparsity and full-integer checks."""
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
 
     info = read_model(Path(tflite_path))
@@ -144,8 +147,8 @@ def inspect(tflite_path, as_json) -> None:
         "outputs": [_tensor_summary(tensors[i]) for i in info.outputs],
     }
     io_type = tensors[info.inputs[0]].dtype if info.inputs else "float32"
-    io_type = io_type if io_type in ("int8", "uint8") else "float32"
-    checks = verify(info, mode="int8", io_type=io_type)
+    io_type = io_type if io_type in ("int8", "uint8", "int16") else "float32"
+    checks = verify(info, mode="int16x8" if io_type == "int16" else "int8", io_type=io_type)
     result = {
         "file": tflite_path,
         "bytes": info.size_bytes,
@@ -153,7 +156,7 @@ def inspect(tflite_path, as_json) -> None:
         "ops": op_counts(info),
         "tensors": len(tensors),
         "weight_sparsity": weight_sparsity(info),
-        "full_int8_checks": checks_to_dict(checks),
+        "full_integer_checks": checks_to_dict(checks),
     }
     if as_json:
         _emit_json(result)
@@ -165,7 +168,7 @@ def inspect(tflite_path, as_json) -> None:
     click.echo("  ops: " + ", ".join(f"{k} x{v}" for k, v in result["ops"].items()))
     for name, s in result["weight_sparsity"].items():
         click.echo(f"  sparsity {s:6.1%}  {name}")
-    click.echo("  full-int8 checks:")
+    click.echo("  full-integer checks:")
     for c in checks:
         click.echo(f"    {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
 

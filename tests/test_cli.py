@@ -49,7 +49,7 @@ def test_convert_inspect_bench(tmp_path, model_file):
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["inputs"][0]["dtype"] == "int8" and info["inputs"][0]["shape_signature"] == [1, 8, 8, 1]
-    assert info["ops"]["CONV_2D"] == 1 and all(c["passed"] for c in info["full_int8_checks"])
+    assert info["ops"]["CONV_2D"] == 1 and all(c["passed"] for c in info["full_integer_checks"])
 
     proc = run_cli("bench", out, "--runs", "5", "--warmup", "1", "--json")
     assert proc.returncode == 0, proc.stderr

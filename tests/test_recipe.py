@@ -102,3 +102,10 @@ def test_every_step_builds_with_defaults_and_documents_its_options(name):
     step = build_step(name, {}, "test")
     assert step.describe()["step"] == name
     assert step_class(name).__doc__ and step_class(name).Options.__doc__
+
+
+def test_convert_io_type_follows_the_mode_and_refuses_what_it_cannot_be():
+    steps = from_dict({**BASE, "steps": [{"convert": {"mode": m}} for m in ("int8", "int16x8", "float16")]}).steps
+    assert [s.options.io_type for s in steps] == ["int8", "int16", "float32"]
+    with pytest.raises(EdgeloopError, match="dynamic models take float32 input/output, not 'int8'"):
+        from_dict({**BASE, "steps": [{"convert": {"mode": "dynamic", "io_type": "int8"}}]})

@@ -14,10 +14,10 @@ import numpy as np
 
 from edgeloop._quiet import native_stderr_silenced
 from edgeloop._tf import require_legacy_keras, tf
+from edgeloop.converters.modes import FULL_INTEGER, MODES, io_types_for
 from edgeloop.errors import EdgeloopError
 
-MODES = ("int8", "dynamic", "float16", "float32")
-IO_TYPES = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}
+IO_TYPES = {"int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16, "float32": tf.float32}
 
 
 def static_batch_function(model):
@@ -53,13 +53,15 @@ def convert(
 
     Args:
         model: a tf_keras model (a Keras 3 model is refused with the fix).
-        mode: ``int8`` (full integer, calibrated on ``representative``), ``dynamic``
-            (int8 weights, float activations), ``float16`` (float16 weights) or ``float32``.
+        mode: ``int8`` (full integer, calibrated on ``representative``), ``int16x8``
+            (int16 activations, int8 weights, calibrated: more accurate, fewer delegates),
+            ``dynamic`` (int8 weights, float activations), ``float16`` (float16 weights)
+            or ``float32``.
         representative: float32 samples shaped like one model input each, without the
             batch dimension, i.e. ``(N, *input_shape[1:])``; required for ``int8``.
-        io_type: input / output type of an ``int8`` model: ``int8``, ``uint8`` or
-            ``float32`` (int8 inside, float at the edges); default ``int8``. Other modes
-            have float32 I/O (the default for them).
+        io_type: input / output type: for ``int8`` ``int8`` (default), ``uint8`` or
+            ``float32`` (int8 inside, float at the edges); for ``int16x8`` ``int16``
+            (default) or ``float32``. Other modes have float32 I/O.
         per_channel: one weight scale per output channel (per tensor when false).
         progress: called as ``progress(done, total)`` after each calibration sample.
 
@@ -72,25 +74,28 @@ def convert(
     require_legacy_keras(model)
     if mode not in MODES:
         raise EdgeloopError(f"unknown conversion mode {mode!r}; modes: {', '.join(MODES)}")
+    allowed = io_types_for(mode)
     if io_type is None:
-        io_type = "int8" if mode == "int8" else "float32"
-    if io_type not in IO_TYPES:
-        raise EdgeloopError(f"unknown I/O type {io_type!r}; types: {', '.join(IO_TYPES)}")
-    if mode != "int8" and io_type != "float32":
-        raise EdgeloopError(f"{io_type} input/output needs mode int8; {mode} models have float32 I/O")
+        io_type = allowed[0]
+    if io_type not in allowed:
+        raise EdgeloopError(f"{mode} models take {' or '.join(allowed)} input/output, not {io_type!r}")
     converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model)], model)
     if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    if mode == "int8":
+    if mode in FULL_INTEGER:
         if representative is None or len(representative) == 0:
-            raise EdgeloopError("int8 conversion needs representative samples for calibration")
+            raise EdgeloopError(f"{mode} conversion needs representative samples for calibration")
         want = tuple(model.inputs[0].shape[1:])
         if tuple(representative.shape[1:]) != want:
             raise EdgeloopError(f"calibration samples have shape {tuple(representative.shape[1:])}, the model takes {want}")
         converter.representative_dataset = _representative(representative, progress)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+            if mode == "int8"
+            else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
         converter.inference_input_type = IO_TYPES[io_type]
         converter.inference_output_type = IO_TYPES[io_type]
     if not per_channel:

@@ -2,8 +2,8 @@
 
 - ``static_shapes``: no ``-1`` in any tensor's shape signature (batch fixed to 1).
 - ``io_types``: inputs and outputs are of the type asked (int8 / uint8 / float32).
-- ``int8_compute`` (full int8 only): no float tensor flows between ops; biases and shape
-  operands may be int32. A float tensor left there means an op runs in float (on the
+- ``int8_compute`` / ``int16x8_compute`` (calibrated integer modes): no float tensor
+  flows between ops; biases and shape operands may be int32 / int64. A float tensor left there means an op runs in float (on the
   Edge TPU: falls back to the CPU and splits the graph).
 - ``op_list``: informational, the ops the file holds.
 
@@ -37,13 +37,14 @@ def verify(model: ModelInfo | bytes | str | Path, mode: str = "int8", io_type: s
 
     Args:
         model: the parsed model, its bytes or its path.
-        mode: the conversion mode asked for (``int8`` adds the ``int8_compute`` check).
+        mode: the conversion mode asked for (``int8`` and ``int16x8`` add the
+            ``<mode>_compute`` check).
         io_type: the I/O type asked for (``float32`` for every mode but int8).
     """
     info = model if isinstance(model, ModelInfo) else read_model(model)
     checks = [_static_shapes(info), _io_types(info, io_type)]
-    if mode == "int8":
-        checks.append(_int8_compute(info))
+    if mode in ("int8", "int16x8"):
+        checks.append(_integer_compute(info, f"{mode}_compute"))
     counts = op_counts(info)
     checks.append(Check("op_list", True, ", ".join(f"{k} x{v}" for k, v in counts.items()) or "no ops"))
     return checks
@@ -70,7 +71,7 @@ def _io_types(info: ModelInfo, io_type: str) -> Check:
     return Check("io_types", True, f"{len(info.inputs)} input(s) and {len(info.outputs)} output(s) are {io_type}")
 
 
-def _int8_compute(info: ModelInfo) -> Check:
+def _integer_compute(info: ModelInfo, name: str) -> Check:
     # Float I/O is the io_types check's business: QUANTIZE / DEQUANTIZE touching the
     # graph's own inputs and outputs convert at the edges and compute nothing.
     edges = set(info.inputs) | set(info.outputs)
@@ -87,8 +88,8 @@ def _int8_compute(info: ModelInfo) -> Check:
             offenders.append(f"{op.name} (op {op.index}) uses {t.dtype} tensor {t.name}")
     if offenders:
         more = f" and {len(offenders) - 3} more" if len(offenders) > 3 else ""
-        return Check("int8_compute", False, "float compute left: " + "; ".join(offenders[:3]) + more)
-    return Check("int8_compute", True, f"all {len(info.ops)} ops compute in integer")
+        return Check(name, False, "float compute left: " + "; ".join(offenders[:3]) + more)
+    return Check(name, True, f"all {len(info.ops)} ops compute in integer")
 
 
 def enforce(checks: list[Check]) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edgeloop import _io
+from edgeloop.converters.modes import FULL_INTEGER, io_types_for
 from edgeloop.pipeline.base import Context, Step, register_step
 from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
@@ -29,16 +30,18 @@ class ConvertOptions:
     """Options of ``convert``.
 
     Attributes:
-        mode: ``int8`` (full integer, calibrated), ``dynamic`` (int8 weights, float
-            activations), ``float16`` or ``float32``.
-        io_type: input / output type for ``int8`` mode: ``int8``, ``uint8`` or ``float32``.
-        calibration_samples: training samples fed to the int8 calibration.
+        mode: ``int8`` (full integer, calibrated), ``int16x8`` (int16 activations, int8
+            weights, calibrated), ``dynamic`` (int8 weights, float activations),
+            ``float16`` or ``float32``.
+        io_type: input / output type; by default ``int8`` for int8, ``int16`` for
+            int16x8 and ``float32`` for the others (``uint8`` and ``float32`` also fit int8).
+        calibration_samples: training samples fed to the calibration.
         per_channel: per-channel weight scales (per-tensor when false).
         baseline: also convert the uncompressed model to float32 for comparison.
     """
 
-    mode: Literal["int8", "dynamic", "float16", "float32"] = "int8"
-    io_type: Literal["int8", "uint8", "float32"] = "int8"
+    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32"] = "int8"
+    io_type: Literal["int8", "uint8", "int16", "float32"] | None = None
     calibration_samples: int = 200
     per_channel: bool = True
     baseline: bool = True
@@ -46,9 +49,11 @@ class ConvertOptions:
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
             raise ValueError(f"calibration_samples must be at least 1, got {self.calibration_samples}")
-        if self.mode != "int8" and self.io_type != "float32":
-            # Only full-integer models can take integer I/O.
-            self.io_type = "float32"
+        allowed = io_types_for(self.mode)
+        if self.io_type is None:
+            self.io_type = allowed[0]
+        elif self.io_type not in allowed:
+            raise ValueError(f"{self.mode} models take {' or '.join(allowed)} input/output, not {self.io_type!r}")
 
 
 @register_step
@@ -71,7 +76,7 @@ class Convert(Step):
         from edgeloop.converters.tflite import convert
 
         o = self.options
-        representative = ctx.data.representative(o.calibration_samples) if o.mode == "int8" else None
+        representative = ctx.data.representative(o.calibration_samples) if o.mode in FULL_INTEGER else None
         label = f"calibrate ({len(representative)} samples)" if representative is not None else f"convert ({o.mode})"
         with ctx.progress(label, len(representative) if representative is not None else 1) as advance:
             data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type,

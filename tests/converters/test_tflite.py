@@ -98,7 +98,7 @@ def test_bad_arguments_are_clear_errors(model):
         convert(model, "int8")
     with pytest.raises(EdgeloopError, match="unknown conversion mode"):
         convert(model, "int4")
-    with pytest.raises(EdgeloopError, match="needs mode int8"):
+    with pytest.raises(EdgeloopError, match="float16 models take float32 input/output, not .uint8."):
         convert(model, "float16", io_type="uint8")
     with pytest.raises(EdgeloopError, match=r"calibration samples have shape \(4, 4, 1\)"):
         convert(model, "int8", np.zeros((2, 4, 4, 1), "float32"))
@@ -108,3 +108,13 @@ def test_calibration_reports_progress_per_sample(model):
     seen = []
     convert(model, "int8", REP, progress=lambda done, total: seen.append((done, total)))
     assert seen[0] == (1, len(REP)) and seen[-1] == (len(REP), len(REP))
+
+
+def test_int16x8_has_int16_activations_and_int8_weights(model):
+    info = read_model(convert(model, "int16x8", REP))
+    assert info.tensors[info.inputs[0]].dtype == "int16" and info.tensors[info.outputs[0]].dtype == "int16"
+    assert {t.dtype for t in weights(info)} == {"int8"}
+    activations = {info.tensors[o].dtype for op in info.ops for o in op.outputs}
+    assert activations == {"int16"}
+    checks = {c.name: c.passed for c in verify(info, "int16x8", "int16")}
+    assert checks == {"static_shapes": True, "io_types": True, "int16x8_compute": True, "op_list": True}

@@ -77,13 +77,6 @@ _ACCURACY_LABELS = {
 }
 
 
-def _layer_of(tensor_name: str) -> str:
-    """The Keras layer a converted weight tensor came from: ``model/quant_fc1/MatMul`` -> ``fc1``."""
-    parts = tensor_name.split("/")
-    layer = parts[1] if len(parts) > 2 else parts[0]
-    return layer.removeprefix("quant_")
-
-
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
@@ -134,8 +127,8 @@ def render_markdown(report: dict) -> str:
             out += [f"Baseline / model: **{ratio['raw']:.2f}x** raw, **{ratio['gzip']:.2f}x** gzipped.", ""]
         out += ["## Sparsity", ""]
         keras_sparsity = steps.get("prune", {}).get("kernel_sparsity", {})
-        in_file = {_layer_of(name): value for name, value in c["weight_sparsity"].items()}
-        distinct = {_layer_of(name): value for name, value in c.get("weight_unique_values", {}).items()}
+        in_file = c["weight_sparsity"]
+        distinct = c.get("weight_unique_values", {})
         names = list(dict.fromkeys([*keras_sparsity, *in_file]))
         rows = [[n, _pct(keras_sparsity.get(n)), _pct(in_file.get(n)), distinct.get(n, "")] for n in names]
         out += _table(["layer", "sparsity after prune (Keras)", "sparsity in the converted file",

@@ -6,10 +6,20 @@ This package's namespace holds only the TensorFlow-free parts (reading and verif
     from edgeloop.converters.tflite import convert
 """
 
-from edgeloop.converters.inspect import ModelInfo, OpInfo, TensorInfo, op_counts, read_model, weight_sparsity, weight_unique_values
+from edgeloop.converters.inspect import (
+    ModelInfo,
+    OpInfo,
+    TensorInfo,
+    layer_name,
+    max_nonzero_per_group,
+    op_counts,
+    read_model,
+    weight_sparsity,
+    weight_unique_values,
+)
 from edgeloop.converters.verify import Check, checks_to_dict, enforce, verify
 
 __all__ = [
     "Check", "ModelInfo", "OpInfo", "TensorInfo",
-    "checks_to_dict", "enforce", "op_counts", "read_model", "verify", "weight_sparsity", "weight_unique_values",
+    "checks_to_dict", "enforce", "layer_name", "max_nonzero_per_group", "op_counts", "read_model", "verify", "weight_sparsity", "weight_unique_values",
 ]

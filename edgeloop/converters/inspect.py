@@ -164,7 +164,7 @@ def _buffer_data(buffer, buf: bytes, dtype: str, shape: tuple[int, ...]) -> np.n
 
 
 def _weight_tensors(info: ModelInfo):
-    """(layer name, tensor, values as [output channel, -1]) for each conv / FC weight tensor."""
+    """(Keras layer name, tensor, values as [output channel, -1]) for each conv / FC weight tensor."""
     for op in info.ops:
         position = _WEIGHT_INPUT.get(op.name)
         if position is None or len(op.inputs) <= position or op.inputs[position] < 0:
@@ -173,12 +173,23 @@ def _weight_tensors(info: ModelInfo):
         if t.data is None:
             continue
         values = t.data.reshape(t.shape[0], -1) if t.shape else t.data.reshape(1, -1)
-        # The converter joins the names of the ops it fused with ";": the first one names the layer.
-        yield t.name.split(";")[0], t, values
+        yield layer_name(t.name), t, values
+
+
+def layer_name(tensor_name: str) -> str:
+    """The Keras layer a converted weight tensor came from, by the converter's naming.
+
+    ``digits_cnn/quant_fc1/MatMul;digits_cnn/quant_fc1/LastValueQuant/...`` -> ``fc1``:
+    the converter joins the names of the ops it fused with ``;``, the first is
+    ``<model>/<layer>/<op>``, and QAT prefixes layers with ``quant_``.
+    """
+    parts = tensor_name.split(";")[0].split("/")
+    layer = parts[1] if len(parts) > 2 else parts[0]
+    return layer.removeprefix("quant_")
 
 
 def weight_sparsity(info: ModelInfo) -> dict[str, float]:
-    """Fraction of zero weights in each conv / fully-connected weight tensor of the file.
+    """Fraction of zero weights in each conv / fully-connected weight tensor, by Keras layer.
 
     A weight counts as zero when it equals its zero point (0 for int8 weights, which are
     quantized symmetrically) or is exactly 0.0 for float weights.
@@ -205,6 +216,21 @@ def weight_unique_values(info: ModelInfo) -> dict[str, int]:
             out[name] = max(int(np.unique(row).size) for row in values)
         else:
             out[name] = int(np.unique(values).size)
+    return out
+
+
+def max_nonzero_per_group(info: ModelInfo, n: int) -> dict[str, int]:
+    """Most non-zeros in any ``n`` consecutive input-channel weights, per layer (M:N sparsity).
+
+    TFLite stores conv and FC weights with the input channels last, so groups run along
+    the last axis; layers whose input channels are not a multiple of ``n`` are left out.
+    """
+    out: dict[str, int] = {}
+    for name, t, _ in _weight_tensors(info):
+        zp = np.asarray(t.zero_points[:1] or (0,), dtype=np.float64)[0]
+        if t.shape and t.shape[-1] % n == 0:
+            groups = (t.data.astype(np.float64) != zp).reshape(-1, n)
+            out[name] = int(groups.sum(axis=1).max())
     return out
 
 

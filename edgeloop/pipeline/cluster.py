@@ -81,7 +81,7 @@ class Cluster(Step):
                                     + ", ".join(f"{n} ({u})" for n, u in over.items()))
         sparsity = kernel_sparsity(stripped)
         if preserve and pruned:
-            lost = {n: s for n, s in sparsity.items() if s < pruned["target_sparsity"] - 0.01}
+            lost = {n: sparsity[n] for n, t in pruned["layers"].items() if sparsity[n] < t - 0.01}
             if lost:
                 raise VerificationError("sparsity-preserving clustering lost zeros: "
                                         + ", ".join(f"{n} {s:.1%}" for n, s in lost.items()))

@@ -67,6 +67,7 @@ class Convert(Step):
         from edgeloop.converters import (
             checks_to_dict,
             enforce,
+            max_nonzero_per_group,
             op_counts,
             read_model,
             verify,
@@ -89,7 +90,9 @@ class Convert(Step):
         pruned = ctx.state.get("pruned")
         unique = weight_unique_values(info)
         if pruned:
-            checks.append(_sparsity_check(sparsity, pruned["target_sparsity"]))
+            checks.append(_sparsity_check(sparsity, pruned["layers"], pruned.get("m_by_n")))
+            if pruned.get("m_by_n"):
+                checks.append(_m_by_n_check(max_nonzero_per_group(info, pruned["m_by_n"][1]), pruned))
         clustered = ctx.state.get("clustered")
         if clustered:
             checks.append(_clusters_check(unique, clustered["clusters"]))
@@ -108,18 +111,31 @@ class Convert(Step):
         return model
 
 
-def _sparsity_check(sparsity: dict[str, float], target: float):
+def _sparsity_check(sparsity: dict[str, float], targets: dict[str, float], m_by_n: list[int] | None):
     from edgeloop.converters import Check
 
-    short = {name: s for name, s in sparsity.items() if s < target - SPARSITY_TOLERANCE}
-    if not sparsity:
-        return Check("sparsity_survived", False, "no weight tensors found in the converted file")
+    missing = sorted(set(targets) - set(sparsity))
+    if missing:
+        return Check("sparsity_survived", False, f"pruned layers not found in the converted file: {', '.join(missing)}")
+    short = {name: sparsity[name] for name, t in targets.items() if sparsity[name] < t - SPARSITY_TOLERANCE}
     if short:
-        detail = ", ".join(f"{name} {s:.1%}" for name, s in short.items())
-        return Check("sparsity_survived", False, f"below the {target:.0%} pruned for: {detail}")
-    low = min(sparsity.values())
-    return Check("sparsity_survived", True, f"every weight tensor >= {low:.1%} zeros (target {target:.0%})")
+        detail = ", ".join(f"{name} {s:.1%} (pruned to {targets[name]:.0%})" for name, s in short.items())
+        return Check("sparsity_survived", False, f"zeros lost before the file: {detail}")
+    low = min(sparsity[name] for name in targets)
+    pattern = f", {m_by_n[0]}:{m_by_n[1]} pattern" if m_by_n else ""
+    return Check("sparsity_survived", True, f"every pruned layer >= {low:.1%} zeros in the file{pattern}")
 
+
+def _m_by_n_check(worst: dict[str, int], pruned: dict):
+    from edgeloop.converters import Check
+
+    m, n = pruned["m_by_n"]
+    bad = {name: worst.get(name) for name in pruned["layers"] if worst.get(name) is None or worst[name] > m}
+    if bad:
+        detail = ", ".join(f"{name} ({'not found' if v is None else f'{v} of {n}'})" for name, v in bad.items())
+        return Check("m_by_n_pattern", False, f"groups of {n} with more than {m} non-zeros: {detail}")
+    return Check("m_by_n_pattern", True, f"every group of {n} input weights has <= {m} non-zeros in "
+                 f"{len(pruned['layers'])} layer(s)")
 
 
 def _clusters_check(unique: dict[str, int], clusters: int):

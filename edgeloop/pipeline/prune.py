@@ -1,4 +1,4 @@
-"""``prune``: tfmot magnitude pruning with a polynomial or constant schedule.
+"""``prune``: tfmot magnitude pruning, per layer, gradual or one-shot, or M:N (2:4) structured.
 
 The pruning wrappers are always stripped afterwards (a wrapped model converts with its
 dense weights and the masks, and shrinks nothing), and the sparsity is then measured in the
@@ -7,10 +7,11 @@ stripped weights: a layer short of its target is an error, not a footnote.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fnmatch
+from dataclasses import dataclass, field
 from typing import Literal
 
-from edgeloop.errors import VerificationError
+from edgeloop.errors import EdgeloopError, VerificationError
 from edgeloop.pipeline._sparsity import kernel_sparsity
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit, steps_per_epoch
 from edgeloop.pipeline.base import Context, Step, register_step
@@ -25,11 +26,18 @@ class PruneOptions:
 
     Attributes:
         target_sparsity: fraction of each prunable kernel set to zero at the end.
-        schedule: ``polynomial`` ramps from ``initial_sparsity`` to the target over the
-            first ``ramp_fraction`` of training; ``constant`` holds the target throughout.
+        layers: per-layer targets, ``{name or glob pattern: sparsity}``; the first pattern
+            that matches a layer wins, unmatched layers get ``target_sparsity``.
+        skip: names or glob patterns of layers left dense.
+        schedule: ``polynomial`` (iterative: ramps from ``initial_sparsity`` to the
+            target over the first ``ramp_fraction`` of training), ``constant`` (the
+            target re-applied every ``frequency`` steps) or ``one_shot`` (the mask is
+            computed once, before training, then fine-tuned around).
+        m_by_n: ``[m, n]`` keeps at most ``m`` non-zeros in every ``n`` consecutive
+            input-channel weights (``[2, 4]`` is what sparse tensor cores run); layers whose
+            input channels are not a multiple of ``n`` stay dense. Replaces the targets.
         initial_sparsity: where the polynomial schedule starts.
-        ramp_fraction: share of the training steps the polynomial ramp takes; the rest
-            fine-tunes at the final sparsity.
+        ramp_fraction: share of the training steps the polynomial ramp takes.
         frequency: optimizer steps between mask updates (default: 4 updates an epoch).
         epochs: fine-tuning passes while pruning.
         batch_size: samples per optimizer step.
@@ -37,7 +45,10 @@ class PruneOptions:
     """
 
     target_sparsity: float = 0.5
-    schedule: Literal["polynomial", "constant"] = "polynomial"
+    layers: dict[str, float] = field(default_factory=dict)
+    skip: list[str] = field(default_factory=list)
+    schedule: Literal["polynomial", "constant", "one_shot"] = "polynomial"
+    m_by_n: list[int] | None = None
     initial_sparsity: float = 0.0
     ramp_fraction: float = 0.7
     frequency: int | None = None
@@ -46,20 +57,36 @@ class PruneOptions:
     learning_rate: float = 5e-4
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.target_sparsity < 1.0:
-            raise ValueError(f"target_sparsity must be between 0 and 1, got {self.target_sparsity}")
-        if not 0.0 <= self.initial_sparsity < self.target_sparsity:
-            raise ValueError("initial_sparsity must be at least 0 and below target_sparsity")
+        for name, value in [("target_sparsity", self.target_sparsity), *self.layers.items()]:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+                raise ValueError(f"sparsity for {name} must be a number between 0 and 1, got {value!r}")
+        if not 0.0 <= self.initial_sparsity < min([self.target_sparsity, *self.layers.values()]):
+            raise ValueError("initial_sparsity must be at least 0 and below every target")
         if not 0.0 < self.ramp_fraction <= 1.0:
             raise ValueError(f"ramp_fraction must be in (0, 1], got {self.ramp_fraction}")
         if self.frequency is not None and self.frequency < 1:
             raise ValueError(f"frequency must be at least 1, got {self.frequency}")
+        if self.m_by_n is not None and (len(self.m_by_n) != 2 or not 0 < self.m_by_n[0] < self.m_by_n[1]):
+            raise ValueError(f"m_by_n must be [m, n] with 0 < m < n, got {self.m_by_n}")
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
+
+    def target_for(self, layer_name: str) -> float | None:
+        """The sparsity ``layer_name`` is pruned to, or ``None`` when it is skipped."""
+        if any(fnmatch.fnmatchcase(layer_name, pattern) for pattern in self.skip):
+            return None
+        for pattern, target in self.layers.items():
+            if fnmatch.fnmatchcase(layer_name, pattern):
+                return float(target)
+        return self.target_sparsity
+
+
+def _prunable(layer) -> bool:
+    return any(hasattr(layer, attr) for attr in ("kernel", "depthwise_kernel"))
 
 
 @register_step
 class Prune(Step):
-    """Magnitude pruning of every prunable layer to one target sparsity."""
+    """Magnitude pruning of the prunable layers to per-layer targets (or M:N)."""
 
     name = "prune"
     Options = PruneOptions
@@ -67,22 +94,55 @@ class Prune(Step):
     compresses = True
 
     def apply(self, model, ctx: Context):
-        from edgeloop._tf import tfmot
+        from edgeloop._tf import keras, tfmot
 
         o = self.options
         sparsity = tfmot.sparsity.keras
         per_epoch = steps_per_epoch(len(ctx.data.y_train), o.batch_size)
         total = per_epoch * o.epochs
         frequency = o.frequency or max(1, per_epoch // 4)
-        if o.schedule == "constant":
-            schedule = sparsity.ConstantSparsity(o.target_sparsity, begin_step=0, frequency=frequency)
-        else:
+        names = [layer.name for layer in model.layers]
+        for pattern in [*o.layers, *o.skip]:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                raise EdgeloopError(f"prune: no layer matches {pattern!r}; layers: {', '.join(names)}")
+
+        targets: dict[str, float] = {}
+        skipped: dict[str, str] = {}
+
+        def schedule_for(target: float):
+            if o.schedule == "constant":
+                return sparsity.ConstantSparsity(target, begin_step=0, frequency=frequency)
+            if o.schedule == "one_shot":
+                return sparsity.ConstantSparsity(target, begin_step=0, end_step=1, frequency=1)
             # The last mask update must land on end_step, or the target is never reached.
             end_step = max(1, int(total * o.ramp_fraction) // frequency * frequency)
-            schedule = sparsity.PolynomialDecay(
-                o.initial_sparsity, o.target_sparsity, begin_step=0, end_step=end_step, frequency=frequency
-            )
-        wrapped = sparsity.prune_low_magnitude(model, pruning_schedule=schedule)
+            return sparsity.PolynomialDecay(o.initial_sparsity, target, begin_step=0, end_step=end_step, frequency=frequency)
+
+        def wrap(layer):
+            if not _prunable(layer):
+                return layer
+            target = o.target_for(layer.name)
+            if target is None:
+                skipped[layer.name] = "skip"
+                return layer
+            if o.m_by_n:
+                m, n = o.m_by_n
+                kernel = getattr(layer, "kernel", None)
+                if kernel is None or kernel.shape[-2] % n:
+                    skipped[layer.name] = f"input channels not a multiple of {n}"
+                    return layer
+                targets[layer.name] = 1.0 - m / n
+                return sparsity.prune_low_magnitude(layer, sparsity_m_by_n=(m, n))
+            targets[layer.name] = target
+            return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule_for(target))
+
+        try:
+            # Wrapping the original layers keeps their trained weights.
+            wrapped = keras.models.clone_model(model, clone_function=wrap)
+        except ValueError as exc:  # subclassed models cannot be cloned layer by layer
+            raise EdgeloopError(f"prune needs a Sequential or functional model: {exc}") from None
+        if not targets:
+            raise EdgeloopError("prune: no layer left to prune (every prunable layer is skipped)")
         compile_classifier(wrapped, o.learning_rate)
         ctx.record(**fit(wrapped, ctx, o.epochs, o.batch_size, "prune", [sparsity.UpdatePruningStep()]))
         stripped = sparsity.strip_pruning(wrapped)
@@ -90,12 +150,15 @@ class Prune(Step):
         if leftover:
             raise VerificationError(f"strip_pruning left pruning wrappers on: {', '.join(leftover)}")
         measured = kernel_sparsity(stripped)
-        short = {n: s for n, s in measured.items() if s < o.target_sparsity - SPARSITY_TOLERANCE}
+        short = {n: measured[n] for n, t in targets.items() if measured[n] < t - SPARSITY_TOLERANCE}
         if short:
-            detail = ", ".join(f"{n} {s:.1%}" for n, s in short.items())
-            raise VerificationError(
-                f"pruning fell short of {o.target_sparsity:.0%} after strip_pruning: {detail}"
-            )
-        ctx.record(schedule=o.schedule, target_sparsity=o.target_sparsity, kernel_sparsity=measured)
-        ctx.state["pruned"] = {"target_sparsity": o.target_sparsity}
+            detail = ", ".join(f"{n} {s:.1%} (target {targets[n]:.0%})" for n, s in short.items())
+            raise VerificationError(f"pruning fell short after strip_pruning: {detail}")
+        ctx.record(schedule="m_by_n" if o.m_by_n else o.schedule, targets=targets, skipped=skipped,
+                   kernel_sparsity=measured)
+        ctx.state["pruned"] = {
+            "target_sparsity": min(targets.values()),
+            "layers": targets,
+            "m_by_n": list(o.m_by_n) if o.m_by_n else None,
+        }
         return stripped

@@ -150,3 +150,37 @@ def test_pcqat_keeps_zeros_and_clusters_through_int8(trained, ctx):
     assert checks["sparsity_survived"] and checks["clusters_survived"] and checks["int8_compute"]
     unique, sparsity = _file_weights(ctx)
     assert max(unique.values()) <= 8 and min(sparsity.values()) >= 0.49
+
+
+def test_per_layer_targets_and_skipped_layers_reach_the_file(trained, ctx):
+    pruned = apply("prune", trained, ctx, target_sparsity=0.5, layers={"f*": 0.8}, skip=["conv"], epochs=2)
+    assert ctx.result["targets"] == {"fc": 0.8, "out": 0.5} and ctx.result["skipped"] == {"conv": "skip"}
+    apply("convert", pruned, ctx, baseline=False)
+    in_file = ctx.result["weight_sparsity"]
+    assert in_file["fc"] >= 0.79 and 0.49 <= in_file["out"] < 0.6 and in_file["conv"] < 0.1
+    assert {c["name"]: c["passed"] for c in ctx.result["checks"]}["sparsity_survived"]
+
+
+def test_one_shot_pruning_holds_its_mask_through_fine_tuning(trained, ctx):
+    pruned = apply("prune", trained, ctx, target_sparsity=0.7, schedule="one_shot", epochs=2)
+    assert min(ctx.result["kernel_sparsity"].values()) >= 0.69
+    apply("convert", pruned, ctx, baseline=False)
+    assert min(ctx.result["weight_sparsity"].values()) >= 0.69
+
+
+def test_two_by_four_pattern_holds_in_every_group_of_the_file(trained, ctx):
+    from edgeloop.converters import max_nonzero_per_group, read_model
+
+    pruned = apply("prune", trained, ctx, m_by_n=[2, 4], epochs=1)
+    # The first conv has one input channel: no group of four to prune.
+    assert set(ctx.result["targets"]) == {"fc", "out"} and "conv" in ctx.result["skipped"]
+    apply("convert", pruned, ctx, baseline=False)
+    checks = {c["name"]: c["passed"] for c in ctx.result["checks"]}
+    assert checks["m_by_n_pattern"] and checks["sparsity_survived"]
+    worst = max_nonzero_per_group(read_model(ctx.run_dir / "model.tflite"), 4)
+    assert worst["fc"] <= 2 and worst["out"] <= 2
+
+
+def test_unknown_layer_patterns_are_refused(trained, ctx):
+    with pytest.raises(EdgeloopError, match="no layer matches 'fc9'; layers: conv, pool, flatten, fc, out"):
+        apply("prune", trained, ctx, layers={"fc9": 0.5})

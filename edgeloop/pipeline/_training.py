@@ -46,22 +46,25 @@ def steps_per_epoch(n_samples: int, batch_size: int) -> int:
     return math.ceil(n_samples / batch_size)
 
 
-def fit(model, ctx: Context, epochs: int, batch_size: int, description: str, callbacks=()) -> dict:
+def fit(model, ctx: Context, epochs: int, batch_size: int, description: str, callbacks=(), targets=None) -> dict:
     """Train on the run's training split with a progress bar; return the last epoch's metrics.
 
     The seed is set before every fit so a step gives the same model when run again.
+    ``targets`` replaces the labels as ``(train, val)`` (distillation packs the teacher's
+    logits next to them).
     """
     from edgeloop._tf import keras
 
     keras.utils.set_random_seed(ctx.seed)
     data = ctx.data
+    y_train, y_val = targets if targets is not None else (data.y_train, data.y_val)
     total = epochs * steps_per_epoch(len(data.y_train), batch_size)
     with ctx.progress(description, total) as advance:
         bar = _ProgressCallback(advance)
         history = model.fit(
             data.x_train,
-            data.y_train,
-            validation_data=(data.x_val, data.y_val),
+            y_train,
+            validation_data=(data.x_val, y_val),
             epochs=epochs,
             batch_size=batch_size,
             shuffle=True,

@@ -4,7 +4,18 @@ Importing this package registers every built-in step (each module registers itse
 :func:`register_step`). A new technique is a new module imported here.
 """
 
-from edgeloop.pipeline import benchmark, cluster, convert, distill, evaluate, factorize, prune, qat, train  # noqa: F401
+from edgeloop.pipeline import (  # noqa: F401  (each module registers its step)
+    benchmark,
+    cluster,
+    convert,
+    distill,
+    evaluate,
+    factorize,
+    filter_prune,
+    prune,
+    qat,
+    train,
+)
 from edgeloop.pipeline.base import Context, Step, build_step, register_step, step_class, step_names
 
 __all__ = ["Context", "Step", "build_step", "register_step", "step_class", "step_names"]

@@ -184,3 +184,13 @@ def test_two_by_four_pattern_holds_in_every_group_of_the_file(trained, ctx):
 def test_unknown_layer_patterns_are_refused(trained, ctx):
     with pytest.raises(EdgeloopError, match="no layer matches 'fc9'; layers: conv, pool, flatten, fc, out"):
         apply("prune", trained, ctx, layers={"fc9": 0.5})
+
+
+def test_filter_prune_step_shrinks_the_file_and_keeps_accuracy(trained, ctx):
+    small = apply("filter_prune", trained, ctx, keep=0.5, epochs=2, learning_rate=0.002)
+    assert ctx.result["channels"] == {"conv": {"before": 8, "after": 4}, "fc": {"before": 32, "after": 16}}
+    assert ctx.result["params_after"] < ctx.result["params_before"] / 1.8
+    assert ctx.result["macs_after"] < ctx.result["macs_before"] / 1.8
+    assert ctx.result["val_accuracy"] > 0.8
+    apply("convert", small, ctx)
+    assert all(c["passed"] for c in ctx.result["checks"])

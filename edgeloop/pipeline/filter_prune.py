@@ -1,0 +1,91 @@
+"""``filter_prune``: structured pruning that removes whole filters (see :func:`edgeloop.models.shrink`)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from edgeloop.errors import EdgeloopError
+from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
+from edgeloop.pipeline.base import Context, Step, register_step
+
+
+@dataclass
+class FilterPruneOptions:
+    """Options of ``filter_prune``.
+
+    Attributes:
+        channels: ``{layer: channels to keep}`` for named Conv2D / Dense layers.
+        keep: otherwise, the fraction of filters every Conv2D / Dense layer keeps (but the
+            output layer; tied layers once), rounded, at least 1; 0.5 when neither is given.
+        layers: with ``keep``, only the layers matching these names or glob patterns.
+        epochs: fine-tuning passes afterwards (0 for none).
+        batch_size: samples per optimizer step.
+        learning_rate: Adam's learning rate.
+    """
+
+    channels: dict[str, int] = field(default_factory=dict)
+    keep: float | None = None
+    layers: list[str] = field(default_factory=list)
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 5e-4
+
+    def __post_init__(self) -> None:
+        if self.channels and self.keep is not None:
+            raise ValueError("give either channels ({layer: n}) or keep (a fraction), not both")
+        if not self.channels and self.keep is None:
+            self.keep = 0.5
+        if self.keep is not None and not 0.0 < self.keep < 1.0:
+            raise ValueError(f"keep must be between 0 and 1, got {self.keep}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be at least 0, got {self.epochs}")
+        check_training_options(max(1, self.epochs), self.batch_size, self.learning_rate)
+
+
+def channels_for_fraction(model, keep: float, patterns: list[str]) -> dict[str, int]:
+    """``{layer: round(width * keep)}`` for one layer of each group of tied Conv2D / Dense layers."""
+    from edgeloop.models.shrink import channel_groups, l1_scores
+
+    scores = l1_scores(model)
+    last = model.layers[-1].name
+    out = {}
+    for root, members in channel_groups(model).items():
+        if last in members:
+            continue
+        chosen = [m for m in members if not patterns or any(fnmatch.fnmatchcase(m, p) for p in patterns)]
+        if chosen:
+            out[chosen[0]] = max(1, int(round(len(scores[chosen[0]]) * keep)))
+    return out
+
+
+@register_step
+class FilterPrune(Step):
+    """Remove the filters with the smallest L1 norm and rebuild a smaller model."""
+
+    name = "filter_prune"
+    Options = FilterPruneOptions
+    changes_model = True
+    compresses = True
+
+    def apply(self, model, ctx: Context):
+        from edgeloop.models.macs import model_macs
+        from edgeloop.models.shrink import shrink
+
+        o = self.options
+        channels = o.channels or channels_for_fraction(model, o.keep, o.layers)
+        if not channels:
+            raise EdgeloopError("filter_prune: no Conv2D or Dense layer to prune")
+        new = shrink(model, channels)
+        widths = {layer.name: int(layer.get_weights()[0].shape[-1]) for layer in model.layers if layer.name in channels}
+        if o.epochs:
+            compile_classifier(new, o.learning_rate)
+            ctx.record(**fit(new, ctx, o.epochs, o.batch_size, "filter_prune"))
+        ctx.record(
+            channels={name: {"before": widths[name], "after": n} for name, n in channels.items()},
+            params_before=int(model.count_params()),
+            params_after=int(new.count_params()),
+            macs_before=model_macs(model)["total"],
+            macs_after=model_macs(new)["total"],
+        )
+        return new

@@ -1,0 +1,99 @@
+"""shrink(): exact channel counts, same outputs where the removed channels carried nothing,
+residual ties respected, and the result converts to full int8."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeloop.errors import EdgeloopError
+from edgeloop.models import shrink
+from edgeloop.models.shrink import channel_groups
+
+
+def residual_net():
+    """stem -> BN -> ReLU -> (depthwise -> pointwise) + skip -> concat(side) -> conv -> flatten -> fc -> out."""
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="stem")(i)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU(name="relu")(x)
+    y = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    y = keras.layers.Conv2D(8, 1, name="pw")(y)
+    x = keras.layers.Add(name="add")([x, y])
+    z = keras.layers.Conv2D(4, 1, activation="relu", name="side")(x)
+    x = keras.layers.Concatenate(name="cat")([x, z])
+    x = keras.layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dense(16, activation="relu", name="fc")(x)
+    return keras.Model(i, keras.layers.Dense(5, name="out")(x))
+
+
+def widths(model):
+    return {layer.name: layer.get_weights()[0].shape[-1] for layer in model.layers if type(layer).__name__ in ("Conv2D", "Dense")}
+
+
+def test_exact_channel_counts_and_same_output_shape():
+    model = residual_net()
+    small = shrink(model, {"stem": 5, "side": 2, "c2": 3, "fc": 7})
+    assert widths(small) == {"stem": 5, "pw": 5, "side": 2, "c2": 3, "fc": 7, "out": 5}
+    assert small.get_layer("dw").get_weights()[0].shape == (3, 3, 5, 1)
+    assert small.get_layer("c2").get_weights()[0].shape == (3, 3, 7, 3)  # 5 residual + 2 side channels in
+    assert small.get_layer("fc").get_weights()[0].shape == (4 * 4 * 3, 7)  # across Flatten
+    assert small.output_shape == model.output_shape
+    assert small.count_params() < model.count_params()
+
+
+def test_residual_ties_are_one_group():
+    model = residual_net()
+    assert sorted(channel_groups(model)["stem"]) == ["pw", "stem"]
+    small = shrink(model, {"pw": 4})  # naming either member shrinks both
+    assert widths(small)["stem"] == widths(small)["pw"] == 4
+    with pytest.raises(EdgeloopError, match="share channels"):
+        shrink(model, {"stem": 4, "pw": 5})
+
+
+def test_removing_channels_that_carry_nothing_changes_nothing():
+    model = residual_net()
+    drop = {"stem": [1, 6], "side": [0], "c2": [2, 4], "fc": [3, 8, 15]}
+    weights = {layer.name: layer.get_weights() for layer in model.layers}
+    for name, idx in drop.items():  # zero the filters (they then have the smallest L1 norm)
+        weights[name][0][..., idx] = 0
+        weights[name][1][idx] = 0
+    weights["pw"][0][..., drop["stem"]] = 0  # tied to stem through the Add
+    weights["pw"][1][drop["stem"]] = 0
+    for k in (0, 1):  # BN gamma and beta: a zero channel stays zero
+        weights["bn"][k][drop["stem"]] = 0
+    weights["dw"][1][drop["stem"]] = 0
+    for name, w in weights.items():
+        if w:
+            model.get_layer(name).set_weights(w)
+    small = shrink(model, {name: widths(model)[name] - len(idx) for name, idx in drop.items()})
+    x = np.random.default_rng(0).random((4, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_the_shrunk_model_converts_to_full_int8():
+    from edgeloop.converters import read_model, verify
+    from edgeloop.converters.tflite import convert
+
+    small = shrink(residual_net(), {"stem": 4, "side": 2, "c2": 3, "fc": 8})
+    rep = np.random.default_rng(0).random((8, 8, 8, 3)).astype("float32")
+    info = read_model(convert(small, "int8", rep))
+    assert all(c.passed for c in verify(info, "int8", "int8"))
+
+
+@pytest.mark.parametrize(
+    "channels, fragment",
+    [
+        ({"bn": 2}, "not a Conv2D or Dense layer"),
+        ({"out": 3}, "output layer"),
+        ({"fc": 0}, "keep between 1 and 16"),
+        ({"fc": 17}, "keep between 1 and 16"),
+    ],
+)
+def test_bad_requests_are_clear_errors(channels, fragment):
+    with pytest.raises(EdgeloopError, match=fragment):
+        shrink(residual_net(), channels)

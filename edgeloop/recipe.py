@@ -31,7 +31,7 @@ import yaml
 from edgeloop.errors import EdgeloopError
 
 PRESET_PREFIX = "edgeloop:"
-TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "steps")
+TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "measure_steps", "steps")
 
 
 @dataclass
@@ -46,6 +46,8 @@ class Recipe:
         seed: seed of the split and of training.
         val_fraction: share of the data held out for validation.
         image_size: ``[height, width]`` images from a folder are resized to.
+        measure_steps: convert, score and time the model after every step that changes
+            it (see :mod:`edgeloop.pipeline.measure`).
         source: where the recipe came from (a file or a preset).
     """
 
@@ -56,6 +58,7 @@ class Recipe:
     seed: int = 0
     val_fraction: float = 0.2
     image_size: list[int] | None = None
+    measure_steps: bool = True
     source: str = ""
 
     def to_dict(self) -> dict:
@@ -67,6 +70,7 @@ class Recipe:
             "seed": self.seed,
             "val_fraction": self.val_fraction,
             "image_size": self.image_size,
+            "measure_steps": self.measure_steps,
             "steps": [{s.name: s.describe()["options"]} for s in self.steps],
         }
 
@@ -128,7 +132,11 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         not isinstance(image_size, list) or len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size)
     ):
         raise EdgeloopError(f"{source}: image_size must be [height, width], got {image_size!r}")
+    measure_steps = raw.get("measure_steps", True)
+    if not isinstance(measure_steps, bool):
+        raise EdgeloopError(f"{source}: measure_steps must be true or false, got {measure_steps!r}")
     return Recipe(
+        measure_steps=measure_steps,
         name=str(raw.get("name") or Path(source).stem.replace(PRESET_PREFIX, "") or "run"),
         model=str(raw["model"]),
         data=str(raw.get("data") or "digits"),

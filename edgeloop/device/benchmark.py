@@ -82,7 +82,7 @@ def _input_data(detail: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def benchmark(
-    model: str | Path,
+    model: str | Path | bytes,
     threads: int = 1,
     warmup: int = 5,
     runs: int = 50,
@@ -92,7 +92,7 @@ def benchmark(
     """Time ``model`` on this machine.
 
     Args:
-        model: path of the ``.tflite`` file.
+        model: path of the ``.tflite`` file, or its bytes.
         threads: interpreter threads.
         warmup: untimed runs after the first one.
         runs: timed runs.
@@ -127,4 +127,5 @@ def benchmark(
             progress(warmup + i + 1, total)
     get_ops = getattr(interpreter, "_get_ops_details", None)  # absent from old tflite_runtime
     delegates = delegated_nodes(get_ops()) if get_ops else {}
-    return BenchmarkResult(str(model), runtime_name(), threads, warmup, runs, init_ms, first_ms, times, summarize(times), delegates)
+    label = f"<{len(model)} bytes>" if isinstance(model, bytes) else str(model)
+    return BenchmarkResult(label, runtime_name(), threads, warmup, runs, init_ms, first_ms, times, summarize(times), delegates)

@@ -21,6 +21,7 @@ from edgeloop import _io
 from edgeloop.data import check_compatible, load_data
 from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline.base import Context
+from edgeloop.pipeline.measure import measure
 from edgeloop.recipe import Recipe, from_dict
 from edgeloop.ui import Ui
 
@@ -132,6 +133,10 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
                 entry["model_file"] = f"{index:02d}_{step.name}{model_suffix(model)}"
                 save_model(model, run_dir / entry["model_file"])
                 entry["model_params"] = int(model.count_params())
+                if recipe.measure_steps:
+                    with ui.progress(f"measure after {step.name}", 1) as advance:
+                        entry["measured"] = measure(model, ctx)
+                        advance(1)
             state["finished"].append(entry)
             _io.write_json(run_dir / STATE_FILE, state)
         state["status"] = "finished"

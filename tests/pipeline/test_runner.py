@@ -44,8 +44,14 @@ def test_run_writes_every_artifact_and_a_report(finished_run):
     assert s["converted_sparsity_min"] >= 0.49
     assert s["size_ratio_vs_baseline"]["gzip"] > 4
     assert set(s["latency_median_ms"]) == {"model", "baseline_float32"}
+    measured = {e["step"]: e["measured"] for e in report["steps"] if "measured" in e}
+    assert set(measured) == {"train", "prune", "qat"}
+    assert max(measured["train"]["weight_sparsity"].values()) < 0.1
+    assert min(measured["prune"]["weight_sparsity"].values()) >= 0.49
+    assert measured["prune"]["int8_sizes"]["gzip_bytes"] < measured["train"]["int8_sizes"]["gzip_bytes"]
+    assert all(0.5 < m["int8_accuracy"] <= 1 and m["int8_latency_median_ms"] > 0 for m in measured.values())
     md = (d / "report.md").read_text()
-    for heading in ("## Size", "## Sparsity", "## Accuracy", "## Latency", "## Checks", "## Warnings"):
+    for heading in ("## What each step bought", "## Size", "## Sparsity", "## Accuracy", "## Latency", "## Checks", "## Warnings"):
         assert heading in md
 
 

@@ -1,0 +1,44 @@
+"""What a model costs and scores once converted: measured after every step that changes it.
+
+Each step's model is converted to full int8 (calibrated on training samples), and the
+converted file is read, scored on the validation split and timed, so the report can show
+what each step bought in the units that matter on a device.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeloop.errors import EdgeloopError
+from edgeloop.pipeline.base import Context
+
+CALIBRATION_SAMPLES = 100
+TIMED_RUNS = 30
+
+
+def measure(model, ctx: Context) -> dict:
+    """Parameters, MACs, int8 size (raw, gzipped), sparsity and distinct values per layer,
+    int8 accuracy and median latency of ``model``; ``{"error": …}`` if it does not convert."""
+    from edgeloop.converters import read_model, weight_sparsity, weight_unique_values
+    from edgeloop.converters.tflite import convert
+    from edgeloop.device.benchmark import benchmark
+    from edgeloop.device.interpreter import TFLiteModel
+    from edgeloop.models.macs import model_macs
+    from edgeloop.pipeline.convert import file_sizes
+
+    out: dict = {"params": int(model.count_params()), "macs": model_macs(model)["total"]}
+    try:
+        blob = convert(model, "int8", ctx.data.representative(min(CALIBRATION_SAMPLES, len(ctx.data.y_train))))
+    except EdgeloopError as exc:
+        out["error"] = str(exc)
+        return out
+    info = read_model(blob)
+    pred = TFLiteModel(blob).predict(ctx.data.x_val)
+    out.update(
+        int8_sizes=file_sizes(blob),
+        weight_sparsity=weight_sparsity(info),
+        weight_unique_values=weight_unique_values(info),
+        int8_accuracy=float(np.mean(np.argmax(pred, axis=-1) == ctx.data.y_val)),
+        int8_latency_median_ms=benchmark(blob, warmup=3, runs=TIMED_RUNS).stats.median_ms,
+    )
+    return out

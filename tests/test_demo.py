@@ -25,3 +25,22 @@ def test_digits_demo_meets_its_promises(tmp_path):
     # local latency of both
     assert s["latency_median_ms"]["model"] > 0 and s["latency_median_ms"]["baseline_float32"] > 0
     assert not report["warnings"]  # QAT got enough steps for its ranges to settle
+
+
+@pytest.mark.slow
+def test_everything_recipe_shows_what_each_step_bought(tmp_path):
+    report = run(load_recipe(str(ROOT / "recipes" / "digits_everything.yaml")), out=tmp_path).report
+    assert report["status"] == "finished" and report["summary"]["checks"]["failed"] == []
+    m = {e["step"]: e["measured"] for e in report["steps"] if "measured" in e}
+    assert list(m) == ["train", "filter_prune", "distill", "prune", "cluster", "qat"]
+    assert m["filter_prune"]["macs"] < m["train"]["macs"] / 3  # half the filters of every layer
+    assert m["filter_prune"]["int8_sizes"]["bytes"] < m["train"]["int8_sizes"]["bytes"] / 3
+    gz = [m[s]["int8_sizes"]["gzip_bytes"] for s in ("distill", "prune", "cluster", "qat")]
+    assert gz == sorted(gz, reverse=True)  # each of these steps made the file compress further
+    assert max(m["cluster"]["weight_unique_values"].values()) <= 16
+    assert max(m["qat"]["weight_unique_values"].values()) <= 16
+    assert min(m["qat"]["weight_sparsity"].values()) >= 0.49
+    scheme = [e["result"]["scheme"] for e in report["steps"] if e["step"] == "qat"]
+    assert scheme == ["prune_cluster_preserve"]
+    s = report["summary"]
+    assert s["accuracy"]["tflite_int8"] >= s["accuracy"]["baseline_float"] - 0.01

@@ -131,6 +131,16 @@ def render_markdown(report: dict) -> str:
                        "max distinct values", "int8 accuracy", "int8 median ms"], rows)
 
     steps = {e["step"]: e["result"] for e in report["steps"]}
+    if "sensitivity" in steps:
+        sens = steps["sensitivity"]
+        levels = sorted({float(k) for curve in sens["curves"].values() for k in curve})
+        out += ["## Sensitivity", "",
+                f"Validation accuracy with one layer pruned alone (no fine-tune); unpruned: "
+                f"{sens['baseline_accuracy']:.2%}. Chosen: the highest sparsity within {sens['budget']} point(s).", ""]
+        rows = [[layer, *[f"{curve[str(lv)]:.2%}" if str(lv) in curve else "" for lv in levels],
+                 _pct(sens["chosen"].get(layer)) or "none"] for layer, curve in sens["curves"].items()]
+        out += _table(["layer", *[f"{lv:.0%}" for lv in levels], "chosen"], rows)
+        out += [f"![sensitivity curves]({sens['plot']})", ""]
     if "convert" in steps:
         c = steps["convert"]
         out += ["## Size", ""]

@@ -14,6 +14,7 @@ from edgeloop.pipeline import (  # noqa: F401  (each module registers its step)
     filter_prune,
     prune,
     qat,
+    sensitivity,
     train,
 )
 from edgeloop.pipeline.base import Context, Step, build_step, register_step, step_class, step_names

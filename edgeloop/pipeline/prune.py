@@ -33,6 +33,11 @@ class PruneOptions:
             target over the first ``ramp_fraction`` of training), ``constant`` (the
             target re-applied every ``frequency`` steps) or ``one_shot`` (the mask is
             computed once, before training, then fine-tuned around).
+        from_sensitivity: take per-layer targets from an earlier ``sensitivity`` step (layers
+            it found no safe sparsity for stay dense); ``layers`` still overrides.
+        std_threshold: the "sensitivity pruner" rule: a layer's target is the share of its
+            weights with magnitude below ``std_threshold`` x the standard deviation of its
+            weights (lambda = s * sigma), measured before pruning.
         m_by_n: ``[m, n]`` keeps at most ``m`` non-zeros in every ``n`` consecutive
             input-channel weights (``[2, 4]`` is what sparse tensor cores run); layers whose
             input channels are not a multiple of ``n`` stay dense. Replaces the targets.
@@ -48,6 +53,8 @@ class PruneOptions:
     layers: dict[str, float] = field(default_factory=dict)
     skip: list[str] = field(default_factory=list)
     schedule: Literal["polynomial", "constant", "one_shot"] = "polynomial"
+    from_sensitivity: bool = False
+    std_threshold: float | None = None
     m_by_n: list[int] | None = None
     initial_sparsity: float = 0.0
     ramp_fraction: float = 0.7
@@ -68,6 +75,10 @@ class PruneOptions:
             raise ValueError(f"frequency must be at least 1, got {self.frequency}")
         if self.m_by_n is not None and (len(self.m_by_n) != 2 or not 0 < self.m_by_n[0] < self.m_by_n[1]):
             raise ValueError(f"m_by_n must be [m, n] with 0 < m < n, got {self.m_by_n}")
+        if self.std_threshold is not None and not self.std_threshold > 0:
+            raise ValueError(f"std_threshold must be positive, got {self.std_threshold}")
+        if sum([self.from_sensitivity, self.std_threshold is not None, self.m_by_n is not None]) > 1:
+            raise ValueError("from_sensitivity, std_threshold and m_by_n each set the targets: give one")
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
     def target_for(self, layer_name: str) -> float | None:
@@ -78,6 +89,13 @@ class PruneOptions:
             if fnmatch.fnmatchcase(layer_name, pattern):
                 return float(target)
         return self.target_sparsity
+
+
+def std_threshold_sparsity(kernel, s: float) -> float:
+    """Share of weights whose magnitude is below ``s`` standard deviations (lambda = s * sigma)."""
+    import numpy as np
+
+    return float(np.mean(np.abs(kernel) < s * np.std(kernel)))
 
 
 def _prunable(layer) -> bool:
@@ -92,6 +110,18 @@ class Prune(Step):
     Options = PruneOptions
     changes_model = True
     compresses = True
+
+    def _derived_targets(self, model, ctx: Context) -> dict[str, float] | None:
+        """Per-layer targets from a sensitivity analysis or the std threshold, if asked."""
+        o = self.options
+        if o.from_sensitivity:
+            if "sensitivity" not in ctx.state:
+                raise EdgeloopError("prune: from_sensitivity needs a sensitivity step before it")
+            return dict(ctx.state["sensitivity"])
+        if o.std_threshold is not None:
+            return {layer.name: min(0.99, std_threshold_sparsity(layer.get_weights()[0], o.std_threshold))
+                    for layer in model.layers if _prunable(layer)}
+        return None
 
     def apply(self, model, ctx: Context):
         from edgeloop._tf import keras, tfmot
@@ -108,6 +138,7 @@ class Prune(Step):
 
         targets: dict[str, float] = {}
         skipped: dict[str, str] = {}
+        derived = self._derived_targets(model, ctx)
 
         def schedule_for(target: float):
             if o.schedule == "constant":
@@ -125,6 +156,11 @@ class Prune(Step):
             if target is None:
                 skipped[layer.name] = "skip"
                 return layer
+            if derived is not None and not any(fnmatch.fnmatchcase(layer.name, p) for p in o.layers):
+                target = derived.get(layer.name)
+                if not target:
+                    skipped[layer.name] = "no safe sparsity" if o.from_sensitivity else "no weight under the threshold"
+                    return layer
             if o.m_by_n:
                 m, n = o.m_by_n
                 kernel = getattr(layer, "kernel", None)

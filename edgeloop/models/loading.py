@@ -38,6 +38,9 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
         raise EdgeloopError(f"unsupported model file {spec_s}: expected .keras, .h5 or a SavedModel folder")
     if path.suffix == ".keras" and _keras_major(path) == 3:
         raise EdgeloopError(f"{spec_s}: " + _keras3_help())
+    from edgeloop.pipeline.binarize import binary_classes
+
+    binary_classes()  # binarized layers must be registered before a model holding them loads
     try:
         # Models saved mid-pipeline may hold QAT wrappers: their classes live in tfmot's scope.
         with tfmot.quantization.keras.quantize_scope():

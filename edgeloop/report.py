@@ -162,6 +162,16 @@ def render_markdown(report: dict) -> str:
         out += _table(["layer", "sparsity after prune (Keras)", "sparsity in the converted file",
                        "distinct values in the file (per channel)"], rows)
         out += ["Ops: " + ", ".join(f"{k} x{v}" for k, v in c["ops"].items()), ""]
+        if c.get("quantization_error"):
+            out += ["## Quantization error per op", "", "RMSE of the int8 output against float, in quantization steps "
+                    "(TensorFlow's QuantizationDebugger), worst first.", ""]
+            out += _table(["op", "output tensor", "RMSE / scale"],
+                          [[r["op"], r["tensor"], f"{r['rmse_over_scale']:.3f}"] for r in c["quantization_error"]])
+        if c.get("selective"):
+            sel = c["selective"]
+            out += [f"Selective quantization kept {len(sel['kept_float'])} op(s) in float: "
+                    f"{sel['selective_sizes']['bytes']} bytes against {sel['full_int8_sizes']['bytes']} fully int8; "
+                    f"{sel['note']}.", ""]
 
     if "evaluate" in steps:
         ev = steps["evaluate"]

@@ -37,6 +37,11 @@ class ConvertOptions:
             int16x8 and ``float32`` for the others (``uint8`` and ``float32`` also fit int8).
         calibration_samples: training samples fed to the calibration.
         per_channel: per-channel weight scales (per-tensor when false).
+        debug: rank the layers by int8 quantization error (TensorFlow's
+            QuantizationDebugger) and report the ranking.
+        keep_float: keep the N layers with the largest error in float (selective
+            quantization; needs ``mode: int8`` and ``io_type: float32``). The report says
+            what that costs in size and in ops the Edge TPU would hand back to the CPU.
         baseline: also convert the uncompressed model to float32 for comparison.
     """
 
@@ -44,11 +49,19 @@ class ConvertOptions:
     io_type: Literal["int8", "uint8", "int16", "float32"] | None = None
     calibration_samples: int = 200
     per_channel: bool = True
+    debug: bool = False
+    keep_float: int = 0
     baseline: bool = True
 
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
             raise ValueError(f"calibration_samples must be at least 1, got {self.calibration_samples}")
+        if self.keep_float < 0:
+            raise ValueError(f"keep_float must be at least 0, got {self.keep_float}")
+        if self.keep_float and (self.mode != "int8" or self.io_type not in (None, "float32")):
+            raise ValueError("keep_float (selective quantization) needs mode int8 with io_type float32")
+        if self.keep_float:
+            self.io_type = "float32"
         allowed = io_types_for(self.mode)
         if self.io_type is None:
             self.io_type = allowed[0]
@@ -86,6 +99,8 @@ class Convert(Step):
                 advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
+        if o.debug or o.keep_float:
+            data, info, checks = self._selective(model, representative, data, info, checks, ctx)
         sparsity = weight_sparsity(info)
         pruned = ctx.state.get("pruned")
         unique = weight_unique_values(info)
@@ -109,6 +124,37 @@ class Convert(Step):
             ctx.record(baseline={"file": BASELINE_FILE, "sizes": file_sizes(base)})
             ctx.state["baseline_tflite"] = BASELINE_FILE
         return model
+
+
+    def _selective(self, model, representative, data, info, checks, ctx: Context):
+        """Rank layers by quantization error; with ``keep_float``, redo the conversion keeping the worst in float."""
+        from edgeloop.converters import read_model
+        from edgeloop.converters.selective import convert_selective, float_ops_check, rank_layers
+
+        o = self.options
+        ranking = rank_layers(model, representative)
+        ctx.record(quantization_error=ranking)
+        if not o.keep_float:
+            return data, info, checks
+        kept = [r["tensor"] for r in ranking[: o.keep_float]]
+        selective = convert_selective(model, representative, kept)
+        sel_info = read_model(selective)
+        sel_checks = [c for c in verify_checks(sel_info) if c.name != "int8_compute"] + [float_ops_check(sel_info, kept)]
+        ctx.record(selective={
+            "kept_float": kept,
+            "full_int8_sizes": file_sizes(data),
+            "selective_sizes": file_sizes(selective),
+            "ops_not_on_an_edge_tpu": len(kept),
+            "note": f"{len(kept)} float op(s) run on the CPU next to an Edge TPU, each splitting the graph there",
+        })
+        return selective, sel_info, sel_checks
+
+
+def verify_checks(info):
+    """The checks of a float-I/O int8 model (selective quantization keeps float I/O)."""
+    from edgeloop.converters import verify
+
+    return verify(info, mode="int8", io_type="float32")
 
 
 def _sparsity_check(sparsity: dict[str, float], targets: dict[str, float], m_by_n: list[int] | None):

@@ -194,3 +194,27 @@ def test_filter_prune_step_shrinks_the_file_and_keeps_accuracy(trained, ctx):
     assert ctx.result["val_accuracy"] > 0.8
     apply("convert", small, ctx)
     assert all(c["passed"] for c in ctx.result["checks"])
+
+
+def test_quantization_debugger_ranks_layers(trained, ctx):
+    apply("convert", trained, ctx, debug=True, baseline=False)
+    ranking = ctx.result["quantization_error"]
+    assert {r["op"] for r in ranking} >= {"CONV_2D", "FULLY_CONNECTED"}
+    errors = [r["rmse_over_scale"] for r in ranking]
+    assert errors == sorted(errors, reverse=True) and errors[0] > 0
+
+
+def test_selective_quantization_leaves_exactly_the_named_layers_float(trained, ctx):
+    from edgeloop.converters import read_model
+
+    apply("convert", trained, ctx, keep_float=2, baseline=False)
+    r = ctx.result
+    kept = r["selective"]["kept_float"]
+    assert kept == [x["tensor"] for x in r["quantization_error"][:2]]
+    checks = {c["name"]: c for c in r["checks"]}
+    assert checks["selective_float"]["passed"] and "int8_compute" not in checks
+    info = read_model(ctx.run_dir / "model.tflite")
+    float_outputs = {info.tensors[op.outputs[0]].name for op in info.ops
+                     if op.name not in ("QUANTIZE", "DEQUANTIZE") and info.tensors[op.outputs[0]].dtype == "float32"}
+    assert float_outputs == set(kept)
+    assert r["selective"]["selective_sizes"]["bytes"] > r["selective"]["full_int8_sizes"]["bytes"]

@@ -223,7 +223,8 @@ def recipes() -> None:
     click.echo("steps:")
     for name in step_names():
         fields = dataclasses.fields(step_class(name).Options)
-        click.echo(f"  {name:<10} " + ", ".join(f"{f.name}={f.default!r}" for f in fields))
+        defaults = [(f.name, f.default_factory() if f.default is dataclasses.MISSING else f.default) for f in fields]
+        click.echo(f"  {name:<13} " + ", ".join(f"{key}={value!r}" for key, value in defaults))
 
 
 def main(argv: list[str] | None = None) -> None:

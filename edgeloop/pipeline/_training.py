@@ -9,10 +9,13 @@ import numpy as np
 from edgeloop.pipeline.base import Context
 
 
-def check_training_options(epochs: int, batch_size: int, learning_rate: float) -> None:
-    """The range checks every training step's options share (ValueError names the option)."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
+def check_training_options(epochs: int, batch_size: int, learning_rate: float, min_epochs: int = 1) -> None:
+    """The range checks every training step's options share (ValueError names the option).
+
+    ``min_epochs=0`` is for steps whose fine-tune is optional.
+    """
+    if epochs < min_epochs:
+        raise ValueError(f"epochs must be at least {min_epochs}, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if not learning_rate > 0:

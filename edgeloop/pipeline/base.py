@@ -86,6 +86,16 @@ def build_step(name: str, options: dict | None, where: str) -> Step:
     return cls(parse_options(cls.Options, options, f"{where} ({name})"))
 
 
+def check_patterns(model, patterns: list[str], step: str) -> None:
+    """Refuse a layer name or glob pattern that matches no layer of ``model``, listing the layers."""
+    import fnmatch
+
+    names = [layer.name for layer in model.layers]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            raise EdgeloopError(f"{step}: no layer matches {pattern!r}; layers: {', '.join(names)}")
+
+
 @dataclass
 class Context:
     """What steps share during one run.

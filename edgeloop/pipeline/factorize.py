@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
 
 
 def choose_rank(singular_values: np.ndarray, energy: float) -> int:
@@ -99,9 +98,7 @@ class FactorizeOptions:
             raise ValueError(f"energy must be in (0, 1], got {self.energy}")
         if self.rank is not None and self.rank < 1:
             raise ValueError(f"rank must be at least 1, got {self.rank}")
-        check_training_options(max(1, self.epochs), self.batch_size, self.learning_rate)
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be at least 0, got {self.epochs}")
+        check_training_options(self.epochs, self.batch_size, self.learning_rate, min_epochs=0)
 
 
 @register_step
@@ -118,10 +115,7 @@ class Factorize(Step):
         from edgeloop.models.macs import model_macs
 
         o = self.options
-        names = [layer.name for layer in model.layers]
-        for pattern in o.layers:
-            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-                raise EdgeloopError(f"factorize: no layer matches {pattern!r}; layers: {', '.join(names)}")
+        check_patterns(model, o.layers, self.name)
         chosen = [layer for layer in model.layers
                   if (any(fnmatch.fnmatchcase(layer.name, p) for p in o.layers) if o.layers else layer is not model.layers[-1])]
         replacements, per_layer = {}, {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
 
 
 @dataclass
@@ -38,9 +38,7 @@ class FilterPruneOptions:
             self.keep = 0.5
         if self.keep is not None and not 0.0 < self.keep < 1.0:
             raise ValueError(f"keep must be between 0 and 1, got {self.keep}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be at least 0, got {self.epochs}")
-        check_training_options(max(1, self.epochs), self.batch_size, self.learning_rate)
+        check_training_options(self.epochs, self.batch_size, self.learning_rate, min_epochs=0)
 
 
 def channels_for_fraction(model, keep: float, patterns: list[str]) -> dict[str, int]:
@@ -73,6 +71,7 @@ class FilterPrune(Step):
         from edgeloop.models.shrink import shrink
 
         o = self.options
+        check_patterns(model, o.layers, self.name)
         channels = o.channels or channels_for_fraction(model, o.keep, o.layers)
         if not channels:
             raise EdgeloopError("filter_prune: no Conv2D or Dense layer to prune")

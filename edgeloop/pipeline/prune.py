@@ -14,7 +14,7 @@ from typing import Literal
 from edgeloop.errors import EdgeloopError, VerificationError
 from edgeloop.pipeline._sparsity import kernel_sparsity
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit, steps_per_epoch
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
 
 # Rounding of the mask to whole weights can leave a small layer a hair under its target.
 SPARSITY_TOLERANCE = 0.01
@@ -131,10 +131,7 @@ class Prune(Step):
         per_epoch = steps_per_epoch(len(ctx.data.y_train), o.batch_size)
         total = per_epoch * o.epochs
         frequency = o.frequency or max(1, per_epoch // 4)
-        names = [layer.name for layer in model.layers]
-        for pattern in [*o.layers, *o.skip]:
-            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-                raise EdgeloopError(f"prune: no layer matches {pattern!r}; layers: {', '.join(names)}")
+        check_patterns(model, [*o.layers, *o.skip], self.name)
 
         targets: dict[str, float] = {}
         skipped: dict[str, str] = {}

@@ -136,6 +136,42 @@ class PredictedLatency:
                                          "fit_median_relative_error": p.fit_error} if p else {})}
 
 
+class LookupLatency:
+    """``lut``: NetAdapt's per-layer look-up table from the device's op profiling (built once).
+
+    Args:
+        meter: measures and op-profiles on the device.
+        data: for calibrating the profiled copies.
+        table: a table built before (a resumed search), else built by :meth:`prepare`.
+    """
+
+    name = "lut"
+
+    def __init__(self, meter: Meter, data, table: dict | None = None) -> None:
+        from edgeloop.search.lut import LookupTable
+
+        self.meter = meter
+        self.data = data
+        self.table = LookupTable.from_dict(table) if table else None
+
+    def prepare(self, model) -> None:
+        """Measure the original, then op-profile the look-up table's design of narrowed copies."""
+        from edgeloop.search.lut import build
+
+        if self.table is None:
+            original_ms = self.meter.median_ms(timing_blob(model, self.data), model_features(model))
+            self.table = build(model, original_ms, lambda m: self.meter.profile(timing_blob(m, self.data)))
+
+    def estimate(self, model) -> float:
+        """The original's measured latency plus the change the table predicts."""
+        return self.table.estimate(model)
+
+    def describe(self) -> dict:
+        """The table itself (kept in ``search.json``) and how it was built."""
+        return {"source": self.name, **({"profiled_models": self.table.profiled_models, "table": self.table.to_dict()}
+                                        if self.table else {})}
+
+
 def narrowed_variants(model, count: int, seed: int):
     """``count`` copies of ``model`` with every prunable group narrowed: uniform fractions
     first (1.0 down to 0.25), then independent random fractions per group."""

@@ -63,13 +63,13 @@ class CompileOptions:
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
             raise ValueError(f"calibration_samples must be at least 1, got {self.calibration_samples}")
-        self.compiler_options()  # the compiler wrapper checks its own ranges
+        self.compiler_options(self.min_runtime_version)  # the compiler wrapper checks its own ranges
 
-    def compiler_options(self):
-        """The options as the compiler wrapper takes them."""
+    def compiler_options(self, runtime_version: int | None):
+        """The options as the compiler wrapper takes them, for ``-m runtime_version``."""
         from edgeloop.converters.edgetpu_compiler import CompilerOptions
 
-        return CompilerOptions(self.min_runtime_version, True, self.multiple_subgraphs, self.num_segments,
+        return CompilerOptions(runtime_version, True, self.multiple_subgraphs, self.num_segments,
                                list(self.intermediate_tensors), self.timeout_s)
 
 
@@ -90,7 +90,8 @@ class Compile(Step):
         if not tflite:
             raise EdgeloopError("compile needs a converted model: put a convert step before it")
         o = self.options
-        runtime = choose_runtime_version(o.min_runtime_version, ctx.state.get("device_info")) or LATEST_RUNTIME
+        asked = choose_runtime_version(o.min_runtime_version, ctx.state.get("device_info"))
+        runtime = asked or LATEST_RUNTIME  # the compiler's default when nothing is asked
         data = ctx.path(tflite["file"]).read_bytes()
         analysis = analyze(read_model(data), multiple_subgraphs=o.multiple_subgraphs, runtime_version=runtime)
         changes: list[str] = []
@@ -109,18 +110,18 @@ class Compile(Step):
             ctx.warn(INSTALL_HINT)
             ctx.record(compiled=False)
         else:
-            report = self._compile(ctx, tflite["file"], analysis)
+            report = self._compile(ctx, tflite["file"], analysis, asked)
         check = _mapping_check(analysis, report)
         ctx.record(checks=checks_to_dict([check]))
         if o.require_mapped and not check.passed:
             raise VerificationError(f"Edge TPU mapping check failed: {check.detail}")
         return model
 
-    def _compile(self, ctx: Context, file: str, analysis):
+    def _compile(self, ctx: Context, file: str, analysis, runtime_version: int | None):
         from edgeloop.converters.edgetpu_compiler import compile_models
 
         o = self.options
-        result = compile_models([ctx.path(file), *o.co_compile], ctx.run_dir, o.compiler_options())
+        result = compile_models([ctx.path(file), *o.co_compile], ctx.run_dir, o.compiler_options(runtime_version))
         report = result.report
         if report.operators:  # -s table: compare the op types on the CPU
             matches = sorted({v.op for v in analysis.ops if not v.mapped}) == sorted(report.on_cpu())

@@ -261,14 +261,14 @@ def _requirements(info: ModelInfo, op: OpInfo) -> tuple[str, str, str] | None:
 
 
 def _replacement_fix(op: OpInfo, runtime: int) -> str:
-    layer = f"Keras layer `{op.layer}`" if op.layer else "the layer"
     known = REPLACEMENTS.get(op.name)
     if known:
         keras_from, keras_to, since, source = known
-        when = "" if runtime >= since else f" (needs runtime {since}: -m {since})"
-        return (f"{layer} becomes {op.name}, which has no Edge TPU kernel: use {keras_to}(shared_axes=[1, 2]) with "
-                f"alpha fixed to the {keras_from} slope{when}; the compile step's `fix: true` does it ({source})")
-    return f"{layer} becomes {op.name}, which the Edge TPU does not run: build it from supported ops or move it after the model"
+        older = f" (compile for runtime {since} or later: -m {since})" if runtime < since else ""
+        return (f"replace the {keras_from} layer by {keras_to}(shared_axes=[1, 2]) with alpha fixed to its slope: the "
+                f"same function, and {keras_to.upper()} maps from Edge TPU runtime {since}{older}; the compile step's "
+                f"`fix: true` does it ({source})")
+    return "build the layer from ops the Edge TPU runs, or move it to the end of the model so only it runs on the CPU"
 
 
 def _off(v: OpVerdict, status: str, reason: str) -> OpVerdict:

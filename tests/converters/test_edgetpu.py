@@ -120,3 +120,18 @@ def test_check_command_exit_status(tflite_files, tmp_path):
     junk.write_bytes(b"not a model")
     proc = run_cli("check", junk, "--target", "edgetpu")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "not a TFLite model" in proc.stderr
+
+
+def test_the_analyzer_runs_without_tensorflow(tflite_files):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from edgeloop.converters import read_model\n"
+        "from edgeloop.converters.edgetpu import analyze\n"
+        f"a = analyze(read_model({str(tflite_files['leaky'])!r}))\n"
+        "print(a.first_unmapped.layer, 'tensorflow' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["leaky", "False"], proc.stderr

@@ -40,11 +40,15 @@ def _only_innermost(shape: tuple[int, ...]) -> bool:
     return prod(shape[:-1]) == 1 if shape else True
 
 
+def _changed(op: OpInfo, key: str, default):
+    """The op's option ``key`` when it is not ``default`` (else ``None``)."""
+    value = op.options.get(key, default)
+    return None if value == default else value
+
+
 def no_fused_activation(info: ModelInfo, op: OpInfo) -> Verdict:
-    act = op.options.get("fused_activation_function", "NONE")
-    if act != "NONE":
-        return f"has the activation {act} fused into it", "put the activation in a layer of its own after it"
-    return None
+    act = _changed(op, "fused_activation_function", "NONE")
+    return (f"has the activation {act} fused into it", "put the activation in a layer of its own after it") if act else None
 
 
 def constant_input_is_zero_pad(info: ModelInfo, op: OpInfo) -> Verdict:
@@ -66,10 +70,8 @@ def same_dilation(info: ModelInfo, op: OpInfo) -> Verdict:
 
 
 def default_weights_format(info: ModelInfo, op: OpInfo) -> Verdict:
-    fmt = op.options.get("weights_format", "DEFAULT")
-    if fmt != "DEFAULT":
-        return f"stores its weights in the {fmt} format", "convert without shuffled weights (the default format)"
-    return None
+    fmt = _changed(op, "weights_format", "DEFAULT")
+    return (f"stores its weights in the {fmt} format", "convert without shuffled weights (the default format)") if fmt else None
 
 
 def one_dimensional_output(info: ModelInfo, op: OpInfo) -> Verdict:

@@ -96,6 +96,24 @@ def test_ops_newer_than_the_runtime_stay_on_the_cpu():
     assert "reduces over z, not only x and y" in by_layer["zmean"].reason  # up to runtime 12: x / y only
 
 
+def test_coral_limits_are_checked_op_by_op():
+    from edgeloop._tf import keras
+    from edgeloop.converters.tflite import convert
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, dilation_rate=(2, 1), padding="same", name="dilated")(inp)
+    x = keras.layers.ZeroPadding2D(1, name="pad")(x)
+    x = keras.layers.Lambda(lambda t: t[:, ::2, :, :], name="stride2")(x)
+    x = keras.layers.Dense(10, name="dense")(keras.layers.Flatten(name="flatten")(x))
+    x = keras.layers.Softmax(name="softmax")(x)
+    verdicts = analyze(read_model(convert(keras.Model(inp, x), "int8", REP)), multiple_subgraphs=True).ops
+    by_op = {v.op: v for v in verdicts}
+    assert "dilates by 2 in y and 1 in x" in by_op["CONV_2D"].reason and by_op["CONV_2D"].layer == "dilated"
+    assert "strides other than 1" in by_op["STRIDED_SLICE"].reason and by_op["STRIDED_SLICE"].layer == "stride2"
+    assert all(by_op[op].mapped for op in ("PAD", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"))  # y/x padding, 1-D softmax
+
+
 def test_the_op_table_is_consistent():
     from edgeloop.converters.inspect import tflite_schema
 

@@ -44,7 +44,9 @@ RUNTIME = "Needs a newer Edge TPU runtime"
 EDGE = "Runs on the CPU: float input/output conversion"
 NOT_COMPILED = "Model not compiled"
 
-_WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
+# Where each op with parameters takes its filter and bias ("Model parameters (such as bias
+# tensors) are constant at compile-time").
+_PARAMETERS = {"CONV_2D": (1, 2), "DEPTHWISE_CONV_2D": (1, 2), "FULLY_CONNECTED": (1, 2), "TRANSPOSE_CONV": (1, 3)}
 _INTEGER = ("int8", "uint8")
 
 
@@ -207,6 +209,8 @@ def _edge_ops(info: ModelInfo) -> set[int]:
     """Float -> integer QUANTIZE on a graph input, integer -> float DEQUANTIZE on an output."""
     edges = set()
     for op in info.ops:
+        if not op.inputs or not op.outputs:
+            continue
         if op.name == "QUANTIZE" and op.inputs[0] in info.inputs and info.tensors[op.inputs[0]].dtype.startswith("float"):
             edges.add(op.index)
         if op.name == "DEQUANTIZE" and op.outputs[0] in info.outputs:
@@ -250,7 +254,8 @@ def _requirements(info: ModelInfo, op: OpInfo) -> tuple[str, str, str] | None:
     if floats:
         return (DATA_TYPE, f"computes on {floats[0].dtype} tensor {floats[0].name}",
                 "quantize this layer too (full integer conversion, no keep_float)")
-    if op.name in _WEIGHTED and any(not info.tensors[i].is_constant for i in op.inputs[1:3] if i >= 0):
+    parameters = [op.inputs[p] for p in _PARAMETERS.get(op.name, ()) if p < len(op.inputs) and op.inputs[p] >= 0]
+    if any(not info.tensors[i].is_constant for i in parameters):
         return (NOT_CONSTANT, "its weights or bias are computed, not constant",
                 "give the layer its own constant weights (no weights fed in as inputs)")
     for t in operands:

@@ -158,13 +158,17 @@ TABLE: tuple[OpSupport, ...] = (
     _S("TRANSPOSE_CONV", "TransposeConv", since=13, source=ISSUE_TRANSPOSE_CONV, since_confirmed=False),
 )
 
-# Model requirements that hold for every op ("Model requirements", models-intro):
-#   "Tensor parameters are quantized (8-bit fixed-point numbers; int8 or uint8)."
-#   "Tensor sizes are constant at compile-time (no dynamic sizes)."
-#   "Model parameters (such as bias tensors) are constant at compile-time."
-#   "Tensors are either 1-, 2-, or 3-dimensional. If a tensor has more than 3 dimensions,
-#    then only the 3 innermost dimensions may have a size greater than 1."
-MODEL_REQUIREMENTS = ("quantized", "static_shapes", "constant_parameters", "three_innermost_dimensions")
+# Model requirements that hold for every op ("Model requirements", models-intro). The page's
+# opening, which the stored copies do show, reads "It supports only TensorFlow Lite models
+# that are fully 8-bit quantized"; the list is in OLD (in Korean, with the last rule quoted
+# in English) and restated in Axis' optimization tips,
+# https://developer.axis.com/computer-vision/on-device/system-on-chip/artpec-7/optimization-tips/:
+#   - tensor parameters are quantized to 8 bits (int8 / uint8);
+#   - tensor sizes are constant at compile time (no dynamic sizes);
+#   - model parameters such as bias tensors are constant at compile time;
+#   - "If a tensor has more than 3 dimensions, then only the 3 innermost dimensions may
+#     have a size greater than 1."
+# The analyzer checks them in edgetpu.py (_model_problems, _requirements).
 
 # Layers with no Edge TPU kernel and the equivalent that has one (the fix-it path uses it).
 REPLACEMENTS = {

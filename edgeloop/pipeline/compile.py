@@ -111,7 +111,7 @@ class Compile(Step):
             ctx.record(compiled=False)
         else:
             report = self._compile(ctx, tflite["file"], analysis, asked)
-        check = _mapping_check(analysis, report)
+        check = _mapping_check(analysis, report, changes)
         ctx.record(checks=checks_to_dict([check]))
         if o.require_mapped and not check.passed:
             raise VerificationError(f"Edge TPU mapping check failed: {check.detail}")
@@ -163,8 +163,16 @@ def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime:
     return data, io_type, changes
 
 
-def _mapping_check(analysis, report):
-    """The compiler's verdict when it ran, else the prediction's."""
+def _mapping_check(analysis, report, changes: list[str]):
+    """The compiler's verdict when it ran, else the prediction's; the fixes said in its detail
+    (so ``report.md``'s table of checks shows what was changed)."""
+    from edgeloop.converters import Check
+
+    check = _verdict(analysis, report)
+    return Check(check.name, check.passed, check.detail + (f" after the fixes: {'; '.join(changes)}" if changes else ""))
+
+
+def _verdict(analysis, report):
     from edgeloop.converters import Check
 
     if report is not None:

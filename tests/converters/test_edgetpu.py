@@ -103,7 +103,7 @@ def test_coral_limits_are_checked_op_by_op():
     keras.utils.set_random_seed(0)
     inp = keras.Input((8, 8, 1))
     x = keras.layers.Conv2D(4, 3, dilation_rate=(2, 1), padding="same", name="dilated")(inp)
-    x = keras.layers.ZeroPadding2D(1, name="pad")(x)
+    x = keras.layers.Conv2DTranspose(4, 2, strides=2, name="up")(keras.layers.ZeroPadding2D(1, name="pad")(x))
     x = keras.layers.Lambda(lambda t: t[:, ::2, :, :], name="stride2")(x)
     x = keras.layers.Dense(10, name="dense")(keras.layers.Flatten(name="flatten")(x))
     x = keras.layers.Softmax(name="softmax")(x)
@@ -111,7 +111,8 @@ def test_coral_limits_are_checked_op_by_op():
     by_op = {v.op: v for v in verdicts}
     assert "dilates by 2 in y and 1 in x" in by_op["CONV_2D"].reason and by_op["CONV_2D"].layer == "dilated"
     assert "strides other than 1" in by_op["STRIDED_SLICE"].reason and by_op["STRIDED_SLICE"].layer == "stride2"
-    assert all(by_op[op].mapped for op in ("PAD", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"))  # y/x padding, 1-D softmax
+    assert all(by_op[op].mapped for op in ("PAD", "TRANSPOSE_CONV", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"))
+    assert by_op["TRANSPOSE_CONV"].layer == "up" and by_op["TRANSPOSE_CONV"].index > 0
 
 
 def test_the_op_table_is_consistent():

@@ -26,6 +26,19 @@ def test_ops_carry_version_options_macs_and_keras_layer(tflite_files):
     assert info.macs == conv.macs + fc.macs + out.macs
 
 
+def test_macs_of_depthwise_and_transpose_convolutions():
+    from edgeloop._tf import keras
+    from edgeloop.converters.tflite import convert
+
+    inp = keras.Input((8, 8, 4))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(inp)
+    x = keras.layers.Conv2DTranspose(2, 2, strides=2, name="up")(x)
+    info = read_model(convert(keras.Model(inp, x), "float32"))
+    macs = {op.layer: op.macs for op in info.ops}
+    assert macs["dw"] == 8 * 8 * 4 * 3 * 3  # one 3x3 filter per channel
+    assert macs["up"] == 8 * 8 * 4 * 2 * 2 * 2  # each input value scatters a 2x2 patch into 2 filters
+
+
 def test_per_channel_axis_and_constant_bytes(tflite_files):
     info = read_model(tflite_files["mappable"])
     weights = info.tensors[info.ops[0].inputs[1]]

@@ -5,7 +5,7 @@ missing compiler (a warning with the install hint, the run goes on)."""
 from __future__ import annotations
 
 import json
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ def apply(name, model, ctx, **options):
 @pytest.fixture
 def no_compiler(monkeypatch):
     """PATH without edgetpu_compiler (it is not installable here; this makes it certain)."""
-    monkeypatch.setenv("PATH", str(Path(os.sys.executable).parent))
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
 
 
 def test_prediction_and_missing_compiler_warning(ctx, no_compiler):
@@ -74,7 +74,7 @@ def test_runtime_version_from_the_device_and_arguments_to_the_fake_compiler(ctx,
     bin_dir.mkdir()
     (bin_dir / "edgetpu_compiler").symlink_to(FAKE)
     record = tmp_path / "args.json"
-    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(os.sys.executable).parent}")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}")
     monkeypatch.setenv("FAKE_EDGETPU_RECORD", str(record))
     monkeypatch.setenv("FAKE_EDGETPU_REPLAY", "success_16.0.txt")
     ctx.state["device_info"] = {"delegates": {"edgetpu": {"loads": True, "error": None, "runtime_version": "13",

@@ -43,6 +43,7 @@ LIMITATION = "Operation is otherwise supported, but not mapped due to some unspe
 RUNTIME = "Needs a newer Edge TPU runtime"
 EDGE = "Runs on the CPU: float input/output conversion"
 NOT_COMPILED = "Model not compiled"
+COMPILED = "Compiled for the Edge TPU (edgetpu-custom-op)"
 
 # Where each op with parameters takes its filter and bias ("Model parameters (such as bias
 # tensors) are constant at compile-time").
@@ -224,6 +225,8 @@ def _verdict(info: ModelInfo, op: OpInfo, runtime: int, edge: bool) -> OpVerdict
         return OpVerdict(**base, mapped=False, status=EDGE, edge=True,
                          reason="the model takes or gives float values, converted on the CPU",
                          fix="convert with integer input/output (io_type: uint8 or int8)")
+    if op.name == "edgetpu-custom-op":  # a file edgetpu_compiler already compiled
+        return OpVerdict(**base, mapped=True, status=COMPILED)
     rows = rows_for(op.name)
     if not rows:
         return OpVerdict(**base, mapped=False, status=NOT_SUPPORTED, reason=f"the Edge TPU has no {op.name} kernel",

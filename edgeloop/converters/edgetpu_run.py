@@ -38,7 +38,8 @@ def compile_file(path: Path, *, out_dir: str | None = None, runtime: int | None 
     Raises:
         EdgeloopError: unreadable model, bad options, or the compiler refused / failed.
     """
-    read_model(path)  # a missing or corrupt file ends here, in one line
+    for model in (path, *(co_compile or [])):
+        read_model(Path(model))  # a missing or corrupt file ends here, in one line
     data = path.read_bytes()
     out = Path(out_dir) if out_dir else path.parent
     changes: list[str] = []

@@ -154,3 +154,22 @@ def test_the_analyzer_runs_without_tensorflow(tflite_files):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.split() == ["leaky", "False"], proc.stderr
+
+
+def test_an_op_already_compiled_for_the_edge_tpu_counts_as_mapped(tflite_files):
+    # What edgetpu_compiler leaves: a custom op "edgetpu-custom-op" in place of the TPU part.
+    # Made here by renaming the first op's code (the compiler cannot be installed here).
+    import flatbuffers
+
+    from edgeloop.converters.edgetpu import COMPILED
+    from edgeloop.converters.inspect import tflite_schema
+
+    schema = tflite_schema()
+    model = schema.ModelT.InitFromPackedBuf(tflite_files["mappable"].read_bytes(), 0)
+    code = model.operatorCodes[model.subgraphs[0].operators[0].opcodeIndex]
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = "edgetpu-custom-op"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    a = analyze(read_model(bytes(builder.Output())))
+    assert (a.ops[0].op, a.ops[0].status, a.ops[0].mapped) == ("edgetpu-custom-op", COMPILED, True)

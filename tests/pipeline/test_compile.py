@@ -93,3 +93,23 @@ def test_compile_needs_a_converted_model(ctx):
         apply("compile", leaky_cnn(), ctx)
     with pytest.raises(EdgeloopError, match="unknown option 'segments'"):
         build_step("compile", {"segments": 2}, "test")
+
+
+def test_a_run_evaluates_the_fixed_file(tmp_path, no_compiler):
+    from edgeloop.models import save_model
+    from edgeloop.pipeline.runner import run
+    from edgeloop.recipe import from_dict
+
+    save_model(leaky_cnn(), tmp_path / "leaky.keras")
+    recipe = {"name": "edgetpu_fix", "model": str(tmp_path / "leaky.keras"), "data": "digits", "steps": [
+        {"convert": {"io_type": "float32", "calibration_samples": 20, "baseline": False}},
+        {"compile": {"target": "edgetpu", "fix": True, "calibration_samples": 20}},
+        {"evaluate": {"max_drop": None}},
+    ]}
+    result = run(from_dict(recipe), out=tmp_path / "runs")
+    steps = {e["step"]: e["result"] for e in result.report["steps"]}
+    assert result.report["status"] == "finished" and len(steps["compile"]["changes"]) == 2
+    assert steps["compile"]["file"] == "model_fixed.tflite" and "tflite_int8" in steps["evaluate"]["accuracy"]
+    markdown = (result.run_dir / "report.md").read_text()
+    assert "edgetpu_mapped" in markdown and "after the fixes: changed layer `leaky`" in markdown
+    assert INSTALL_HINT in result.report["warnings"]

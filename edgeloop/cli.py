@@ -135,18 +135,19 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
 
 @cli.command()
 @click.argument("tflite_path")
-@click.option("--json", "as_json", is_flag=True)
-def inspect(tflite_path, as_json) -> None:
-    """Show a .tflite file's inputs, outputs, ops, sizes, sparsity and full-integer checks."""
+@click.option("--tensors", is_flag=True, help="Also list every tensor (type, shape, quantization, constant bytes).")
+@click.option("--json", "as_json", is_flag=True, help="Everything as JSON: every subgraph, op and tensor.")
+def inspect(tflite_path, tensors, as_json) -> None:
+    """Show a .tflite file: I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
+    from edgeloop.converters.describe import describe, op_lines, tensor_lines
 
     info = read_model(Path(tflite_path))
-    tensors = info.tensors
     io = {
-        "inputs": [_tensor_summary(tensors[i]) for i in info.inputs],
-        "outputs": [_tensor_summary(tensors[i]) for i in info.outputs],
+        "inputs": [_tensor_summary(info.tensors[i]) for i in info.inputs],
+        "outputs": [_tensor_summary(info.tensors[i]) for i in info.outputs],
     }
-    io_type = tensors[info.inputs[0]].dtype if info.inputs else "float32"
+    io_type = info.tensors[info.inputs[0]].dtype if info.inputs else "float32"
     io_type = io_type if io_type in ("int8", "uint8", "int16") else "float32"
     checks = verify(info, mode="int16x8" if io_type == "int16" else "int8", io_type=io_type)
     result = {
@@ -154,23 +155,98 @@ def inspect(tflite_path, as_json) -> None:
         "bytes": info.size_bytes,
         **io,
         "ops": op_counts(info),
-        "tensors": len(tensors),
+        "tensors": len(info.tensors),
         "weight_sparsity": weight_sparsity(info),
         "full_integer_checks": checks_to_dict(checks),
+        **describe(info),
     }
     if as_json:
         _emit_json(result)
         return
-    click.echo(f"{tflite_path}: {info.size_bytes} bytes, {len(tensors)} tensors, {len(info.ops)} ops")
+    click.echo(f"{tflite_path}: {info.size_bytes} bytes, {len(info.tensors)} tensors, {len(info.ops)} ops, "
+               f"{len(info.subgraphs)} subgraph(s), {info.macs:,} MACs, {info.constant_bytes:,} bytes of constants")
     for kind in ("inputs", "outputs"):
         for t in result[kind]:
             click.echo(f"  {kind[:-1]:<6} {t['name']}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
-    click.echo("  ops: " + ", ".join(f"{k} x{v}" for k, v in result["ops"].items()))
+    click.echo("  ops:")
+    for line in op_lines(info) + (["  tensors:", *tensor_lines(info)] if tensors else []):
+        click.echo(line)
     for name, s in result["weight_sparsity"].items():
         click.echo(f"  sparsity {s:6.1%}  {name}")
     click.echo("  full-integer checks:")
     for c in checks:
         click.echo(f"    {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+
+
+_TARGET = click.option("--target", type=click.Choice(["edgetpu"]), default="edgetpu", show_default=True,
+                       help="The accelerator.")
+_RUNTIME = click.option("-m", "--min-runtime-version", "runtime", type=click.IntRange(10, None),
+                        help="Edge TPU runtime of the device (default: the newest, 14).")
+_MULTI = click.option("-a", "--multiple-subgraphs", is_flag=True,
+                      help="Also map supported ops after an unsupported one (edgetpu_compiler -a).")
+
+
+@cli.command()
+@click.argument("tflite_path")
+@_TARGET
+@_RUNTIME
+@_MULTI
+@click.option("--json", "as_json", is_flag=True)
+def check(tflite_path, target, runtime, multiple_subgraphs, as_json) -> None:
+    """Predict what of TFLITE_PATH runs on the Edge TPU, op by op, without the compiler.
+
+    Exit status 0 when every op maps, 1 when anything would fall back to the CPU, 2 on bad input.
+    """
+    from edgeloop.converters import read_model
+    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
+    from edgeloop.converters.edgetpu_text import analysis_lines
+
+    analysis = analyze(read_model(Path(tflite_path)), multiple_subgraphs=multiple_subgraphs,
+                       runtime_version=runtime or LATEST_RUNTIME)
+    if as_json:
+        _emit_json({"file": tflite_path, "target": target, **analysis.to_dict()})
+    else:
+        for line in analysis_lines(analysis, tflite_path):
+            click.echo(line)
+    sys.exit(0 if analysis.fully_mapped else 1)
+
+
+@cli.command(name="compile")
+@click.argument("tflite_path")
+@_TARGET
+@_RUNTIME
+@_MULTI
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False), help="Where <name>_edgetpu.tflite goes (default: next to the model).")
+@click.option("-n", "--num-segments", type=click.IntRange(1, None), help="Split for a pipeline of N Edge TPUs.")
+@click.option("-i", "--intermediate-tensors", help="Comma-separated tensors to end the Edge TPU part at.")
+@click.option("--also", "co_compile", multiple=True, help="Another .tflite to co-compile (shares the parameter cache); repeatable.")
+@click.option("--no-show-operations", is_flag=True, help="Do not ask the compiler for its per-op table (-s).")
+@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Stop the compiler after this many seconds.")
+@click.option("--fix", is_flag=True, help="Set a dynamic batch to 1 first (writes <name>_fixed.tflite).")
+@click.option("--compiler", help="The edgetpu_compiler executable (default: the one on PATH).")
+@click.option("--json", "as_json", is_flag=True)
+def compile_(tflite_path, target, runtime, multiple_subgraphs, out_dir, num_segments, intermediate_tensors, co_compile,
+             no_show_operations, timeout_s, fix, compiler, as_json) -> None:
+    """Compile TFLITE_PATH with edgetpu_compiler and explain the result next to the prediction.
+
+    Exit status 0 when every op maps, 1 when some run on the CPU, 2 on bad input or a
+    compiler error, 3 when edgetpu_compiler is not installed (the prediction is shown).
+    """
+    from edgeloop.converters.edgetpu_run import compile_file
+
+    code, result, lines, warning = compile_file(
+        Path(tflite_path), out_dir=out_dir, runtime=runtime, multiple_subgraphs=multiple_subgraphs,
+        num_segments=num_segments, intermediate_tensors=intermediate_tensors, co_compile=list(co_compile),
+        show_operations=not no_show_operations, timeout_s=timeout_s, fix=fix, compiler=compiler)
+    if warning:
+        click.echo(f"edgeloop: {warning}", err=True)
+    if as_json:
+        _emit_json({"file": tflite_path, "target": target, **result})
+    else:
+        for line in lines:
+            click.echo(line)
+    sys.exit(code)
 
 
 def _tensor_summary(t) -> dict:

@@ -53,6 +53,7 @@ class AdbDevice:
         self.adb = adb
         self.timeout_s = timeout_s
         self.name = f"adb:{serial}"
+        self.kind = "adb"
         self._pushed_tool = False
 
     def info(self) -> dict:

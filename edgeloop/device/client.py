@@ -30,6 +30,7 @@ class AgentClient:
     def __init__(self, url: str, token: str | None = None, wait_s: float = 600.0, timeout_s: float = 60.0) -> None:
         self.url = url.rstrip("/")
         self.name = self.url
+        self.kind = "agent"
         self.token = token
         self.wait_s = wait_s
         self.timeout_s = timeout_s

@@ -20,6 +20,7 @@ class Device(Protocol):
     """What every way of reaching a device offers."""
 
     name: str
+    kind: str  # "local", "agent" or "adb": how it is measured, part of the store's key
 
     def info(self) -> dict:
         """The device's fingerprint, with a stable ``id``."""
@@ -35,6 +36,7 @@ class LocalDevice:
     """This machine, measured in this process."""
 
     name = "local"
+    kind = "local"
 
     def info(self) -> dict:
         """This machine's fingerprint."""

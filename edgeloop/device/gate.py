@@ -1,8 +1,9 @@
 """The A/B regression gate: is the new model faster than the old one, beyond the noise?
 
-Both models are measured interleaved on the same device (A B A B …: one timed ``invoke``
-of each in turn, in one process), so a frequency change, a thermal step or another job
-lands on both alike. The decision is a bootstrap 95 % interval of the ratio of medians,
+Both models are measured interleaved on the same device (A B B A A B …: one timed
+``invoke`` of each in turn, in one process, the order alternating each round), so a
+frequency change, a thermal step or another job lands on both alike, and so does the
+advantage of running second (caches and branch predictors warmed by the first). The decision is a bootstrap 95 % interval of the ratio of medians,
 ``median(new) / median(old)`` (both samples resampled independently):
 
 * default rule: **pass only when the whole interval is below 1.0** (the new model is
@@ -86,8 +87,11 @@ def run_interleaved(old: str | Path | bytes, new: str | Path | bytes, options: B
     times: list[list[float]] = [[], []]
     stop = None
     while stop is None:
-        for interpreter, sample in zip(interpreters, times):
-            sample.append(invoke(interpreter) / 1e6)
+        # A B, then B A: whichever runs second in a round finds caches and predictors warmed
+        # by the first, so the order alternates and that advantage falls on both alike.
+        order = (0, 1) if len(times[0]) % 2 == 0 else (1, 0)
+        for i in order:
+            times[i].append(invoke(interpreters[i]) / 1e6)
         verdicts = [rule.done(sample) for rule, sample in zip(rules, times)]
         if all(verdicts):
             stop = "runs" if not options.adaptive else ("max_runs" if "max_runs" in verdicts else "ci")

@@ -65,7 +65,7 @@ def load_interpreter(model: str | Path | bytes, num_threads: int | None = None, 
         kwargs["experimental_delegates"] = delegates
     if not default_delegates:
         kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    where = "the given bytes" if isinstance(model, bytes) else str(model)
+    where = "from bytes" if isinstance(model, bytes) else str(model)
     if isinstance(model, bytes):
         kwargs["model_content"] = model
     else:

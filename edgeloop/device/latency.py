@@ -1,8 +1,9 @@
 """``edgeloop bench`` as a library: measure on devices through the store, and the regression gate.
 
 A measurement of the same model (SHA-256), on the same device (fingerprint id, which
-includes the runtime) with the same options is answered from the latency store unless
-``fresh`` is asked; every new measurement is kept there.
+includes the runtime, and the way it is reached: in-process, agent or adb) with the same
+options is answered from the latency store unless ``fresh`` is asked; every new
+measurement is kept there.
 """
 
 from __future__ import annotations
@@ -51,14 +52,16 @@ def measure(model: str | Path, devices: list[Device], options: BenchmarkOptions,
     out = []
     for device in devices:
         fingerprint = device.info()
-        cached = None if (fresh or store is None) else store.lookup(digest, fingerprint["id"], options.key())
+        # The same machine measured in-process and through its agent are kept apart.
+        device_id = f"{fingerprint['id']}:{device.kind}"
+        cached = None if (fresh or store is None) else store.lookup(digest, device_id, options.key())
         if cached is not None:
             out.append(Measurement(device.name, fingerprint, cached, cached=True))
             continue
         kwargs = {"progress": progress} if device.name == "local" and progress else {}
         result = device.benchmark(raw, options, **kwargs)
         result.model, result.model_sha256, result.device = str(model), digest, device.name
-        stored = store.add(result, fingerprint, options.key()) if store is not None else None
+        stored = store.add(result, fingerprint, options.key(), device_id) if store is not None else None
         out.append(Measurement(device.name, fingerprint, result, cached=False, stored_id=stored))
     return out
 

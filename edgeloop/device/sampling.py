@@ -14,11 +14,18 @@ from typing import Sequence
 import numpy as np
 
 RESAMPLES = 1000
-# Larger samples are thinned to this many timings (every k-th) before resampling: the
-# interval barely moves and the cost stays a few milliseconds.
-_MAX_SAMPLE = 2000
+# Cost is resamples x sample size: past this many drawn timings, fewer resamples are made
+# (never under _MIN_RESAMPLES), and samples past _MAX_SAMPLE are thinned (every k-th
+# timing), which can only widen the interval. A check stays within tens of milliseconds.
+_BUDGET = 4_000_000
+_MIN_RESAMPLES = 200
+_MAX_SAMPLE = 20_000
 # p99 / p50 above this is called a long tail in the noise warning.
 TAIL_WARNING = 2.0
+
+
+def _resamples(size: int, requested: int) -> int:
+    return max(_MIN_RESAMPLES, min(requested, _BUDGET // min(size, _MAX_SAMPLE)))
 
 
 def _resampled_medians(times: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
@@ -38,7 +45,7 @@ def median_ci(times_ms: Sequence[float], level: float = 0.95, resamples: int = R
     t = np.asarray(times_ms, dtype=np.float64)
     if t.size == 0:
         raise ValueError("no timings")
-    medians = _resampled_medians(t, np.random.default_rng(seed), resamples)
+    medians = _resampled_medians(t, np.random.default_rng(seed), _resamples(t.size, resamples))
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(medians, [tail, 100 - tail])
     return float(lo), float(hi)
@@ -55,7 +62,8 @@ def ratio_ci(new_ms: Sequence[float], old_ms: Sequence[float], level: float = 0.
     if new.size == 0 or old.size == 0:
         raise ValueError("no timings")
     rng = np.random.default_rng(seed)
-    ratios = _resampled_medians(new, rng, resamples) / _resampled_medians(old, rng, resamples)
+    count = _resamples(max(new.size, old.size), resamples)
+    ratios = _resampled_medians(new, rng, count) / _resampled_medians(old, rng, count)
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(ratios, [tail, 100 - tail])
     return float(np.median(new) / np.median(old)), float(lo), float(hi)

@@ -85,11 +85,18 @@ class LatencyStore:
         """Close the connection."""
         self._db.close()
 
-    def add(self, result: BenchmarkResult, fingerprint: dict, options_key: str) -> int:
-        """Keep one measurement; return its row id."""
+    def add(self, result: BenchmarkResult, fingerprint: dict, options_key: str, device_id: str | None = None) -> int:
+        """Keep one measurement; return its row id.
+
+        Args:
+            result: the report.
+            fingerprint: the device's fingerprint (kept as JSON).
+            options_key: :meth:`BenchmarkOptions.key` of the options used.
+            device_id: the key of the device (default: the fingerprint's ``id``).
+        """
         s = result.stats
         ci = result.ci95_median_ms or [None, None]
-        row = (time.time(), result.model_sha256 or "", result.model, result.device, fingerprint["id"],
+        row = (time.time(), result.model_sha256 or "", result.model, result.device, device_id or fingerprint["id"],
                json.dumps(fingerprint, sort_keys=True), result.runtime, options_key, s.median_ms, ci[0], ci[1],
                s.p99_ms, s.mean_ms, s.std_ms, s.count, json.dumps(result.to_dict()))
         with self._write():

@@ -221,7 +221,10 @@ def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_ta
     store = LatencyStore(store_path)
     if show_history:
         rows = latency.history(store, tflite_path)
-        _emit_json(rows) if as_json else render.history(rows)
+        if as_json:
+            _emit_json(rows)
+        else:
+            render.history(rows)
         return
     if not tflite_path:
         raise EdgeloopError("give the .tflite to benchmark (or --history)")

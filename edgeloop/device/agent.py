@@ -27,7 +27,6 @@ import hmac
 import ipaddress
 import json
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,13 +122,11 @@ class Agent:
             self.delegates = run_in_child({"task": "probe"}, timeout_s=60)
         except ChildError as exc:
             self.delegates = {name: {"loads": False, "error": f"probe failed: {exc}"} for name in ("xnnpack", "edgetpu", "gpu")}
-        self.static = fingerprint.collect()
 
     def info(self) -> dict:
         """The ``/v1/info`` reply."""
-        fresh = fingerprint.collect()  # temperature and governor change; the rest does not
         return {
-            **fresh,
+            **fingerprint.collect(),  # read each time: temperature and governor change
             "delegates": self.delegates,
             "agent": {
                 "version": __version__,

@@ -151,13 +151,10 @@ def op_table(lines: list[str]) -> list[dict]:
 def _table_start(lines: list[str]) -> int | None:
     """Header line of the regular runs' Run Order table (skipping the initialization profile)."""
     regular = next((i for i, line in enumerate(lines) if "Operator-wise Profiling Info for Regular Benchmark Runs" in line), None)
-    skip_init = any("Profiling Info for Benchmark Initialization" in line for line in lines)
-    for i, line in enumerate(lines):
-        if regular is not None and i < regular:
-            continue
-        if regular is None and skip_init:
-            return None
-        if "Run Order" in line and i + 1 < len(lines) and "[node type]" in lines[i + 1]:
+    if regular is None and any("Profiling Info for Benchmark Initialization" in line for line in lines):
+        return None  # only the initialization profile: no table of the runs
+    for i in range(regular or 0, len(lines) - 1):
+        if "Run Order" in lines[i] and "[node type]" in lines[i + 1]:
             return i + 1
     return None
 

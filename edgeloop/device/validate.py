@@ -27,11 +27,12 @@ def check_tflite(blob: bytes) -> dict:
     """
     if len(blob) < 8 or blob[4:8] != b"TFL3":
         raise EdgeloopError("not a TFLite model: no TFL3 file identifier")
-    try:
-        from edgeloop.converters.inspect import read_model
-        import ai_edge_litert.schema_py_generated  # noqa: F401  (read_model needs it)
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("ai_edge_litert") is None:  # tflite_runtime only: no schema module
         return {**_structure(blob), "checked_with": "structure"}
+    from edgeloop.converters.inspect import read_model
+
     info = read_model(blob)
     if not info.ops:
         raise EdgeloopError("not a usable TFLite model: its main subgraph has no operator")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from conftest import TOKEN
 from helpers import run_cli
 

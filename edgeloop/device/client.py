@@ -47,7 +47,7 @@ class AgentClient:
         """Benchmark ``model`` on the agent's device; the same report as a local benchmark."""
         digest = self.upload(model)
         body = json.dumps({"model": digest, "options": options.to_dict()}).encode()
-        reply = self._request("POST", "/v1/benchmark", body, "application/json", options.time_limit_s)
+        reply = self._request("POST", "/v1/benchmark", body, "application/json", self._work_s(options))
         result = BenchmarkResult.from_dict(reply)
         result.model = str(model) if not isinstance(model, bytes) else result.model
         result.device = self.url
@@ -57,7 +57,11 @@ class AgentClient:
         """Time ``old`` and ``new`` interleaved on the agent's device (see :mod:`edgeloop.device.gate`)."""
         digests = [self.upload(old), self.upload(new)]
         body = json.dumps({"models": digests, "options": options.to_dict()}).encode()
-        return self._request("POST", "/v1/compare", body, "application/json", options.time_limit_s)
+        return self._request("POST", "/v1/compare", body, "application/json", self._work_s(options))
+
+    def _work_s(self, options: BenchmarkOptions) -> float:
+        # The reply comes after this request's turn in the agent's queue and its own run.
+        return self.wait_s + options.time_limit_s
 
     def _request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None,
                  work_s: float = 0.0) -> dict:

@@ -45,6 +45,10 @@ class CompileOptions:
         require_compiler: fail when ``edgetpu_compiler`` is not installed (default: warn
             and keep the prediction).
         require_mapped: fail the run when anything falls back to the CPU.
+        device: an edgeloop agent (``http://HOST:PORT``) whose Edge TPU runtime version
+            sets ``-m`` when ``min_runtime_version`` is not given (a ``benchmark`` step on
+            an agent earlier in the recipe does the same).
+        token_file: the agent's token.
     """
 
     target: Literal["edgetpu"] = "edgetpu"
@@ -59,6 +63,8 @@ class CompileOptions:
     calibration_samples: int = 200
     require_compiler: bool = False
     require_mapped: bool = False
+    device: str | None = None
+    token_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
@@ -71,6 +77,14 @@ class CompileOptions:
 
         return CompilerOptions(runtime_version, True, self.multiple_subgraphs, self.num_segments,
                                list(self.intermediate_tensors), self.timeout_s)
+
+
+def device_info(spec: str, token_file: str | None) -> dict:
+    """A device's ``/v1/info`` (its fingerprint, delegates and Edge TPU runtime version)."""
+    from edgeloop.device.agent import read_token
+    from edgeloop.device.devices import open_device
+
+    return open_device(spec, token=read_token(token_file) if token_file else None).info()
 
 
 @register_step
@@ -90,6 +104,8 @@ class Compile(Step):
         if not tflite:
             raise EdgeloopError("compile needs a converted model: put a convert step before it")
         o = self.options
+        if o.device and o.min_runtime_version is None:
+            ctx.state["device_info"] = device_info(o.device, o.token_file)
         asked = choose_runtime_version(o.min_runtime_version, ctx.state.get("device_info"))
         runtime = asked or LATEST_RUNTIME  # the compiler's default when nothing is asked
         data = ctx.path(tflite["file"]).read_bytes()

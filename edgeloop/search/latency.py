@@ -33,39 +33,84 @@ def timing_blob(model, data) -> bytes:
 
 
 class Meter:
-    """Measures converted models on the search's device, one at a time.
+    """Measures converted models on the search's device, one at a time, through the latency store.
+
+    A model the device has measured before with the same options is answered from the store
+    (unless ``fresh``); within one search, a file measured once is answered from
+    ``records``, which ``search.json`` keeps, so a resumed search sees the latencies the
+    interrupted one saw.
 
     Args:
-        device: the device to measure on (``local``: this machine's LiteRT interpreter).
+        device: ``local``, ``http://HOST:PORT`` (an agent) or ``adb:SERIAL``.
         threads: interpreter threads.
         warmup: untimed runs.
         runs: timed runs; the median is the latency.
+        token: the agent's token.
+        store: the latency store's file (default: the user's cache folder).
+        fresh: measure again what the store already holds.
     """
 
-    def __init__(self, device: str = "local", threads: int = 1, warmup: int = 10, runs: int = 100) -> None:
-        self.device = device
-        self.threads = threads
-        self.warmup = warmup
-        self.runs = runs
+    def __init__(self, device: str = "local", threads: int = 1, warmup: int = 10, runs: int = 100,
+                 token: str | None = None, store: str | None = None, fresh: bool = False) -> None:
+        from edgeloop.device.devices import open_device
+        from edgeloop.device.options import BenchmarkOptions
+        from edgeloop.device.store import LatencyStore
+
+        self.spec = device
+        self.device = open_device(device, token=token)
+        # A generous limit: a measurement is of one model, and the device may be a slow board.
+        self.options = BenchmarkOptions(threads=threads, warmup=warmup, runs=runs, time_limit_s=600.0)
+        self.store = LatencyStore(store)
+        self.fresh = fresh
         self.records: dict[str, dict] = {}  # sha256 -> {"median_ms", "features"}
+        self._info: dict | None = None
+
+    @property
+    def info(self) -> dict:
+        """The device's fingerprint (delegates, runtime …), asked once."""
+        if self._info is None:
+            self._info = self.device.info()
+        return self._info
+
+    @property
+    def has_edgetpu(self) -> bool:
+        """The device reports an Edge TPU it can load."""
+        return bool(self.info.get("delegates", {}).get("edgetpu", {}).get("loads"))
 
     def median_ms(self, blob: bytes, features: dict | None = None) -> float:
-        """The median latency of ``blob``; a file measured before is answered from memory."""
-        from edgeloop.device.benchmark import benchmark
+        """The median latency of ``blob`` on the device."""
+        from edgeloop.device.latency import measure
 
         sha = hashlib.sha256(blob).hexdigest()
         record = self.records.get(sha)
         if record is None:
-            result = benchmark(blob, threads=self.threads, warmup=self.warmup, runs=self.runs)
+            result = measure(blob, [self.device], self.options, self.store, fresh=self.fresh)[0].result
             record = self.records[sha] = {"median_ms": result.stats.median_ms, "features": None}
         if features is not None and record["features"] is None:
             record["features"] = features
+            self.store.put_features(sha, features)
         return record["median_ms"]
 
+    def profile(self, blob: bytes) -> list[dict]:
+        """Every op's latency on the device (op profiling): rows with ``index``, ``op``, ``layer`` (the
+        Keras layer it came from) and ``median_ms``."""
+        import dataclasses
+
+        from edgeloop.device.latency import measure
+
+        from edgeloop.converters import read_model
+
+        options = dataclasses.replace(self.options, op_profiling=True)
+        result = measure(blob, [self.device], options, self.store, fresh=self.fresh)[0].result
+        ops = read_model(blob).ops  # each op's Keras layer, by its output's or its weights' name
+        return [{**row, "layer": ops[row["index"]].layer} for row in result.op_profile]
+
     def samples(self) -> tuple[list[dict], list[float]]:
-        """Features and latencies of every measurement that has its features."""
-        rows = [r for r in self.records.values() if r["features"] is not None]
-        return [r["features"] for r in rows], [r["median_ms"] for r in rows]
+        """Features and median latencies of every model the store holds for this device."""
+        from edgeloop.device.latency import device_key
+
+        rows = self.store.featured_medians(device_key(self.device, self.info), self.options.key())
+        return [f for f, _ in rows], [ms for _, ms in rows]
 
 
 class MeasuredLatency:

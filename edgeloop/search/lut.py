@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 
-from edgeloop.converters.inspect import layer_name
 from edgeloop.errors import EdgeloopError
 
 DEFAULT_FRACTIONS = (1.0, 0.75, 0.5, 0.25)
@@ -75,7 +74,7 @@ class LookupTable:
         for row in rows:
             if row.get("median_ms") is None:
                 continue
-            layer = layer_name(row["output"])
+            layer = row.get("layer")
             if layer in channels:
                 per_layer[layer] = per_layer.get(layer, 0.0) + row["median_ms"]
         for layer, ms in per_layer.items():
@@ -146,8 +145,8 @@ def build(model, original_ms: float, profile: Callable[[object], list[dict]],
     Args:
         model: the original Keras model.
         original_ms: its measured latency on the device.
-        profile: converts a Keras model and op-profiles it on the device (rows with
-            ``output`` tensor names and ``median_ms``).
+        profile: converts a Keras model and op-profiles it on the device (rows with the
+            op's Keras ``layer`` and ``median_ms``).
         fractions: the sampled width fractions (1.0 must be one of them).
     """
     from edgeloop.search.proposals import narrowed, prunable_groups

@@ -17,7 +17,7 @@ from edgeloop.pipeline.options import parse_options
 from edgeloop.search import netadapt
 from edgeloop.search.baseline import run_baseline
 from edgeloop.search.candidates import DataSpec
-from edgeloop.search.latency import Meter, MeasuredLatency, PredictedLatency
+from edgeloop.search.latency import LookupLatency, MeasuredLatency, Meter, PredictedLatency
 from edgeloop.search.options import SearchOptions
 from edgeloop.search.report import write_report
 from edgeloop.search.session import STATE_FILE, Session
@@ -25,7 +25,8 @@ from edgeloop.ui import Ui
 
 
 def search(model: str, data: str, options: SearchOptions, device: str = "local", out: str | Path = "runs",
-           executor: str = "sequential", ui: Ui | None = None) -> Session:
+           executor: str = "sequential", ui: Ui | None = None, token_file: str | None = None,
+           store: str | None = None, fresh: bool = False) -> Session:
     """Search for the most accurate narrowing of ``model`` that meets the latency budget.
 
     Args:
@@ -36,6 +37,9 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
         out: the folder new search folders go into.
         executor: ``sequential``, ``ray`` or ``ray://HOST:PORT``.
         ui: progress and messages.
+        token_file: the agent's token (``http://`` devices); its path is kept, never the token.
+        store: the latency store's file (default: the user's cache folder).
+        fresh: measure again what the store already holds.
 
     Returns:
         The finished session (``session.state`` is what ``search.json`` holds).
@@ -47,7 +51,6 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
     dataset = spec.load()
     keras_model = _load_model(model, dataset, options.seed)
     name = model.removeprefix("zoo:").split("?")[0] if model.startswith("zoo:") else Path(model).stem
-    folder = new_run_dir(Path(out), f"search-{name}")
     state = {
         "edgeloop_search": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -56,12 +59,17 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
         "data": asdict(spec),
         "split": dataset.split_info(),
         "device": device,
+        "token_file": str(Path(token_file).resolve()) if token_file else None,
+        "store": str(Path(store).resolve()) if store else None,
+        "fresh": fresh,
         "executor": executor,
         "options": asdict(options),
         "iterations": [],
         "measurements": {},
     }
-    session = _session(folder, state, options, dataset, spec, ui)
+    # Device, store and executor first: a bad one is refused before any folder is made.
+    session = _session(Path(), state, options, dataset, spec, ui)
+    session.folder = new_run_dir(Path(out), f"search-{name}")
     return _phases(session, keras_model)
 
 
@@ -90,14 +98,19 @@ def resume(folder: str | Path, ui: Ui | None = None) -> Session:
 
 
 def _session(folder: Path, state: dict, options: SearchOptions, dataset, spec: DataSpec, ui: Ui) -> Session:
+    from edgeloop.device.agent import read_token
     from edgeloop.search.executors import make_executor
 
-    if state["device"] != "local":
-        raise EdgeloopError(f"device {state['device']!r}: only the local device is available here")
-    meter = Meter(state["device"], threads=options.threads, warmup=options.warmup, runs=options.runs)
+    token = read_token(state["token_file"]) if state.get("token_file") else None
+    meter = Meter(state["device"], threads=options.threads, warmup=options.warmup, runs=options.runs, token=token,
+                  store=state.get("store"), fresh=state.get("fresh", False))
+    state["device_info"] = meter.info
     source = {"measure": lambda: MeasuredLatency(meter, dataset),
+              "lut": lambda: LookupLatency(meter, dataset, (state.get("latency_source") or {}).get("table")),
               "predictor": lambda: PredictedLatency(meter, dataset, seed=options.seed)}[options.latency]()
-    mode = options.edgetpu if options.edgetpu != "auto" else "off"
+    mode = options.edgetpu
+    if mode == "auto":  # an Edge TPU device: a proposal that falls off the TPU is no proposal
+        mode = "reject" if meter.has_edgetpu else "off"
     return Session(folder, state, options, dataset, spec, meter, source, make_executor(state["executor"]), ui, mode)
 
 

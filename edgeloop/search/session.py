@@ -85,7 +85,12 @@ class Session:
 
         analysis = analyze(read_model(blob))
         first = analysis.first_unmapped
-        detail = "every op maps" if analysis.fully_mapped else f"{first.op} ({first.layer}) falls back to the CPU: {first.reason}"
+        if analysis.fully_mapped:
+            detail = "every op maps"
+        elif first is not None:
+            detail = f"op {first.index} {first.op} (Keras layer {first.layer}) falls back to the CPU: {first.reason}"
+        else:
+            detail = "; ".join(analysis.problems)
         return {"fully_mapped": analysis.fully_mapped, "mapped_fraction": analysis.mapped_fraction, "detail": detail}
 
     def train(self, model, epochs: int) -> dict:

@@ -157,6 +157,33 @@ def classifier(x, classes: int, dropout: float = 0.0, name: str = "logits"):
     return keras.layers.Dense(classes, name=name)(x)
 
 
+def pooled_classifier(x, size: FeatureSize, classes: int):
+    """The MLPerf Tiny references' head: average pooling over the whole map, Flatten, Dense logits."""
+    from edgeloop._tf import keras
+
+    x = keras.layers.AveragePooling2D((size.h, size.w), name="pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    return keras.layers.Dense(classes, name="logits")(x)
+
+
+def inverted_residual(x, expansion: float, kernel: int, stride: int, filters: int, name: str, act: str = "relu6"):
+    """MobileNetV2's inverted residual (EfficientNet's MBConv without squeeze-excite).
+
+    1x1 expansion (left out when ``expansion`` is 1), depthwise ``kernel``, linear 1x1
+    projection, and a residual Add when the shape allows.
+    """
+    from edgeloop._tf import keras
+
+    shortcut, channels = x, x.shape[-1]
+    if expansion != 1:
+        x = conv_bn(x, make_divisible(channels * expansion), 1, f"{name}_expand", act=act)
+    x = dw_bn(x, kernel, f"{name}_dw", stride=stride, act=act)
+    x = conv_bn(x, filters, 1, f"{name}_project", act=None)
+    if stride == 1 and channels == filters:
+        x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
+    return x
+
+
 def check_fraction(model: str, option: str, value) -> float:
     """A dropout-like option: a number in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:

@@ -7,13 +7,13 @@ model table gives 7,978,856 parameters and 2.83 G multiply-adds ("GFLOPS") at 22
 which are compared. ``width`` scales the growth rate and the stem (rounded to integers):
 ``width=0.25`` is a small DenseNet (k = 8, about 0.5 M parameters).
 
-Converted to full int8 (8x8x1, width 0.25): CONV_2D, CONCATENATION, MUL and ADD (the
-pre-activation batch norms, which have no convolution before them to fold into), RELU,
-AVERAGE_POOL_2D (transitions; left out at 8x8 by the stride rule), MAX_POOL_2D, MEAN,
-FULLY_CONNECTED. All are in the Edge TPU's op table; the many CONCATENATIONs cost
-on-chip memory, so large inputs may spill. Not shrinkable through its Concatenate chains
-in general (``shrink`` keeps each input's selection, but every layer reads all earlier
-features, so filter pruning mostly shortens the 1x1 bottlenecks).
+Converted to full int8 at 8x8x1: CONV_2D, CONCATENATION, MUL and ADD (the pre-activation
+batch norms have no convolution before them to fold into; ReLU fuses into the ADD),
+MAX_POOL_2D, MEAN, FULLY_CONNECTED (AVERAGE_POOL_2D in the transitions from 16x16 up; the
+stride rule leaves them out at 8x8). All are in the Edge TPU's op table; the many
+CONCATENATIONs cost on-chip memory, so large inputs may spill. Shrinkable (``shrink``
+follows the Concatenate chains, each input keeping its own selection). Not QAT-able with
+tfmot: it has no quantize config for a BatchNormalization that follows no convolution.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def _transition(x, size: FeatureSize, name: str):
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(7_978_856, 2.83e9, "Huang et al. 2017 (arXiv:1608.06993), Table 1 (architecture); "
                 "torchvision densenet121 (7,978,856 parameters, 2.83 GFLOPS)", keras_application="DenseNet121"),
+    int8_ops=("CONV_2D", "MAX_POOL_2D", "MUL", "ADD", "CONCATENATION", "MEAN", "FULLY_CONNECTED"),
 )
 def densenet121(input_shape, classes, width: float = 1.0):
     """DenseNet-121: four dense blocks (6, 12, 24, 16 layers, growth rate 32) and transitions.

@@ -6,7 +6,7 @@ from edgeloop.models._blocks import check_classes, scaled
 from edgeloop.models.registry import Reference, register
 
 
-@register(reference=Reference((8, 8, 1), 10))
+@register(reference=Reference((8, 8, 1), 10), int8_ops=("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"))
 def digits_cnn(input_shape: tuple[int, ...] = (8, 8, 1), classes: int = 10, width: float = 1.0):
     """Two 3x3 convolutions, a max-pool and two dense layers (~285 k parameters at width 1).
 

@@ -13,13 +13,13 @@ reference pools over (24, 5) of the 25x5 map (``int(49 / 2)``); here the pool co
 whole map, which changes no weight and no MAC. ``width`` scales the 64 channels.
 
 Converted to full int8 (8x8x1 or 49x10x1): CONV_2D, DEPTHWISE_CONV_2D (ReLU fused),
-AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED: all in the Edge TPU's op table, expected to map
-entirely. Shrinkable: every pointwise convolution.
+AVERAGE_POOL_2D, FULLY_CONNECTED: all in the Edge TPU's op table, expected to map
+entirely. Shrinkable (every pointwise convolution); QAT-able.
 """
 
 from __future__ import annotations
 
-from edgeloop.models._blocks import FeatureSize, check_classes, check_fraction, conv_bn, dw_bn, image_input, scaled
+from edgeloop.models._blocks import FeatureSize, check_classes, check_fraction, conv_bn, dw_bn, image_input, pooled_classifier, scaled
 from edgeloop.models.registry import Paper, Reference, register
 
 
@@ -27,6 +27,7 @@ from edgeloop.models.registry import Paper, Reference, register
     reference=Reference((49, 10, 1), 12),
     paper=Paper(23_756, 2.657e6, "MLPerf Tiny (Banbury et al. 2021) keyword spotting reference: "
                 "mlcommons/tiny keras_model.py ds_cnn (parameters), siliconlabs/mltk keyword_spotting.py (MACs)"),
+    int8_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED"),
 )
 def ds_cnn(input_shape, classes, width: float = 1.0, dropout: float = 0.4):
     """DS-CNN (MLPerf Tiny keyword spotting): 10x4 convolution, 4 depthwise separable blocks.
@@ -53,6 +54,4 @@ def ds_cnn(input_shape, classes, width: float = 1.0, dropout: float = 0.4):
         x = conv_bn(x, filters, 1, f"block{i}_pw", use_bias=True)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    x = keras.layers.AveragePooling2D((size.h, size.w), name="pool")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    return keras.Model(inputs, keras.layers.Dense(classes, name="logits")(x), name="ds_cnn")
+    return keras.Model(inputs, pooled_classifier(x, size, classes), name="ds_cnn")

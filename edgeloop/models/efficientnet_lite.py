@@ -19,9 +19,9 @@ is therefore the paper's B0 figure, 0.39 B, which Lite0 should match less squeez
 ``depth`` the repeats (rounded up), as EfficientNet's compound scaling does: Lite1-4 are
 width/depth (1.0/1.1, 1.1/1.2, 1.2/1.4, 1.4/1.8) at 240, 260, 280 and 300 pixels.
 
-Converted to full int8 (8x8x1, width 0.5): CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN,
-FULLY_CONNECTED, ReLU6 fused: all in the Edge TPU's op table, expected to map entirely
-(this is what the Lite variant is for).
+Converted to full int8 at 8x8x1: CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN, FULLY_CONNECTED,
+ReLU6 fused: all in the Edge TPU's op table, expected to map entirely (this is what the
+Lite variant is for). Shrinkable; QAT-able.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from edgeloop.models._blocks import (
-    FeatureSize, check_classes, check_fraction, classifier, conv_bn, dw_bn, image_input, make_divisible,
+    FeatureSize, check_classes, check_fraction, classifier, conv_bn, image_input, inverted_residual, make_divisible,
 )
 from edgeloop.models.registry import Paper, Reference, register
 
@@ -38,23 +38,11 @@ _STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80
            (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
 
 
-def _mbconv(x, expansion: int, kernel: int, stride: int, filters: int, name: str):
-    from edgeloop._tf import keras
-
-    shortcut, channels = x, x.shape[-1]
-    if expansion != 1:
-        x = conv_bn(x, channels * expansion, 1, f"{name}_expand", act="relu6")
-    x = dw_bn(x, kernel, f"{name}_dw", stride=stride, act="relu6")
-    x = conv_bn(x, filters, 1, f"{name}_project", act=None)
-    if stride == 1 and channels == filters:
-        x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
-    return x
-
-
 @register(
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(4.7e6, 0.39e9, "tensorflow/tpu efficientnet/lite/README.md: efficientnet-lite0 (4.7 M params); "
                 "Tan & Le 2019 Table 2: B0 0.39 B FLOPs (the README's 407 M MAdds: see module docstring)"),
+    int8_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED"),
 )
 def efficientnet_lite0(input_shape, classes, width: float = 1.0, depth: float = 1.0, dropout: float = 0.2):
     """EfficientNet-Lite0: 16 MBConv blocks with ReLU6 and no squeeze-excite; fixed stem and head.
@@ -82,7 +70,7 @@ def efficientnet_lite0(input_shape, classes, width: float = 1.0, depth: float = 
         count = repeats if stage in (0, len(_STAGES) - 1) else math.ceil(repeats * depth)
         for r in range(count):
             stride = size.stride(kernel) if first_stride == 2 and r == 0 else 1
-            x = _mbconv(x, expansion, kernel, stride, make_divisible(channels * width), f"block{block}")
+            x = inverted_residual(x, expansion, kernel, stride, make_divisible(channels * width), f"block{block}")
             block += 1
     x = conv_bn(x, 1280, 1, "head", act="relu6")
     x = classifier(x, classes, check_fraction("efficientnet_lite0", "dropout", dropout))

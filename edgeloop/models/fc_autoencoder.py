@@ -19,8 +19,9 @@ and cost, plus ``inputs x classes`` MACs, so it trains, distils, converts and be
 the benchmark model. Samples of any shape are flattened first (digits' 8x8x1 -> 64).
 ``width`` scales the hidden layers (128) and the bottleneck (8).
 
-Converted to full int8: FULLY_CONNECTED (batch norm folded, ReLU fused) and RESHAPE:
-expected to map entirely on the Edge TPU.
+Converted to full int8 (8x8x1 digits, classifier head): RESHAPE (the flatten) and
+FULLY_CONNECTED (batch norm folded, ReLU fused): expected to map entirely on the Edge TPU.
+Shrinkable (the hidden layers); QAT-able.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from edgeloop.errors import EdgeloopError
     reference=Reference((640,), None),
     paper=Paper(267_928, 264_192, "MLPerf Tiny (Banbury et al. 2021) anomaly detection reference: "
                 "mlcommons/tiny keras_model.py get_model (parameters), siliconlabs/mltk anomaly_detection.py (MACs)"),
+    int8_ops=("RESHAPE", "FULLY_CONNECTED"),
 )
 def fc_autoencoder(input_shape, classes, width: float = 1.0):
     """Fully-connected autoencoder (MLPerf Tiny anomaly detection): 128x4, 8, 128x4, reconstruction.

@@ -7,16 +7,18 @@ tables are the paper's Tables 1 and 2; channels round to multiples of 8
 not scaled below α = 1, as in the paper's code and Keras. ``minimalistic=True`` is the
 paper's "minimalistic" variant: 3x3 kernels, ReLU, no squeeze-excite.
 
-Converted to full int8 (8x8x1, width 0.5): CONV_2D, DEPTHWISE_CONV_2D, HARD_SWISH, ADD,
-MEAN, MUL (squeeze-excite's channel gate, and hard-sigmoid's 1/6), RELU6 (hard-sigmoid),
-FULLY_CONNECTED. On the Edge TPU this model does not map entirely: HARD_SWISH is not in the
-Edge TPU's op table (coral.ai, "TensorFlow models on the Edge TPU", supported operations),
-and the first one follows the stem, so the compiler hands nearly the whole network to the
-CPU. Squeeze-excite's ops (MEAN, CONV_2D, MUL) are in the table, but its global pool
-serialises the block, which is why EfficientNet-Lite drops it ("SE are not well supported
-for some mobile accelerators", tensorflow/tpu EfficientNet-Lite README).
+Converted to full int8 at 8x8x1: CONV_2D, DEPTHWISE_CONV_2D, HARD_SWISH (the converter
+fuses the Rescaling/ReLU6/Rescaling/Multiply pattern), ADD, MEAN (squeeze-excite and the
+head's pooling), MUL (squeeze-excite's gate, whose hard-sigmoid folds into it) and
+FULLY_CONNECTED. On the Edge TPU this model is not expected to map entirely: HARD_SWISH is
+not among the operations of the op table Coral publishes (coral.ai, "TensorFlow models on
+the Edge TPU") and the first one follows the stem, so the compiler would leave nearly the
+whole network to the CPU; the analyzer run on the converted file is the judge. Squeeze-excite's ops (MEAN, CONV_2D, MUL) are in the table, but its global pool
+serialises every block that has one, which is why EfficientNet-Lite drops it ("SE are not
+well supported for some mobile accelerators", tensorflow/tpu EfficientNet-Lite README).
 ``minimalistic=True`` leaves only Edge TPU ops (CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN,
-FULLY_CONNECTED).
+FULLY_CONNECTED). tfmot cannot QAT the hard-swish layers (no quantize config for
+Rescaling); the minimalistic variant it can. Shrinkable.
 """
 
 from __future__ import annotations
@@ -96,10 +98,15 @@ def _mobilenet_v3(variant: str, blocks, last_point: int, input_shape, classes, w
     return keras.Model(inputs, keras.layers.Dense(classes, name="logits")(x), name=variant)
 
 
+# Op types of the full-int8 file at 8x8x1 (see the module docstring).
+_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "HARD_SWISH", "ADD", "MEAN", "MUL", "FULLY_CONNECTED")
+
+
 @register(
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(2.5e6, 56e6, "Howard et al. 2019 (arXiv:1905.02244), Table 3: V3-Small 1.0",
                 keras_application="MobileNetV3Small", application_options={"include_preprocessing": False}),
+    int8_ops=_OPS,
 )
 def mobilenet_v3_small(input_shape, classes, width: float = 1.0, dropout: float = 0.2, minimalistic: bool = False):
     """MobileNetV3-Small: 11 blocks with squeeze-excite and hard-swish (or minimalistic).
@@ -118,15 +125,11 @@ def mobilenet_v3_small(input_shape, classes, width: float = 1.0, dropout: float 
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(5.4e6, 219e6, "Howard et al. 2019 (arXiv:1905.02244), Table 3: V3-Large 1.0",
                 keras_application="MobileNetV3Large", application_options={"include_preprocessing": False}),
+    int8_ops=_OPS,
 )
 def mobilenet_v3_large(input_shape, classes, width: float = 1.0, dropout: float = 0.2, minimalistic: bool = False):
     """MobileNetV3-Large: 15 blocks with squeeze-excite and hard-swish (or minimalistic).
 
-    Args:
-        input_shape: image shape (height, width, channels); any size from 8x8 up.
-        classes: output classes (logits).
-        width: α, multiplies the block channels (rounded to multiples of 8).
-        dropout: dropout before the classifier.
-        minimalistic: 3x3 kernels, ReLU and no squeeze-excite (Edge TPU friendly).
+    Takes the same arguments as :func:`mobilenet_v3_small`.
     """
     return _mobilenet_v3("mobilenet_v3_large", _LARGE, 1280, input_shape, classes, width, dropout, minimalistic)

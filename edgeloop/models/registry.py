@@ -76,12 +76,22 @@ class Paper:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered architecture."""
+    """A registered architecture.
+
+    Attributes:
+        name: the registered name.
+        builder: the function that builds it.
+        reference: the configuration its paper measured (``None``: edgeloop's own model).
+        paper: the published figures (``None``: nothing published).
+        int8_ops: the op types of its full-int8 TFLite file built for digits (8x8x1, 10
+            classes), which the tests check; what the Edge TPU analyzer is to be run on.
+    """
 
     name: str
     builder: Callable
     reference: Reference | None
     paper: Paper | None
+    int8_ops: frozenset[str] = frozenset()
 
     @property
     def options(self) -> dict:
@@ -98,17 +108,18 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register(fn: Callable | None = None, *, reference: Reference | None = None, paper: Paper | None = None):
+def register(fn: Callable | None = None, *, reference: Reference | None = None, paper: Paper | None = None,
+             int8_ops: tuple[str, ...] = ()):
     """Register an architecture builder under its function name.
 
-    Use bare (``@register``) or with the reference configuration and published figures
-    (``@register(reference=…, paper=…)``).
+    Use bare (``@register``) or with the reference configuration, the published figures
+    and the converted op types (``@register(reference=…, paper=…, int8_ops=(…))``).
     """
 
     def wrap(builder: Callable) -> Callable:
         if builder.__name__ in _REGISTRY:
             raise ValueError(f"model {builder.__name__!r} is registered twice")
-        _REGISTRY[builder.__name__] = ModelSpec(builder.__name__, builder, reference, paper)
+        _REGISTRY[builder.__name__] = ModelSpec(builder.__name__, builder, reference, paper, frozenset(int8_ops))
         return builder
 
     return wrap(fn) if fn is not None else wrap

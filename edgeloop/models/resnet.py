@@ -10,10 +10,10 @@ in the paper and Keras: the bottleneck's stride sits on its first 1x1 convolutio
 Keras' ResNet50 (redundant before batch norm, and folded away when converted).
 ``width`` scales every stage's channels, rounded to multiples of 8.
 
-Converted to full int8 (8x8x1, width 0.25): CONV_2D, MAX_POOL_2D (dropped at 8x8, where
-the stride rule leaves it out), ADD, MEAN, FULLY_CONNECTED, ReLU fused. All are in the
-Edge TPU's op table: expected to map entirely. Shrinkable: each block's inner
-convolutions freely; the convolutions whose outputs meet at an Add shrink together.
+Converted to full int8 at 8x8x1: CONV_2D (ReLU fused), MAX_POOL_2D, ADD, MEAN,
+FULLY_CONNECTED. All are in the Edge TPU's op table: expected to map entirely. Shrinkable:
+each block's inner convolutions freely; the convolutions whose outputs meet at an Add
+shrink together. QAT-able.
 """
 
 from __future__ import annotations
@@ -64,10 +64,15 @@ def _resnet(model: str, block, repeats: tuple[int, ...], input_shape, classes, w
     return keras.Model(inputs, classifier(x, classes), name=model)
 
 
+# Op types of the full-int8 file at 8x8x1 (see the module docstring).
+_OPS = ("CONV_2D", "MAX_POOL_2D", "ADD", "MEAN", "FULLY_CONNECTED")
+
+
 @register(
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(11_689_512, 1.8e9, "He et al. 2016 (arXiv:1512.03385), Table 1: 18-layer (1.8 G); "
                 "torchvision resnet18 (11,689,512 parameters)"),
+    int8_ops=_OPS,
 )
 def resnet18(input_shape, classes, width: float = 1.0):
     """ResNet-18: four stages of two basic blocks (two 3x3 convolutions each).
@@ -84,6 +89,7 @@ def resnet18(input_shape, classes, width: float = 1.0):
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(25_557_032, 3.8e9, "He et al. 2016 (arXiv:1512.03385), Table 1: 50-layer (3.8 G); "
                 "torchvision resnet50 (25,557,032 parameters)", keras_application="ResNet50"),
+    int8_ops=_OPS,
 )
 def resnet50(input_shape, classes, width: float = 1.0):
     """ResNet-50: four stages of 3, 4, 6 and 3 bottleneck blocks (1x1, 3x3, 1x1 x4).

@@ -10,14 +10,14 @@ batch-norm statistics) counted from that definition; MACs: 12.502 M, the referen
 in siliconlabs/mltk ``mltk/models/tinyml/image_classification.py`` ("Total MACs: 12.502 M").
 ``width`` scales the filters (rounded to integers: ``width=1.625`` is the 26-filter model).
 
-Converted to full int8 (8x8x1): CONV_2D (ReLU fused), ADD, AVERAGE_POOL_2D, RESHAPE,
+Converted to full int8 at 8x8x1: CONV_2D (ReLU fused), ADD, AVERAGE_POOL_2D,
 FULLY_CONNECTED: all in the Edge TPU's op table, expected to map entirely. Shrinkable: the
-block's first convolutions freely, the residual groups together.
+blocks' first convolutions freely, the residual groups together; QAT-able.
 """
 
 from __future__ import annotations
 
-from edgeloop.models._blocks import FeatureSize, activation, check_classes, conv_bn, image_input, scaled
+from edgeloop.models._blocks import FeatureSize, activation, check_classes, conv_bn, image_input, pooled_classifier, scaled
 from edgeloop.models.registry import Paper, Reference, register
 
 
@@ -25,6 +25,7 @@ from edgeloop.models.registry import Paper, Reference, register
     reference=Reference((32, 32, 3), 10),
     paper=Paper(78_186, 12.502e6, "MLPerf Tiny (Banbury et al. 2021) image classification reference: "
                 "mlcommons/tiny keras_model.py resnet_v1_eembc (parameters), siliconlabs/mltk image_classification.py (MACs)"),
+    int8_ops=("CONV_2D", "ADD", "AVERAGE_POOL_2D", "FULLY_CONNECTED"),
 )
 def resnet8(input_shape, classes, width: float = 1.0):
     """ResNet-8 (MLPerf Tiny image classification): stem, three residual stacks, pooled Dense head.
@@ -50,6 +51,4 @@ def resnet8(input_shape, classes, width: float = 1.0):
             shortcut = keras.layers.Conv2D(filters, 1, strides=stride, name=f"stack{stack}_shortcut")(x)
         x = keras.layers.Add(name=f"stack{stack}_add")([shortcut, y])
         x = activation(x, "relu", f"stack{stack}_out")
-    x = keras.layers.AveragePooling2D((size.h, size.w), name="pool")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    return keras.Model(inputs, keras.layers.Dense(classes, name="logits")(x), name="resnet8")
+    return keras.Model(inputs, pooled_classifier(x, size, classes), name="resnet8")

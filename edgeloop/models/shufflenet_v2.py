@@ -10,13 +10,12 @@ The shuffle (2 groups) is Reshape to (H·W, 2, C/2), Permute, Reshape back: the 
 never have more than three non-batch dimensions, which the Edge TPU requires; the split is
 two ``ChannelSlice`` layers (see ``edgeloop.models._custom``).
 
-Converted to full int8 (8x8x1, width 0.5): CONV_2D, DEPTHWISE_CONV_2D, STRIDED_SLICE,
-CONCATENATION, RESHAPE, TRANSPOSE, MAX_POOL_2D (left out at 8x8 by the stride rule),
-MEAN, FULLY_CONNECTED. The Edge TPU op table has all but TRANSPOSE, which newer compilers
-accept only in limited forms (coral.ai supported operations: "Transpose"), so the shuffle
-is where mapping may stop; the analyzer run at merge time says for this file. Not
-shrinkable (the split and the reshapes fix the channel counts) and not QAT-able with tfmot
-(it has no quantize config for ``ChannelSlice``).
+Converted to full int8 at 8x8x1: CONV_2D, DEPTHWISE_CONV_2D, STRIDED_SLICE (split),
+CONCATENATION, RESHAPE and TRANSPOSE (shuffle), MAX_POOL_2D, MEAN, FULLY_CONNECTED.
+TRANSPOSE and STRIDED_SLICE come with shape limits on the Edge TPU (Coral's op table), so
+the first shuffle is where mapping may stop; the analyzer run on the converted file is the
+judge. Not shrinkable (the split and the reshapes fix the channel counts) and not
+QAT-able with tfmot (it has no quantize config for ``ChannelSlice``).
 """
 
 from __future__ import annotations
@@ -60,6 +59,8 @@ def _unit(x, out_channels: int, stride: int, name: str):
 @register(
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(2.3e6, 146e6, "Ma et al. 2018 (arXiv:1807.11164), Table 5: ShuffleNet v2 1x"),
+    int8_ops=("CONV_2D", "MAX_POOL_2D", "DEPTHWISE_CONV_2D", "CONCATENATION", "RESHAPE", "TRANSPOSE", "STRIDED_SLICE",
+              "MEAN", "FULLY_CONNECTED"),
 )
 def shufflenet_v2(input_shape, classes, width: float = 1.0):
     """ShuffleNetV2: stem, three stages of shuffle units (4, 8, 4), 1x1 convolution, classifier.

@@ -11,10 +11,11 @@ that is not twice the MACs (387.7 M at 227x227 here, as Caffe pools) but equals 
 round up as Caffe's do (a zero row / column is padded where needed; inputs are post-ReLU,
 so zeros never win a max). ``width`` scales every convolution's filters (rounded).
 
-Converted to full int8 (8x8x1, width 0.5): CONV_2D (ReLU fused), CONCATENATION, MEAN,
-MAX_POOL_2D and PAD (left out at 8x8 by the stride rule). All are in the Edge TPU's op
-table: expected to map entirely. The classifier is the paper's: dropout, a 1x1
-convolution with ReLU, global average pooling; its outputs are logits (non-negative).
+Converted to full int8 at 8x8x1: CONV_2D (ReLU fused), CONCATENATION and MEAN (MAX_POOL_2D
+and, at 227x227, PAD from 16x16 up; the stride rule leaves the pools out at 8x8). All are
+in the Edge TPU's op table: expected to map entirely. The classifier is the paper's:
+dropout, a 1x1 convolution with ReLU, global average pooling; its outputs are logits
+(non-negative). Shrinkable except conv10 (its channels are the output); QAT-able.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _pool(x, size: FeatureSize, name: str):
     reference=Reference((224, 224, 3), 1000),
     paper=Paper(1_235_496, 0.35e9, "forresti/SqueezeNet SqueezeNet_v1.1 (architecture); "
                 "torchvision squeezenet1_1 (1,235,496 parameters, 0.35 GFLOPS)"),
+    int8_ops=("CONV_2D", "CONCATENATION", "MEAN"),
 )
 def squeezenet1_1(input_shape, classes, width: float = 1.0, dropout: float = 0.5):
     """SqueezeNet 1.1: 3x3/2 conv1, eight fire modules, a 1x1 convolution classifier.

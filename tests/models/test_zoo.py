@@ -34,7 +34,7 @@ def _marked(names, slow):
 @pytest.mark.parametrize("name", _marked(list_models(), set(list_models()) - QUICK_TO_CONVERT))
 def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name, digits):
     from edgeloop._tf import keras
-    from edgeloop.converters import read_model, verify
+    from edgeloop.converters import op_counts, read_model, verify
     from edgeloop.converters.tflite import convert
     from edgeloop.device.interpreter import TFLiteModel
     from edgeloop.pipeline.distill import distillation_loss
@@ -60,6 +60,7 @@ def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name
     info = read_model(blob)
     failed = [c for c in verify(info, "int8", "int8") if not c.passed]
     assert not failed, failed
+    assert set(op_counts(info)) == get_spec(name).int8_ops  # the op list the module documents
     assert list(info.tensors[info.outputs[0]].shape) == [1, 10]
     assert TFLiteModel(blob).predict(digits.x_val[:3]).shape == (3, 10)
 

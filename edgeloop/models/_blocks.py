@@ -84,7 +84,8 @@ def image_input(model: str, input_shape: tuple[int, ...]):
     from edgeloop._tf import keras
 
     if len(input_shape) not in (2, 3) or any(not isinstance(d, int) or d < 1 for d in input_shape):
-        raise EdgeloopError(f"model {model} takes images (height, width, channels); got sample shape {tuple(input_shape)}")
+        raise EdgeloopError(
+            f"model {model} takes images (height, width, channels); got sample shape {tuple(input_shape)}")
     inputs = keras.Input(shape=input_shape, name="input")
     if len(input_shape) == 2:
         return inputs, keras.layers.Reshape((*input_shape, 1), name="add_channel")(inputs)

@@ -18,7 +18,9 @@ tfmot: it has no quantize config for a BatchNormalization that follows no convol
 
 from __future__ import annotations
 
-from edgeloop.models._blocks import FeatureSize, activation, batch_norm, check_classes, classifier, conv_bn, image_input, scaled
+from edgeloop.models._blocks import (
+    FeatureSize, activation, batch_norm, check_classes, classifier, conv_bn, image_input, scaled,
+)
 from edgeloop.models.registry import Paper, Reference, register
 
 

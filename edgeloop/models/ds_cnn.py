@@ -19,7 +19,9 @@ entirely. Shrinkable (every pointwise convolution); QAT-able.
 
 from __future__ import annotations
 
-from edgeloop.models._blocks import FeatureSize, check_classes, check_fraction, conv_bn, dw_bn, image_input, pooled_classifier, scaled
+from edgeloop.models._blocks import (
+    FeatureSize, check_classes, check_fraction, conv_bn, dw_bn, image_input, pooled_classifier, scaled,
+)
 from edgeloop.models.registry import Paper, Reference, register
 
 

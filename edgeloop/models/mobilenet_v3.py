@@ -13,9 +13,10 @@ head's pooling), MUL (squeeze-excite's gate, whose hard-sigmoid folds into it) a
 FULLY_CONNECTED. On the Edge TPU this model is not expected to map entirely: HARD_SWISH is
 not among the operations of the op table Coral publishes (coral.ai, "TensorFlow models on
 the Edge TPU") and the first one follows the stem, so the compiler would leave nearly the
-whole network to the CPU; the analyzer run on the converted file is the judge. Squeeze-excite's ops (MEAN, CONV_2D, MUL) are in the table, but its global pool
-serialises every block that has one, which is why EfficientNet-Lite drops it ("SE are not
-well supported for some mobile accelerators", tensorflow/tpu EfficientNet-Lite README).
+whole network to the CPU; the analyzer run on the converted file is the judge.
+Squeeze-excite's ops (MEAN, CONV_2D, MUL) are in the table, but its global pool serialises
+every block that has one, which is why EfficientNet-Lite drops it ("SE are not well
+supported for some mobile accelerators", tensorflow/tpu EfficientNet-Lite README).
 ``minimalistic=True`` leaves only Edge TPU ops (CONV_2D, DEPTHWISE_CONV_2D, ADD, MEAN,
 FULLY_CONNECTED). tfmot cannot QAT the hard-swish layers (no quantize config for
 Rescaling); the minimalistic variant it can. Shrinkable.

@@ -17,14 +17,17 @@ blocks' first convolutions freely, the residual groups together; QAT-able.
 
 from __future__ import annotations
 
-from edgeloop.models._blocks import FeatureSize, activation, check_classes, conv_bn, image_input, pooled_classifier, scaled
+from edgeloop.models._blocks import (
+    FeatureSize, activation, check_classes, conv_bn, image_input, pooled_classifier, scaled,
+)
 from edgeloop.models.registry import Paper, Reference, register
 
 
 @register(
     reference=Reference((32, 32, 3), 10),
     paper=Paper(78_186, 12.502e6, "MLPerf Tiny (Banbury et al. 2021) image classification reference: "
-                "mlcommons/tiny keras_model.py resnet_v1_eembc (parameters), siliconlabs/mltk image_classification.py (MACs)"),
+                "mlcommons/tiny keras_model.py resnet_v1_eembc (parameters), "
+                "siliconlabs/mltk image_classification.py (MACs)"),
     int8_ops=("CONV_2D", "ADD", "AVERAGE_POOL_2D", "FULLY_CONNECTED"),
 )
 def resnet8(input_shape, classes, width: float = 1.0):

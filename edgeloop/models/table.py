@@ -3,8 +3,9 @@
 Parameters are trainable weights (batch norm's moving mean and variance left out), the
 count torchvision and most papers give; MACs are counted from the Keras graph by
 :func:`edgeloop.models.macs.model_macs` (convolutions and Dense layers, as papers count
-multiply-adds). Each model is built at full size to be counted: on the 2-core machine this
-was measured on, building all of them took about 15 s (DenseNet-121 the longest, ~2 s).
+multiply-adds). Each model is built at full size to be counted: all of them take about
+12 s on a lightly loaded 2-core machine (DenseNet-121 the longest, ~2 s), so nothing is
+cached.
 """
 
 from __future__ import annotations

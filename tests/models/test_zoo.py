@@ -104,7 +104,9 @@ def test_equals_keras_applications_at_the_reference_configuration(name):
     assert _weighted_layers(ours) == _weighted_layers(app)
 
 
-@pytest.mark.parametrize("size, stages", [((8, 8, 1), (4, 2, 2, 2, 2)), ((32, 32, 3), (16, 8, 4, 2, 2)), ((224, 224, 3), (112, 56, 28, 14, 7))])
+@pytest.mark.parametrize("size, stages", [
+    ((8, 8, 1), (4, 2, 2, 2, 2)), ((32, 32, 3), (16, 8, 4, 2, 2)), ((224, 224, 3), (112, 56, 28, 14, 7)),
+])
 def test_stride_rule_stops_halving_at_two_pixels(size, stages):
     model = create("mobilenet_v1", input_shape=size, classes=3, width=0.25)
     sides = [model.get_layer(n).output_shape[1] for n in ("stem", "block2_dw", "block4_dw", "block6_dw", "block12_dw")]
@@ -112,7 +114,8 @@ def test_stride_rule_stops_halving_at_two_pixels(size, stages):
 
 
 def test_options_are_checked_and_listed():
-    with pytest.raises(EdgeloopError, match=r"model mobilenet_v2 has no option depth; its options: width \(default 1.0\), dropout"):
+    listed = r"model mobilenet_v2 has no option depth; its options: width \(default 1.0\), dropout"
+    with pytest.raises(EdgeloopError, match=listed):
         create("mobilenet_v2", input_shape=(8, 8, 1), classes=10, depth=2)
     with pytest.raises(EdgeloopError, match="width must be a positive number"):
         create("resnet18", input_shape=(8, 8, 1), classes=10, width=0)
@@ -127,7 +130,8 @@ def test_options_are_checked_and_listed():
 
 
 def test_width_multiplier_baselines_shrink_in_order():
-    counts = [create("mobilenet_v2", input_shape=(8, 8, 1), classes=10, width=w).count_params() for w in (1.0, 0.5, 0.35)]
+    counts = [create("mobilenet_v2", input_shape=(8, 8, 1), classes=10, width=w).count_params()
+              for w in (1.0, 0.5, 0.35)]
     assert counts == sorted(counts, reverse=True) and counts[-1] < counts[0] / 2
 
 

@@ -7,7 +7,8 @@ Example:
     (None, 10)
 
 An architecture is a builder function registered with the configuration its paper
-measured (input shape, classes, options) and the figures the paper published::
+measured (input shape, classes), the figures the paper published and the op types of its
+full-int8 file (checked by the tests)::
 
     @register(reference=Reference((224, 224, 3), 1000),
               paper=Paper(params=3.47e6, macs=300e6, source="Sandler et al. 2018, Table 4"))
@@ -22,9 +23,11 @@ Why the zoo writes its own architectures rather than calling ``tf_keras.applicat
 applications refuses inputs under 32x32 (the built-in data set is 8x8 digits), does not
 have EfficientNet-Lite, ShuffleNet, SqueezeNet, ResNet-18 or the MLPerf Tiny models, and
 names its hard-swish layers with counters that change from one build to the next. Each
-architecture here is a small module; where applications has the same network the tests
-prove the two equal at the reference configuration (same parameter count, same MACs, the
-same weighted layers), so nothing is lost by not calling it.
+architecture is a small module (stride-2 layers use "same" padding where applications pads
+explicitly; the converter folds either into the same ops); where applications has the same
+network the tests prove the two equal at the reference configuration (same parameter
+count, same MACs, the same weighted layers), so nothing is lost by not calling it. Inputs
+from 8x8 up build through the stride rule of :mod:`edgeloop.models._blocks`.
 """
 
 from __future__ import annotations
@@ -102,7 +105,8 @@ class ModelSpec:
     @property
     def summary(self) -> str:
         """The first line of the builder's docstring."""
-        return (self.builder.__doc__ or "").strip().splitlines()[0] if self.builder.__doc__ else ""
+        doc = (self.builder.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -152,7 +156,8 @@ def create(name: str, input_shape: tuple[int, ...] | None = None, classes: int |
         classes: number of output classes (default: the reference configuration's;
             ``create(name)`` builds the network the paper measured).
         width: channel multiplier, rounded as the architecture's paper rounds it.
-        **options: the architecture's own options (``edgeloop models list`` shows them).
+        **options: the architecture's own options (``edgeloop models list --json`` shows
+            them with their defaults).
 
     Returns:
         A tf_keras model whose output is logits.

@@ -18,9 +18,9 @@ from edgeloop.models.table import trainable_params
 # Widths that keep each architecture small on digits (depth is what costs time, not width).
 SMALL_WIDTH = {"mobilenet_v2": 0.35, "mobilenet_v3_small": 0.5, "mobilenet_v3_large": 0.5, "efficientnet_lite0": 0.5,
                "shufflenet_v2": 0.5, "squeezenet1_1": 0.5, "fc_autoencoder": 0.5}
-# Converting takes 2-4 s for these and 8-40 s for the deeper graphs on a loaded 2-core
-# machine (most of it the converter saving the Keras model as a SavedModel); the rest are
-# marked slow, so an architecture added is tested with the slow tests until listed here.
+# Converting takes 1-2 s for these and 3-25 s for the deeper graphs on a loaded 2-core
+# machine; the rest are marked slow, so an architecture added is tested with the slow tests
+# until listed here.
 QUICK_TO_CONVERT = {"digits_cnn", "ds_cnn", "fc_autoencoder", "resnet8", "squeezenet1_1"}
 WITH_PAPER = [n for n in list_models() if get_spec(n).paper is not None]
 APPLICATIONS = [n for n in WITH_PAPER if get_spec(n).paper.keras_application]
@@ -32,7 +32,7 @@ def _marked(names, slow):
 
 
 @pytest.mark.parametrize("name", _marked(list_models(), set(list_models()) - QUICK_TO_CONVERT))
-def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name, digits):
+def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name, digits, untraced_export):
     from edgeloop._tf import keras
     from edgeloop.converters import op_counts, read_model, verify
     from edgeloop.converters.tflite import convert
@@ -167,3 +167,13 @@ def test_custom_and_rescaling_layers_save_and_load_back(name, tmp_path):
     path = save_model(model, tmp_path / f"{name}.keras")
     x = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")
     np.testing.assert_allclose(load_model(path)(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["resnet8", "squeezenet1_1"])
+def test_conversion_is_the_same_without_keras_traces(name, digits, without_keras_traces):
+    from edgeloop.converters.tflite import convert
+
+    model = create(name, input_shape=(8, 8, 1), classes=10, width=0.5)
+    with without_keras_traces():
+        untraced = convert(model, "int8", digits.representative(4))
+    assert untraced == convert(model, "int8", digits.representative(4))

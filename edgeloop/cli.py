@@ -380,6 +380,45 @@ def recipes() -> None:
         click.echo(f"  {name:<13} " + ", ".join(f"{key}={value!r}" for key, value in defaults))
 
 
+@cli.group()
+def models() -> None:
+    """The model zoo: architectures usable as zoo:<name> in a recipe."""
+
+
+@models.command("list")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON (with each figure's source).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def models_list(names, as_json, quiet) -> None:
+    """Count every architecture (or NAMES) at its paper's configuration, next to the paper.
+
+    Parameters are trainable weights; MACs are the multiply-accumulates of convolutions and
+    Dense layers for one inference. Each model is built at full size to be counted.
+    """
+    from edgeloop.models import list_models
+    from edgeloop.models.table import format_count, zoo_table
+    from edgeloop.ui import Ui
+
+    ui = Ui(quiet=quiet or as_json)
+    with ui.progress("counting", len(names) or len(list_models())) as advance:
+        rows = zoo_table(list(names), progress=lambda name: advance(1))
+    if as_json:
+        _emit_json(rows)
+        return
+    pct = lambda v: "-" if v is None else f"{v:+.1f}%" if abs(v) >= 0.05 else "0.0%"  # noqa: E731
+    header = ("model", "reference", "params", "MACs", "paper params", "paper MACs", "params diff", "MACs diff")
+    table = [header] + [
+        (r["name"], r["reference"] or "-", format_count(r["params"]), format_count(r["macs"]),
+         format_count(r["paper_params"]), format_count(r["paper_macs"]), pct(r["params_diff_pct"]), pct(r["macs_diff_pct"]))
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    click.echo("params: trainable weights; MACs: multiply-accumulates of convolutions and Dense layers. "
+               "Sources: edgeloop models list --json")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning bad input into one line and exit status 2."""
     try:

@@ -106,7 +106,7 @@ def test_bad_requests_are_clear_errors(channels, fragment):
     pytest.param("resnet18", marks=pytest.mark.slow),
     pytest.param("resnet50", marks=pytest.mark.slow),
 ])
-def test_zoo_models_shrink_by_half_and_convert_to_full_int8(name, digits, untraced_export):
+def test_zoo_models_shrink_by_half_and_convert_to_full_int8(name, digits):
     from edgeloop.converters import read_model, verify
     from edgeloop.converters.tflite import convert
     from edgeloop.models import create

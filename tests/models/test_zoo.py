@@ -32,7 +32,7 @@ def _marked(names, slow):
 
 
 @pytest.mark.parametrize("name", _marked(list_models(), set(list_models()) - QUICK_TO_CONVERT))
-def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name, digits, untraced_export):
+def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name, digits):
     from edgeloop._tf import keras
     from edgeloop.converters import op_counts, read_model, verify
     from edgeloop.converters.tflite import convert
@@ -167,13 +167,3 @@ def test_custom_and_rescaling_layers_save_and_load_back(name, tmp_path):
     path = save_model(model, tmp_path / f"{name}.keras")
     x = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")
     np.testing.assert_allclose(load_model(path)(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("name", ["resnet8", "squeezenet1_1"])
-def test_conversion_is_the_same_without_keras_traces(name, digits, without_keras_traces):
-    from edgeloop.converters.tflite import convert
-
-    model = create(name, input_shape=(8, 8, 1), classes=10, width=0.5)
-    with without_keras_traces():
-        untraced = convert(model, "int8", digits.representative(4))
-    assert untraced == convert(model, "int8", digits.representative(4))

@@ -33,17 +33,14 @@ class Group:
 
 def prunable_groups(model) -> list[Group]:
     """The groups of ``model`` that filter pruning may narrow, in layer order."""
-    from edgeloop.models.shrink import channel_groups, l1_scores
+    from edgeloop.models.shrink import channel_groups, shrinkable
 
-    widths = {name: len(s) for name, s in l1_scores(model).items()}
     order = {layer.name: i for i, layer in enumerate(model.layers)}
-    outputs = {t.name.split("/")[0] for t in model.outputs} | {model.layers[-1].name}
+    members_of = {m: sorted(members, key=order.__getitem__) for members in channel_groups(model).values() for m in members}
     groups = []
-    for root, members in channel_groups(model).items():
-        if root.startswith("input:") or outputs & set(members):
-            continue
-        members = sorted(members, key=order.__getitem__)
-        groups.append(Group(members[0], tuple(members), widths[members[0]]))
+    for name, width in shrinkable(model).items():
+        members = members_of.get(name, [name])
+        groups.append(Group(members[0], tuple(members), width))
     return sorted(groups, key=lambda g: order[g.name])
 
 

@@ -13,6 +13,13 @@ An estimate is the original model's *measured* latency plus the change the table
 ops miss (fusion, caches) cancel out, and only how layers change with their channels is
 taken from the table. Between sampled channel counts entries are interpolated
 bilinearly (exact for a cost linear in input × output channels, as a convolution's MACs).
+
+What a table of single ops cannot see: an op timed alone keeps its weights in the CPU's
+caches from one invoke to the next, while in the whole model the weights of every layer
+compete for them. A model whose weights outgrow the cache (MobileNetV1 1.0, 3.2 MB in
+int8) is slower than its ops' sum, and narrowing its big layers saves more than the table
+says; the search then asks for more than it needs, and the report's estimate-vs-measured
+line shows by how much. ``measure`` has no such blind spot.
 """
 
 from __future__ import annotations

@@ -27,9 +27,12 @@ class SearchOptions:
             most accurate converted proposal), ``mnas_soft`` (MnasNet reward
             ``ACC × (LAT/T)^-0.07``) or ``mnas_hard`` (α = 0, β = -1), T being the budget.
         initial_reduction: NetAdapt's first latency reduction, as a share of the original
-            latency.
+            latency; halved (up to three times) in an iteration where no single layer can
+            give it.
         decay: each further iteration's reduction is the previous one times ``decay``.
         max_iterations: stop after this many iterations even if the budget is not met.
+        budget_margin: the iterations aim this much under the budget (a fraction), so the
+            final model's own measurement, with its noise, still meets it.
         step: proposals remove filters in multiples of ``step``; by default 1/16 of each
             group's original width (at least 1).
         min_channels: no layer is narrowed below this.
@@ -58,6 +61,7 @@ class SearchOptions:
     initial_reduction: float = 0.1
     decay: float = 0.9
     max_iterations: int = 15
+    budget_margin: float = 0.03
     step: int | None = None
     min_channels: int = 1
     train_epochs: int | None = None
@@ -80,6 +84,8 @@ class SearchOptions:
             raise ValueError(f"accuracy_drop must be >= 0, got {self.accuracy_drop}")
         if not 0 < self.initial_reduction < 1:
             raise ValueError(f"initial_reduction must be between 0 and 1, got {self.initial_reduction}")
+        if not 0 <= self.budget_margin < 0.5:
+            raise ValueError(f"budget_margin must be in [0, 0.5), got {self.budget_margin}")
         if not 0 < self.decay <= 1:
             raise ValueError(f"decay must be in (0, 1], got {self.decay}")
         for name in ("max_iterations", "min_channels", "batch_size", "calibration_samples", "threads", "runs"):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from edgeloop import _io
 from edgeloop.search.candidates import DataSpec
-from edgeloop.search.objective import RULES, mnas_reward
 from edgeloop.search.options import SearchOptions
 from edgeloop.ui import Ui
 
@@ -68,30 +67,6 @@ class Session:
             return self.options.step
         original = self.state["original"]["widths"].get(group.name, group.width)
         return max(1, original // 16)
-
-    def score(self, accuracy: float, latency_ms: float) -> float:
-        """The selection rule's score of a proposal (higher is better)."""
-        if self.options.select == "accuracy":
-            return accuracy
-        rule = RULES[self.options.select.removeprefix("mnas_")]
-        return mnas_reward(accuracy, latency_ms, self.state["budget_ms"], rule)
-
-    def edgetpu_verdict(self, blob: bytes) -> dict | None:
-        """The Edge TPU analyzer's verdict on a converted proposal (``None`` when not looked at)."""
-        if self.edgetpu_mode == "off":
-            return None
-        from edgeloop.converters import read_model
-        from edgeloop.converters.edgetpu import analyze
-
-        analysis = analyze(read_model(blob))
-        first = analysis.first_unmapped
-        if analysis.fully_mapped:
-            detail = "every op maps"
-        elif first is not None:
-            detail = f"op {first.index} {first.op} (Keras layer {first.layer}) falls back to the CPU: {first.reason}"
-        else:
-            detail = "; ".join(analysis.problems)
-        return {"fully_mapped": analysis.fully_mapped, "mapped_fraction": analysis.mapped_fraction, "detail": detail}
 
     def train(self, model, epochs: int) -> dict:
         """Train ``model`` in place on the training split (the starting model of a zoo search)."""

@@ -419,6 +419,16 @@ def models_list(names, as_json, quiet) -> None:
                "Sources: edgeloop models list --json")
 
 
+def _add_commands() -> None:
+    # Larger commands live in their own modules (imported without TensorFlow).
+    from edgeloop.search.command import search
+
+    cli.add_command(search)
+
+
+_add_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning bad input into one line and exit status 2."""
     try:

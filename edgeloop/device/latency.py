@@ -35,6 +35,12 @@ class Measurement:
                 "fingerprint": self.fingerprint}
 
 
+def device_key(device: Device, fingerprint: dict) -> str:
+    """How the store names a device: its fingerprint and how it is reached (the same machine
+    measured in-process and through its agent are kept apart)."""
+    return f"{fingerprint['id']}:{device.kind}"
+
+
 def measure(model: str | Path, devices: list[Device], options: BenchmarkOptions, store: LatencyStore | None = None,
             fresh: bool = False, progress=None) -> list[Measurement]:
     """Benchmark ``model`` on each device in turn (answered from ``store`` when it can be).
@@ -52,15 +58,15 @@ def measure(model: str | Path, devices: list[Device], options: BenchmarkOptions,
     out = []
     for device in devices:
         fingerprint = device.info()
-        # The same machine measured in-process and through its agent are kept apart.
-        device_id = f"{fingerprint['id']}:{device.kind}"
+        device_id = device_key(device, fingerprint)
         cached = None if (fresh or store is None) else store.lookup(digest, device_id, options.key())
         if cached is not None:
             out.append(Measurement(device.name, fingerprint, cached, cached=True))
             continue
         kwargs = {"progress": progress} if device.name == "local" and progress else {}
         result = device.benchmark(raw, options, **kwargs)
-        result.model, result.model_sha256, result.device = str(model), digest, device.name
+        label = f"<{len(raw)} bytes>" if isinstance(model, bytes) else str(model)
+        result.model, result.model_sha256, result.device = label, digest, device.name
         stored = store.add(result, fingerprint, options.key(), device_id) if store is not None else None
         out.append(Measurement(device.name, fingerprint, result, cached=False, stored_id=stored))
     return out

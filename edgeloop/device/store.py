@@ -45,6 +45,14 @@ CREATE TABLE IF NOT EXISTS measurements (
 );
 CREATE INDEX IF NOT EXISTS by_key ON measurements (model_sha256, device_id, options_key);
 """
+# What a model asks of a device (MACs by kind of layer, activations …), kept next to its
+# measurements so a latency predictor can be fitted on everything a device has measured.
+_FEATURES = """
+CREATE TABLE IF NOT EXISTS model_features (
+    model_sha256 TEXT PRIMARY KEY,
+    features TEXT NOT NULL
+)"""
+_TABLES = {"measurements", "sqlite_sequence", "model_features"}
 
 
 def default_path() -> Path:
@@ -67,7 +75,7 @@ class LatencyStore:
             self._db.execute("PRAGMA busy_timeout = 30000")
             app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
             tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables - {"measurements", "sqlite_sequence"} or (tables and app_id != APPLICATION_ID):
+            if tables - _TABLES or (tables and app_id != APPLICATION_ID):
                 raise EdgeloopError(f"{self.path} is a SQLite file but not an edgeloop latency store; left untouched "
                                     "(give another --store)")
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -77,6 +85,9 @@ class LatencyStore:
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             self._db.execute(statement)
+            if "model_features" not in tables:  # stores written before the table existed gain it
+                with self._write():
+                    self._db.execute(_FEATURES)
         except sqlite3.DatabaseError as exc:
             raise EdgeloopError(f"latency store {self.path} is corrupt ({exc}); left untouched: move it away "
                                 "or give another --store") from None
@@ -111,6 +122,21 @@ class LatencyStore:
         row = self._read("SELECT report FROM measurements WHERE model_sha256 = ? AND device_id = ? AND options_key = ? "
                          "ORDER BY id DESC LIMIT 1", (model_sha256, device_id, options_key))
         return BenchmarkResult.from_dict(json.loads(row[0][0])) if row else None
+
+    def put_features(self, model_sha256: str, features: dict) -> None:
+        """Keep what a model asks of a device (the predictor's inputs) under its SHA-256."""
+        with self._write():
+            self._db.execute("INSERT OR REPLACE INTO model_features (model_sha256, features) VALUES (?, ?)",
+                             (model_sha256, json.dumps(features, sort_keys=True)))
+
+    def featured_medians(self, device_id: str, options_key: str) -> list[tuple[dict, float]]:
+        """``(features, median ms)`` of every model measured on the device with these options
+        whose features are known (its newest measurement each)."""
+        rows = self._read("SELECT f.features, m.median_ms FROM model_features f JOIN measurements m "
+                          "ON m.model_sha256 = f.model_sha256 WHERE m.device_id = ? AND m.options_key = ? "
+                          "AND m.id = (SELECT MAX(id) FROM measurements WHERE model_sha256 = m.model_sha256 "
+                          "AND device_id = m.device_id AND options_key = m.options_key)", (device_id, options_key))
+        return [(json.loads(f), float(ms)) for f, ms in rows if ms is not None]
 
     def history(self, model_sha256: str | None = None, limit: int = 200) -> list[dict]:
         """Stored measurements, newest first (of one model when ``model_sha256`` is given)."""

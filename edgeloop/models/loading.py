@@ -81,16 +81,22 @@ def save_model(model, path: Path) -> Path:
     return path
 
 
-def _from_zoo(name_and_opts: str, input_shape, classes):
-    from edgeloop.models.registry import create
-
-    name, _, query = name_and_opts.partition("?")
+def parse_zoo_spec(spec: str) -> tuple[str, dict]:
+    """``zoo:mobilenet_v1?width=0.5&x=y`` (the prefix optional) -> ``("mobilenet_v1", {"width": 0.5, "x": "y"})``."""
+    name, _, query = spec.removeprefix(ZOO_PREFIX).partition("?")
     options = {}
     for pair in filter(None, query.split("&")):
         key, eq, value = pair.partition("=")
         if not eq or not key:
             raise EdgeloopError(f"zoo model {name}: options are key=value pairs joined by '&', got {pair!r}")
         options[key] = _value(value)
+    return name, options
+
+
+def _from_zoo(name_and_opts: str, input_shape, classes):
+    from edgeloop.models.registry import create
+
+    name, options = parse_zoo_spec(name_and_opts)
     if input_shape is None or classes is None:
         raise EdgeloopError(f"zoo model {name} needs data to know its input shape and classes")
     return create(name, input_shape=input_shape, classes=classes, **options)

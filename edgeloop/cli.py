@@ -135,18 +135,19 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
 
 @cli.command()
 @click.argument("tflite_path")
-@click.option("--json", "as_json", is_flag=True)
-def inspect(tflite_path, as_json) -> None:
-    """Show a .tflite file's inputs, outputs, ops, sizes, sparsity and full-integer checks."""
+@click.option("--tensors", is_flag=True, help="Also list every tensor (type, shape, quantization, constant bytes).")
+@click.option("--json", "as_json", is_flag=True, help="Everything as JSON: every subgraph, op and tensor.")
+def inspect(tflite_path, tensors, as_json) -> None:
+    """Show a .tflite file: I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
+    from edgeloop.converters.describe import describe, op_lines, tensor_lines
 
     info = read_model(Path(tflite_path))
-    tensors = info.tensors
     io = {
-        "inputs": [_tensor_summary(tensors[i]) for i in info.inputs],
-        "outputs": [_tensor_summary(tensors[i]) for i in info.outputs],
+        "inputs": [_tensor_summary(info.tensors[i]) for i in info.inputs],
+        "outputs": [_tensor_summary(info.tensors[i]) for i in info.outputs],
     }
-    io_type = tensors[info.inputs[0]].dtype if info.inputs else "float32"
+    io_type = info.tensors[info.inputs[0]].dtype if info.inputs else "float32"
     io_type = io_type if io_type in ("int8", "uint8", "int16") else "float32"
     checks = verify(info, mode="int16x8" if io_type == "int16" else "int8", io_type=io_type)
     result = {
@@ -154,23 +155,98 @@ def inspect(tflite_path, as_json) -> None:
         "bytes": info.size_bytes,
         **io,
         "ops": op_counts(info),
-        "tensors": len(tensors),
+        "tensors": len(info.tensors),
         "weight_sparsity": weight_sparsity(info),
         "full_integer_checks": checks_to_dict(checks),
+        **describe(info),
     }
     if as_json:
         _emit_json(result)
         return
-    click.echo(f"{tflite_path}: {info.size_bytes} bytes, {len(tensors)} tensors, {len(info.ops)} ops")
+    click.echo(f"{tflite_path}: {info.size_bytes} bytes, {len(info.tensors)} tensors, {len(info.ops)} ops, "
+               f"{len(info.subgraphs)} subgraph(s), {info.macs:,} MACs, {info.constant_bytes:,} bytes of constants")
     for kind in ("inputs", "outputs"):
         for t in result[kind]:
             click.echo(f"  {kind[:-1]:<6} {t['name']}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
-    click.echo("  ops: " + ", ".join(f"{k} x{v}" for k, v in result["ops"].items()))
+    click.echo("  ops:")
+    for line in op_lines(info) + (["  tensors:", *tensor_lines(info)] if tensors else []):
+        click.echo(line)
     for name, s in result["weight_sparsity"].items():
         click.echo(f"  sparsity {s:6.1%}  {name}")
     click.echo("  full-integer checks:")
     for c in checks:
         click.echo(f"    {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+
+
+_TARGET = click.option("--target", type=click.Choice(["edgetpu"]), default="edgetpu", show_default=True,
+                       help="The accelerator.")
+_RUNTIME = click.option("-m", "--min-runtime-version", "runtime", type=click.IntRange(10, None),
+                        help="Edge TPU runtime of the device (default: the newest, 14).")
+_MULTI = click.option("-a", "--multiple-subgraphs", is_flag=True,
+                      help="Also map supported ops after an unsupported one (edgetpu_compiler -a).")
+
+
+@cli.command()
+@click.argument("tflite_path")
+@_TARGET
+@_RUNTIME
+@_MULTI
+@click.option("--json", "as_json", is_flag=True)
+def check(tflite_path, target, runtime, multiple_subgraphs, as_json) -> None:
+    """Predict what of TFLITE_PATH runs on the Edge TPU, op by op, without the compiler.
+
+    Exit status 0 when every op maps, 1 when anything would fall back to the CPU, 2 on bad input.
+    """
+    from edgeloop.converters import read_model
+    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
+    from edgeloop.converters.edgetpu_text import analysis_lines
+
+    analysis = analyze(read_model(Path(tflite_path)), multiple_subgraphs=multiple_subgraphs,
+                       runtime_version=runtime or LATEST_RUNTIME)
+    if as_json:
+        _emit_json({"file": tflite_path, "target": target, **analysis.to_dict()})
+    else:
+        for line in analysis_lines(analysis, tflite_path):
+            click.echo(line)
+    sys.exit(0 if analysis.fully_mapped else 1)
+
+
+@cli.command(name="compile")
+@click.argument("tflite_path")
+@_TARGET
+@_RUNTIME
+@_MULTI
+@click.option("-o", "--out-dir", type=click.Path(file_okay=False), help="Where <name>_edgetpu.tflite goes (default: next to the model).")
+@click.option("-n", "--num-segments", type=click.IntRange(1, None), help="Split for a pipeline of N Edge TPUs.")
+@click.option("-i", "--intermediate-tensors", help="Comma-separated tensors to end the Edge TPU part at.")
+@click.option("--also", "co_compile", multiple=True, help="Another .tflite to co-compile (shares the parameter cache); repeatable.")
+@click.option("--no-show-operations", is_flag=True, help="Do not ask the compiler for its per-op table (-s).")
+@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Stop the compiler after this many seconds.")
+@click.option("--fix", is_flag=True, help="Set a dynamic batch to 1 first (writes <name>_fixed.tflite).")
+@click.option("--compiler", help="The edgetpu_compiler executable (default: the one on PATH).")
+@click.option("--json", "as_json", is_flag=True)
+def compile_(tflite_path, target, runtime, multiple_subgraphs, out_dir, num_segments, intermediate_tensors, co_compile,
+             no_show_operations, timeout_s, fix, compiler, as_json) -> None:
+    """Compile TFLITE_PATH with edgetpu_compiler and explain the result next to the prediction.
+
+    Exit status 0 when every op maps, 1 when some run on the CPU, 2 on bad input or a
+    compiler error, 3 when edgetpu_compiler is not installed (the prediction is shown).
+    """
+    from edgeloop.converters.edgetpu_run import compile_file
+
+    code, result, lines, warning = compile_file(
+        Path(tflite_path), out_dir=out_dir, runtime=runtime, multiple_subgraphs=multiple_subgraphs,
+        num_segments=num_segments, intermediate_tensors=intermediate_tensors, co_compile=list(co_compile),
+        show_operations=not no_show_operations, timeout_s=timeout_s, fix=fix, compiler=compiler)
+    if warning:
+        click.echo(f"edgeloop: {warning}", err=True)
+    if as_json:
+        _emit_json({"file": tflite_path, "target": target, **result})
+    else:
+        for line in lines:
+            click.echo(line)
+    sys.exit(code)
 
 
 def _tensor_summary(t) -> dict:
@@ -184,29 +260,106 @@ def _tensor_summary(t) -> dict:
 
 
 @cli.command()
-@click.argument("tflite_path")
+@click.argument("tflite_path", required=False)
+@click.option("-d", "--device", "devices", multiple=True, default=("local",), show_default=True,
+              help="local, http://HOST:PORT (an edgeloop agent) or adb:SERIAL; repeat to compare devices.")
 @click.option("--threads", default=1, show_default=True)
-@click.option("--warmup", default=10, show_default=True)
-@click.option("--runs", default=100, show_default=True)
+@click.option("--delegate", help="xnnpack, none (plain CPU kernels), edgetpu, gpu, nnapi or hexagon "
+              "(default: the runtime's, XNNPACK on CPU).")
+@click.option("--warmup", default=10, show_default=True, help="Untimed runs after the first inference.")
+@click.option("--runs", default=100, show_default=True, help="Timed runs at least.")
+@click.option("--max-runs", type=int, help="Timed runs at most (default: 1000 or --runs); past --runs, runs go on "
+              "until the median's 95% interval is within --ci.")
+@click.option("--ci", "ci_target", default=0.01, show_default=True, help="Target half-width of the median's 95% interval, "
+              "as a fraction of the median.")
+@click.option("--time-limit", default=60.0, show_default=True, help="Seconds the whole benchmark may take.")
+@click.option("--op-profiling", is_flag=True, help="Also measure each op's latency.")
+@click.option("--token-file", type=click.Path(dir_okay=False), help="The agent's token (http:// devices).")
+@click.option("--benchmark-model", type=click.Path(dir_okay=False), help="benchmark_model binary for the phone (adb: devices).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), help="Latency store (default: ~/.cache/edgeloop/latency.sqlite).")
+@click.option("--fresh", is_flag=True, help="Measure even when the store has this model, device and options.")
+@click.option("--history", "show_history", is_flag=True, help="List stored measurements (of TFLITE_PATH if given).")
+@click.option("--against", "old_path", type=click.Path(dir_okay=False), help="Regression gate: the old model; exit 1 unless "
+              "TFLITE_PATH is faster beyond the noise (or, with --margin, not slower by more than the margin).")
+@click.option("--margin", type=float, help="With --against: fail only when slower by more than this fraction, beyond the noise.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True)
-def bench(tflite_path, threads, warmup, runs, as_json, quiet) -> None:
-    """Time TFLITE_PATH with the LiteRT interpreter on this machine."""
-    from edgeloop.device.benchmark import benchmark
+def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_target, time_limit, op_profiling, token_file,
+          benchmark_model, store_path, fresh, show_history, old_path, margin, as_json, quiet) -> None:
+    """Time TFLITE_PATH on one or more devices; keep every measurement in the latency store."""
+    from edgeloop.device import latency, render
+    from edgeloop.device.agent import read_token
+    from edgeloop.device.devices import open_device
+    from edgeloop.device.options import BenchmarkOptions
+    from edgeloop.device.store import LatencyStore
     from edgeloop.ui import Ui
 
-    ui = Ui(quiet=quiet or as_json)
-    with ui.progress("benchmark", warmup + runs) as advance:
-        result = benchmark(Path(tflite_path), threads=threads, warmup=warmup, runs=runs, progress=lambda d, t: advance(1))
-    if as_json:
-        _emit_json(result.to_dict())
+    store = LatencyStore(store_path)
+    if show_history:
+        rows = latency.history(store, tflite_path)
+        if as_json:
+            _emit_json(rows)
+        else:
+            render.history(rows)
         return
-    s = result.stats
-    click.echo(f"{tflite_path} ({result.runtime}, {threads} thread(s), {runs} runs after {warmup} warm-up)")
-    click.echo(f"  init {result.init_ms:.2f} ms, first inference {result.first_inference_ms:.3f} ms")
-    click.echo(f"  min {s.min_ms:.3f}  median {s.median_ms:.3f}  p90 {s.p90_ms:.3f}  p99 {s.p99_ms:.3f}  "
-               f"mean {s.mean_ms:.3f}  std {s.std_ms:.3f}  (ms)")
-    click.echo("  nodes per delegate: " + (", ".join(f"{k} {v}" for k, v in result.delegates.items()) or "-"))
+    if not tflite_path:
+        raise EdgeloopError("give the .tflite to benchmark (or --history)")
+    options = BenchmarkOptions(threads=threads, delegate=delegate, warmup=warmup, runs=runs,
+                               max_runs=max(runs, 1000) if max_runs is None else max_runs, ci_target=ci_target,
+                               time_limit_s=time_limit, op_profiling=op_profiling)
+    token = read_token(token_file) if token_file else None
+    targets = [open_device(spec, token=token, benchmark_model=benchmark_model) for spec in devices]
+    if old_path:
+        if len(targets) != 1 or margin is not None and margin < 0:
+            raise EdgeloopError("--against compares on one --device, with a --margin of 0 or more")
+        verdict, measured = latency.regression_gate(old_path, tflite_path, targets[0], options, margin)
+        if as_json:
+            _emit_json({"device": targets[0].name, "old": old_path, "new": tflite_path, **verdict.to_dict(),
+                        "old_stats": measured["old"].get("stats"), "new_stats": measured["new"].get("stats")})
+        else:
+            render.gate(verdict, targets[0].name)
+        if not verdict.passed:
+            sys.exit(1)
+        return
+    ui = Ui(quiet=quiet or as_json)
+    with ui.progress("benchmark", warmup + options.runs) as advance:
+        results = latency.measure(tflite_path, targets, options, store, fresh=fresh, progress=lambda d, t: advance(1))
+    if as_json:
+        _emit_json(results[0].to_dict() if len(results) == 1 else [m.to_dict() for m in results])
+    else:
+        render.measurements(results)
+
+
+@cli.group()
+def agent() -> None:
+    """The device agent: run it on the device, then bench with --device http://HOST:PORT."""
+
+
+@agent.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8470, show_default=True, help="TCP port (0 picks a free one).")
+@click.option("--token-file", type=click.Path(dir_okay=False), help="File holding the token clients must send.")
+@click.option("--no-auth", is_flag=True, help="No token (only when listening on loopback).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Where uploaded models are kept "
+              "(default: ~/.cache/edgeloop/agent-models).")
+@click.option("--cache-mb", default=512, show_default=True, help="Size cap of the model cache.")
+@click.option("--max-upload-mb", default=64, show_default=True, help="Largest model accepted.")
+@click.option("--queue", default=4, show_default=True, help="Benchmarks that may wait while one runs.")
+@click.option("--max-time", default=600.0, show_default=True, help="Longest time limit a benchmark may ask for (s).")
+@click.option("--memory-limit-mb", type=int, help="Address-space cap of each benchmark process.")
+@click.option("--grace", default=10.0, show_default=True, help="Seconds a benchmark process gets past its time limit.")
+def agent_serve(host, port, token_file, no_auth, cache_dir, cache_mb, max_upload_mb, queue, max_time, memory_limit_mb,
+                grace) -> None:
+    """Serve benchmarks over HTTP (stdlib, numpy and a TFLite interpreter only: no TensorFlow)."""
+    from edgeloop.device.agent import AgentConfig, read_token, serve
+
+    if bool(token_file) == no_auth:
+        raise EdgeloopError("give --token-file, or --no-auth to serve without a token on loopback")
+    config = AgentConfig(host=host, port=port, token=read_token(token_file) if token_file else None,
+                         cache_bytes=cache_mb * 2**20, max_upload_bytes=max_upload_mb * 2**20, queue=queue,
+                         max_time_s=max_time, memory_limit_mb=memory_limit_mb, grace_s=grace,
+                         **({"cache_dir": Path(cache_dir)} if cache_dir else {}))
+    serve(config)
 
 
 @cli.command()
@@ -225,6 +378,45 @@ def recipes() -> None:
         fields = dataclasses.fields(step_class(name).Options)
         defaults = [(f.name, f.default_factory() if f.default is dataclasses.MISSING else f.default) for f in fields]
         click.echo(f"  {name:<13} " + ", ".join(f"{key}={value!r}" for key, value in defaults))
+
+
+@cli.group()
+def models() -> None:
+    """The model zoo: architectures usable as zoo:<name> in a recipe."""
+
+
+@models.command("list")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON (with each figure's source).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def models_list(names, as_json, quiet) -> None:
+    """Count every architecture (or NAMES) at its paper's configuration, next to the paper.
+
+    Parameters are trainable weights; MACs are the multiply-accumulates of convolutions and
+    Dense layers for one inference. Each model is built at full size to be counted.
+    """
+    from edgeloop.models import list_models
+    from edgeloop.models.table import format_count, zoo_table
+    from edgeloop.ui import Ui
+
+    ui = Ui(quiet=quiet or as_json)
+    with ui.progress("counting", len(names) or len(list_models())) as advance:
+        rows = zoo_table(list(names), progress=lambda name: advance(1))
+    if as_json:
+        _emit_json(rows)
+        return
+    pct = lambda v: "-" if v is None else f"{v:+.1f}%" if abs(v) >= 0.05 else "0.0%"  # noqa: E731
+    header = ("model", "reference", "params", "MACs", "paper params", "paper MACs", "params diff", "MACs diff")
+    table = [header] + [
+        (r["name"], r["reference"] or "-", format_count(r["params"]), format_count(r["macs"]),
+         format_count(r["paper_params"]), format_count(r["paper_macs"]), pct(r["params_diff_pct"]), pct(r["macs_diff_pct"]))
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+    click.echo("params: trainable weights; MACs: multiply-accumulates of convolutions and Dense layers. "
+               "Sources: edgeloop models list --json")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,21 @@ import pytest
 from helpers import tiny_cnn
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """The latency store and the agent's model cache go to a temp folder, not ~/.cache
+    (subprocesses inherit the variable)."""
+    import os
+
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn's digits, split 80/20 with seed 0."""

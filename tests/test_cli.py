@@ -51,7 +51,7 @@ def test_convert_inspect_bench(tmp_path, model_file):
     assert info["inputs"][0]["dtype"] == "int8" and info["inputs"][0]["shape_signature"] == [1, 8, 8, 1]
     assert info["ops"]["CONV_2D"] == 1 and all(c["passed"] for c in info["full_integer_checks"])
 
-    proc = run_cli("bench", out, "--runs", "5", "--warmup", "1", "--json")
+    proc = run_cli("bench", out, "--runs", "5", "--max-runs", "5", "--warmup", "1", "--json")
     assert proc.returncode == 0, proc.stderr
     bench = json.loads(proc.stdout)
     assert len(bench["times_ms"]) == 5 and bench["stats"]["median_ms"] > 0

@@ -1,17 +1,21 @@
-"""Read a ``.tflite`` flatbuffer: tensors (types, shapes, quantization, weights) and ops.
+"""Read a ``.tflite`` flatbuffer: subgraphs, tensors (types, shapes, quantization, weights), ops.
 
 It reads the file with the schema module that ships in the ``ai-edge-litert`` wheel and
-never imports TensorFlow, so it also runs on a device. Only the main subgraph (0) is read:
-that is the model's graph; other subgraphs hold control flow bodies.
+never imports TensorFlow, so it also runs on a device. Every subgraph is read; subgraph 0
+is the model's graph (``ModelInfo.tensors`` / ``.ops`` are its), the others hold control
+flow bodies. Each op carries its version, builtin options, estimated MACs and the Keras
+layer it came from where the tensor names tell.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edgeloop.converters._macs import op_macs
+from edgeloop.converters._options import builtin_options
 from edgeloop.errors import EdgeloopError
 
 # Ops whose input 1 is the weight tensor whose zeros pruning makes.
@@ -34,6 +38,8 @@ class TensorInfo:
         scales: quantization scales (empty for float tensors).
         zero_points: quantization zero points.
         data: the constant's values (``None`` for activations).
+        quantized_dimension: the axis the scales run along when there is one per channel.
+        buffer_bytes: bytes of constant data the file holds for it (0 for activations).
     """
 
     index: int
@@ -45,34 +51,78 @@ class TensorInfo:
     scales: tuple[float, ...]
     zero_points: tuple[int, ...]
     data: np.ndarray | None = None
+    quantized_dimension: int = 0
+    buffer_bytes: int = 0
+
+    @property
+    def is_dynamic(self) -> bool:
+        """A dimension is only known at run time (``-1`` in the signature)."""
+        return -1 in self.shape_signature
 
 
 @dataclass(frozen=True)
 class OpInfo:
-    """One operator: its name (``CONV_2D``, or the custom code) and tensor indices."""
+    """One operator: its name (``CONV_2D``, or the custom code) and tensor indices.
+
+    Attributes:
+        version: the op's version in the file (kernels and delegates support up to one).
+        options: builtin options, e.g. ``{"padding": "SAME", "stride_w": 1, …}``.
+        macs: estimated multiply-accumulates (0 for ops that do none worth counting).
+        layer: the Keras layer the op came from, when the tensor names tell.
+    """
 
     index: int
     name: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    version: int = 1
+    options: dict = field(default_factory=dict, hash=False, compare=False)
+    macs: int = 0
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
+class SubgraphInfo:
+    """One subgraph: its tensors, ops in execution order and I/O tensor indices."""
+
+    index: int
+    name: str
+    tensors: tuple[TensorInfo, ...]
+    ops: tuple[OpInfo, ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What :func:`read_model` found: tensors, ops (in execution order), I/O tensor indices."""
+    """What :func:`read_model` found: the main graph's tensors, ops (in execution order)
+    and I/O tensor indices, the file size, and every subgraph."""
 
     tensors: tuple[TensorInfo, ...]
     ops: tuple[OpInfo, ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     size_bytes: int
+    subgraphs: tuple[SubgraphInfo, ...] = ()
+    version: int = 3
 
     def producer(self) -> dict[int, OpInfo]:
         """Tensor index -> the op that writes it."""
         return {t: op for op in self.ops for t in op.outputs}
 
+    @property
+    def macs(self) -> int:
+        """Estimated MACs of one inference of the main graph."""
+        return sum(op.macs for op in self.ops)
 
-def _schema():
+    @property
+    def constant_bytes(self) -> int:
+        """Bytes of constant data (weights, biases, shape operands) of the main graph."""
+        return sum(t.buffer_bytes for t in self.tensors)
+
+
+def tflite_schema():
+    """LiteRT's generated flatbuffer schema module (``schema_py_generated``)."""
     try:
         from ai_edge_litert import schema_py_generated
     except ImportError:
@@ -88,7 +138,8 @@ def read_model(model: str | Path | bytes) -> ModelInfo:
     """Parse a ``.tflite`` file (a path or its bytes).
 
     Raises:
-        EdgeloopError: missing file, or bytes that are not a TFLite flatbuffer.
+        EdgeloopError: missing file, or bytes that are not a TFLite flatbuffer (truncated,
+            corrupt): one line naming the file.
     """
     where = "the given bytes"
     if isinstance(model, (str, Path)):
@@ -102,65 +153,114 @@ def read_model(model: str | Path | bytes) -> ModelInfo:
     buf = bytes(model)
     if len(buf) < 8 or buf[4:8] != b"TFL3":
         raise EdgeloopError(f"not a TFLite model (no TFL3 identifier): {where}")
-    schema = _schema()
+    schema = tflite_schema()
     try:
         return _parse(schema, buf)
-    except EdgeloopError:
-        raise
+    except EdgeloopError as exc:
+        raise EdgeloopError(f"corrupt TFLite model {where}: {exc}") from None
     except Exception as exc:  # a truncated or corrupt flatbuffer fails anywhere inside
         raise EdgeloopError(f"corrupt TFLite model {where}: {type(exc).__name__}: {exc}") from None
 
 
+def _count(n: int, buf: bytes, what: str) -> int:
+    # A flipped byte can turn a vector length into billions: refuse what cannot fit the file.
+    if n < 0 or n * 4 > len(buf):
+        raise EdgeloopError(f"{what} count {n} does not fit in {len(buf)} bytes")
+    return n
+
+
+def _ints(table, name: str, buf: bytes) -> tuple[int, ...]:
+    n = _count(getattr(table, f"{name}Length")(), buf, name.lower())
+    return tuple(int(x) for x in getattr(table, f"{name}AsNumpy")()) if n else ()
+
+
 def _parse(schema, buf: bytes) -> ModelInfo:
     root = schema.Model.GetRootAs(buf, 0)
-    if root.SubgraphsLength() < 1:
+    n_graphs = _count(root.SubgraphsLength(), buf, "subgraph")
+    if n_graphs < 1:
         raise EdgeloopError("the TFLite model has no subgraph")
-    graph = root.Subgraphs(0)
+    codes = [_op_code(schema, root.OperatorCodes(i)) for i in range(_count(root.OperatorCodesLength(), buf, "operator code"))]
+    n_buffers = _count(root.BuffersLength(), buf, "buffer")
+    graphs = tuple(_subgraph(schema, root, buf, i, codes, n_buffers) for i in range(n_graphs))
+    main = graphs[0]
+    return ModelInfo(main.tensors, main.ops, main.inputs, main.outputs, len(buf), graphs, int(root.Version()))
+
+
+def _op_code(schema, code) -> tuple[str, int]:
+    # Old files carry the code in the deprecated byte field; new ones in BuiltinCode.
+    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    name = _names(schema.BuiltinOperator).get(builtin, str(builtin))
+    if name == "CUSTOM" and code.CustomCode():
+        name = code.CustomCode().decode("utf-8", "replace")
+    return name, int(code.Version())
+
+
+def _subgraph(schema, root, buf: bytes, index: int, codes: list[tuple[str, int]], n_buffers: int) -> SubgraphInfo:
+    graph = root.Subgraphs(index)
     type_names = _names(schema.TensorType)
-    op_names = _names(schema.BuiltinOperator)
     tensors = []
-    for i in range(graph.TensorsLength()):
+    for i in range(_count(graph.TensorsLength(), buf, "tensor")):
         t = graph.Tensors(i)
         dtype = type_names.get(t.Type(), str(t.Type())).lower()
-        shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-        signature = tuple(int(d) for d in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else shape
-        data = _buffer_data(root.Buffers(t.Buffer()), buf, dtype, shape) if t.Buffer() > 0 else None
+        shape = _ints(t, "Shape", buf)
+        signature = _ints(t, "ShapeSignature", buf) or shape
+        if t.Buffer() >= n_buffers:
+            raise EdgeloopError(f"tensor {i} points at buffer {t.Buffer()} of {n_buffers}")
+        raw = _buffer_bytes(root.Buffers(t.Buffer()), buf) if t.Buffer() > 0 else None
         q = t.Quantization()
         scales = tuple(float(s) for s in q.ScaleAsNumpy()) if q is not None and q.ScaleLength() else ()
-        zero_points = tuple(int(z) for z in q.ZeroPointAsNumpy()) if q is not None and q.ZeroPointLength() else ()
+        zero_points = _ints(q, "ZeroPoint", buf) if q is not None else ()
+        axis = int(q.QuantizedDimension()) if q is not None else 0
         name = t.Name().decode("utf-8", "replace") if t.Name() else f"tensor_{i}"
-        tensors.append(TensorInfo(i, name, dtype, shape, signature, data is not None, scales, zero_points, data))
+        data = _as_array(raw, dtype, shape) if raw else None
+        tensors.append(TensorInfo(i, name, dtype, shape, signature, data is not None, scales, zero_points, data,
+                                  axis, len(raw) if raw else 0))
     ops = []
-    for i in range(graph.OperatorsLength()):
+    for i in range(_count(graph.OperatorsLength(), buf, "operator")):
         op = graph.Operators(i)
-        code = root.OperatorCodes(op.OpcodeIndex())
-        # Old files carry the code in the deprecated byte field; new ones in BuiltinCode.
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = op_names.get(builtin, str(builtin))
-        if name == "CUSTOM" and code.CustomCode():
-            name = code.CustomCode().decode("utf-8", "replace")
-        inputs = tuple(int(x) for x in op.InputsAsNumpy()) if op.InputsLength() else ()
-        outputs = tuple(int(x) for x in op.OutputsAsNumpy()) if op.OutputsLength() else ()
-        ops.append(OpInfo(i, name, inputs, outputs))
-    inputs = tuple(int(x) for x in graph.InputsAsNumpy()) if graph.InputsLength() else ()
-    outputs = tuple(int(x) for x in graph.OutputsAsNumpy()) if graph.OutputsLength() else ()
-    return ModelInfo(tuple(tensors), tuple(ops), inputs, outputs, len(buf))
+        name, version = codes[op.OpcodeIndex()]
+        inputs, outputs = _ints(op, "Inputs", buf), _ints(op, "Outputs", buf)
+        shapes = [tensors[k].shape if k >= 0 else None for k in inputs]
+        out_shapes = [tensors[k].shape for k in outputs]
+        ops.append(OpInfo(i, name, inputs, outputs, version, builtin_options(schema, op),
+                          op_macs(name, shapes, out_shapes), op_layer(tensors, inputs, outputs)))
+    name = graph.Name().decode("utf-8", "replace") if graph.Name() else f"subgraph_{index}"
+    return SubgraphInfo(index, name, tuple(tensors), tuple(ops), _ints(graph, "Inputs", buf), _ints(graph, "Outputs", buf))
 
 
-def _buffer_data(buffer, buf: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray | None:
+def _buffer_bytes(buffer, buf: bytes) -> bytes | None:
     if buffer is None:
         return None
     if buffer.DataLength():
-        raw = buffer.DataAsNumpy().tobytes()
-    elif buffer.Offset() > 1:  # large models keep buffers after the flatbuffer
-        raw = buf[buffer.Offset(): buffer.Offset() + buffer.Size()]
-    else:
-        return None
+        return buffer.DataAsNumpy().tobytes()
+    if buffer.Offset() > 1:  # large models keep buffers after the flatbuffer
+        end = buffer.Offset() + buffer.Size()
+        if end > len(buf):
+            raise EdgeloopError(f"a buffer runs past the end of the file ({end} > {len(buf)} bytes)")
+        return buf[buffer.Offset(): end]
+    return None
+
+
+def _as_array(raw: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     np_type = _NUMPY.get(dtype)
-    if np_type is None:
+    if np_type is None or len(raw) % np.dtype(np_type).itemsize:
         return np.frombuffer(raw, dtype=np.uint8)
     values = np.frombuffer(raw, dtype=np_type)
     return values.reshape(shape) if shape and values.size == int(np.prod(shape)) else values
+
+
+def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> str | None:
+    """The Keras layer an op came from: by its output's name, else by its weights' name.
+
+    The converter names an op's output after the Keras ops it fused
+    (``model/conv/Relu;model/conv/BiasAdd``); the model's last op is renamed after the
+    signature (``StatefulPartitionedCall:0``), so its constant inputs are asked next.
+    """
+    candidates = [tensors[k] for k in outputs] + [tensors[k] for k in inputs if k >= 0 and tensors[k].is_constant]
+    for t in candidates:
+        if len(t.name.split(";")[0].split("/")) > 2:
+            return layer_name(t.name)
+    return None
 
 
 def _weight_tensors(info: ModelInfo):

@@ -31,6 +31,19 @@ def static_batch_function(model):
     return tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
 
 
+def variables_holder(model):
+    """What the converter keeps the model's variables through: a bare ``tf.Module``.
+
+    Given the Keras model itself, the converter saves it as a SavedModel, and Keras traces
+    every layer's call for that first (most of a conversion's time: MobileNetV2 at 8x8 took
+    ~22 s with the traces, ~3 s without). The converter only needs the variables the
+    concrete function captures; the files come out byte for byte the same.
+    """
+    holder = tf.Module()
+    holder.variables_ = list(model.variables)
+    return holder
+
+
 def _representative(samples: np.ndarray, progress: Callable[[int, int], None] | None) -> Callable[[], Iterator[list[np.ndarray]]]:
     def gen() -> Iterator[list[np.ndarray]]:
         for i, sample in enumerate(samples, 1):
@@ -79,7 +92,7 @@ def convert(
         io_type = allowed[0]
     if io_type not in allowed:
         raise EdgeloopError(f"{mode} models take {' or '.join(allowed)} input/output, not {io_type!r}")
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model)], model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model)], variables_holder(model))
     if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":

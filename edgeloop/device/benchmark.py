@@ -1,12 +1,21 @@
-"""Local latency benchmark with the TFLite interpreter (the "profiler"; stats parse it).
+"""Latency benchmark with the TFLite interpreter (the "profiler"; stats parse it).
 
 Timing: interpreter creation with ``allocate_tensors`` (init), the first ``invoke``
-(one-off costs such as XNNPACK packing weights), untimed warm-up runs, then N timed runs
-with ``perf_counter_ns`` around ``invoke`` alone, on seeded random input of the input's type.
+(one-off costs such as XNNPACK packing weights), untimed warm-up runs, then timed runs
+with ``perf_counter_ns`` around ``invoke`` alone, on seeded random input of the input's
+type. Timed runs continue past the minimum (up to a limit) until the bootstrap 95 %
+interval of the median is tight enough. Finally a bare ``invoke()`` loop, timed as a
+whole, gives the cost of timing each run on its own: the report states it.
+
+The same function runs in-process (``--device local``), in the agent's child process and
+in its tests, so every way of reaching a device gives the same :class:`BenchmarkResult`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,18 +23,28 @@ from typing import Callable
 
 import numpy as np
 
+from edgeloop.device import delegates as _delegates
 from edgeloop.device.interpreter import load_interpreter, runtime_name
+from edgeloop.device.options import BenchmarkOptions
+from edgeloop.device.sampling import StoppingRule, median_ci, noise_warnings
 from edgeloop.device.stats import LatencyStats, summarize
 from edgeloop.errors import EdgeloopError
 
 # LiteRT applies XNNPACK to every CPU interpreter unless told otherwise; its partitions
 # appear in the node list as ops named DELEGATE.
 DEFAULT_DELEGATE = "XNNPACK"
+_BARE_BATCH = 10
 
 
 @dataclass
 class BenchmarkResult:
-    """What one benchmark measured; ``stats`` summarizes ``times_ms``."""
+    """What one benchmark measured, wherever it ran; ``stats`` summarizes ``times_ms``.
+
+    The first ten fields are the local benchmark's original report; the rest were added
+    for device measurements and default to "not measured". ``times_ms`` is empty when the
+    tool does not print single runs (``benchmark_model``): ``stats`` then carries what it
+    printed and ``None`` for the rest.
+    """
 
     model: str
     runtime: str
@@ -37,14 +56,41 @@ class BenchmarkResult:
     times_ms: list[float]
     stats: LatencyStats
     delegates: dict[str, int] = field(default_factory=dict)
+    source: str = "local"
+    device: str = "local"
+    model_sha256: str | None = None
+    delegate: str | None = None
+    ci95_median_ms: list[float] | None = None
+    ci_target: float | None = None
+    stop_reason: str | None = None
+    bare_invoke_ms: float | None = None
+    timing_overhead_ms: float | None = None
+    peak_memory_mb: float | None = None
+    op_profile: list[dict] = field(default_factory=list)
+    op_profile_method: str | None = None
+    versions: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    started_at: float | None = None
+    finished_at: float | None = None
 
     def to_dict(self) -> dict:
         """Plain data for reports and ``--json``."""
-        return asdict(self)
+        out = asdict(self)
+        out["stats"] = self.stats.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BenchmarkResult":
+        """The inverse of :meth:`to_dict` (keys it does not know are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["stats"] = LatencyStats.from_dict(data["stats"])
+        return cls(**values)
 
 
-def delegated_nodes(ops: list[dict]) -> dict[str, int]:
-    """How many of the model's nodes each delegate partition took, and how many stayed on CPU kernels.
+def delegated_nodes(ops: list[dict], label: str = DEFAULT_DELEGATE) -> dict[str, int]:
+    """How many of the model's nodes the delegate partitions took, and how many stayed on CPU kernels.
 
     ``ops`` is the interpreter's node list (``_get_ops_details()``): the model's own nodes,
     then one ``DELEGATE`` node per partition a delegate claimed. A partition's nodes are
@@ -52,7 +98,7 @@ def delegated_nodes(ops: list[dict]) -> dict[str, int]:
     produce them until its inputs are reached.
 
     Returns:
-        ``{"XNNPACK": n_delegated, "cpu": n_left}``; ``{"cpu": n}`` when nothing was delegated.
+        ``{label: n_delegated, "cpu": n_left}``; ``{"cpu": n}`` when nothing was delegated.
     """
     own = [op for op in ops if op["op_name"] != "DELEGATE"]
     producer = {int(t): i for i, op in enumerate(own) for t in op["outputs"]}
@@ -67,18 +113,42 @@ def delegated_nodes(ops: list[dict]) -> dict[str, int]:
                 continue
             taken.add(node)
             stack.extend(int(t) for t in own[node]["inputs"] if t >= 0)
-    counts = {DEFAULT_DELEGATE: len(taken)} if taken else {}
+    counts = {label: len(taken)} if taken else {}
     counts["cpu"] = len(own) - len(taken)
     return counts
 
 
-def _input_data(detail: dict, rng: np.random.Generator) -> np.ndarray:
-    dtype = detail["dtype"]
-    shape = detail["shape"]
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
-    return rng.random(shape, dtype=np.float32).astype(dtype)
+def fill_random_inputs(interpreter, seed: int = 0) -> None:
+    """Set every input to seeded random values covering its type's range."""
+    rng = np.random.default_rng(seed)
+    for detail in interpreter.get_input_details():
+        dtype, shape = detail["dtype"], detail["shape"]
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            data = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+        elif dtype == np.bool_:
+            data = rng.integers(0, 2, size=shape).astype(np.bool_)
+        else:
+            data = rng.random(shape, dtype=np.float32).astype(dtype)
+        interpreter.set_tensor(detail["index"], data)
+
+
+def open_model(model: str | Path | bytes, options: BenchmarkOptions):
+    """An interpreter for ``model`` with the options' threads and delegate, and random inputs set."""
+    delegates, default = _delegates.open_delegate(options.delegate)
+    interpreter = load_interpreter(model, num_threads=options.threads, delegates=delegates, default_delegates=default)
+    fill_random_inputs(interpreter, options.seed)
+    return interpreter
+
+
+def invoke(interpreter) -> int:
+    """One timed ``invoke``, in nanoseconds; a runtime failure becomes an :class:`EdgeloopError`."""
+    started = time.perf_counter_ns()
+    try:
+        interpreter.invoke()
+    except RuntimeError as exc:
+        raise EdgeloopError(f"the model failed while running: {str(exc).strip().splitlines()[0]}") from None
+    return time.perf_counter_ns() - started
 
 
 def benchmark(
@@ -89,43 +159,149 @@ def benchmark(
     progress: Callable[[int, int], None] | None = None,
     seed: int = 0,
 ) -> BenchmarkResult:
-    """Time ``model`` on this machine.
-
-    Args:
-        model: path of the ``.tflite`` file, or its bytes.
-        threads: interpreter threads.
-        warmup: untimed runs after the first one.
-        runs: timed runs.
-        progress: called as ``progress(done, total)`` after each warm-up and timed run.
-        seed: seed of the random input.
+    """Time ``model`` on this machine with exactly ``runs`` timed runs (see :func:`run_benchmark`).
 
     Raises:
         EdgeloopError: bad arguments, or a model that cannot be loaded.
     """
     if threads < 1 or runs < 1 or warmup < 0:
         raise EdgeloopError(f"threads and runs must be at least 1 and warmup at least 0 (got {threads}, {runs}, {warmup})")
-    started = time.perf_counter_ns()
-    interpreter = load_interpreter(model, num_threads=threads)
-    init_ms = (time.perf_counter_ns() - started) / 1e6
-    rng = np.random.default_rng(seed)
-    for detail in interpreter.get_input_details():
-        interpreter.set_tensor(detail["index"], _input_data(detail, rng))
-    started = time.perf_counter_ns()
-    interpreter.invoke()
-    first_ms = (time.perf_counter_ns() - started) / 1e6
-    total = warmup + runs
-    for i in range(warmup):
-        interpreter.invoke()
+    options = BenchmarkOptions(threads=threads, warmup=warmup, runs=runs, seed=seed, time_limit_s=1e9)
+    return run_benchmark(model, options, progress=progress)
+
+
+def run_benchmark(model: str | Path | bytes, options: BenchmarkOptions,
+                  progress: Callable[[int, int], None] | None = None) -> BenchmarkResult:
+    """Time ``model`` with ``options``: init, first inference, warm-up, timed runs, bare loop, op profile.
+
+    Args:
+        model: path of the ``.tflite`` file, or its bytes.
+        options: what to run and for how long.
+        progress: called as ``progress(done, total)`` after each warm-up and timed run.
+
+    Raises:
+        EdgeloopError: a model that cannot be loaded or fails while running, a delegate
+            that does not load.
+    """
+    raw = model_bytes(model)
+    rss_start = _rss_mb()
+    started_at = time.time()
+    deadline = time.monotonic() + options.time_limit_s
+    t0 = time.perf_counter_ns()
+    interpreter = open_model(raw, options)
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    first_ms = invoke(interpreter) / 1e6
+    total = options.warmup + (options.max_runs if options.adaptive else options.runs)
+    done = 0
+    for _ in range(options.warmup):
+        if time.monotonic() > deadline:
+            break
+        invoke(interpreter)
+        done += 1
         if progress:
-            progress(i + 1, total)
-    times = []
-    for i in range(runs):
-        started = time.perf_counter_ns()
-        interpreter.invoke()
-        times.append((time.perf_counter_ns() - started) / 1e6)
-        if progress:
-            progress(warmup + i + 1, total)
+            progress(done, total)
+    times, stop = _timed_runs(interpreter, options, deadline, progress, done, total)
+    stats = summarize(times)
+    bare = _bare_invoke_ms(interpreter, len(times))
+    label = _delegates.LABELS.get(options.delegate, str(options.delegate).upper())
     get_ops = getattr(interpreter, "_get_ops_details", None)  # absent from old tflite_runtime
-    delegates = delegated_nodes(get_ops()) if get_ops else {}
-    label = f"<{len(model)} bytes>" if isinstance(model, bytes) else str(model)
-    return BenchmarkResult(label, runtime_name(), threads, warmup, runs, init_ms, first_ms, times, summarize(times), delegates)
+    counts = delegated_nodes(get_ops(), label) if get_ops else {}
+    ci = median_ci(times, seed=options.seed)
+    warnings = noise_warnings(times, ci, options.ci_target, stats.tail_ratio)
+    if stop == "time_limit" and len(times) < options.runs:
+        warnings.append(f"only {len(times)} of {options.runs} timed runs fit in the {options.time_limit_s:g} s time limit")
+    if options.delegate not in (None, "none") and get_ops and not counts.get(label):
+        warnings.append(f"the {options.delegate} delegate was asked for but took no node: everything ran on "
+                        "the CPU kernels (silent fallback)")
+    result = BenchmarkResult(
+        f"<{len(model)} bytes>" if isinstance(model, bytes) else str(model), runtime_name(), options.threads,
+        options.warmup, len(times), init_ms, first_ms, times, stats, counts,
+        model_sha256=hashlib.sha256(raw).hexdigest(), delegate=options.delegate, ci95_median_ms=list(ci),
+        ci_target=options.ci_target, stop_reason=stop, bare_invoke_ms=bare,
+        timing_overhead_ms=stats.median_ms - bare, peak_memory_mb=_peak_growth_mb(rss_start),
+        versions=versions(options.delegate), warnings=warnings, options=options.to_dict(), started_at=started_at)
+    del interpreter
+    if options.op_profiling:
+        from edgeloop.device.op_profile import METHOD, profile_ops
+
+        result.op_profile = profile_ops(raw, lambda blob: _time_single_op(blob, options), deadline)
+        result.op_profile_method = METHOD
+    result.finished_at = time.time()
+    return result
+
+
+def _timed_runs(interpreter, options: BenchmarkOptions, deadline: float, progress, done: int, total: int):
+    rule = StoppingRule(options.runs, options.max_runs if options.adaptive else options.runs, options.ci_target, options.seed)
+    times: list[float] = []
+    while True:
+        times.append(invoke(interpreter) / 1e6)
+        if progress:
+            progress(done + len(times), total)
+        reason = rule.done(times)
+        if reason:
+            return times, ("runs" if not options.adaptive else reason)
+        if time.monotonic() > deadline:
+            return times, "time_limit"
+
+
+def _bare_invoke_ms(interpreter, runs: int) -> float:
+    """Median per-inference time of batches of back-to-back ``invoke()`` calls, each batch timed whole."""
+    batches = []
+    for _ in range(max(3, min(runs, 200) // _BARE_BATCH)):
+        started = time.perf_counter_ns()
+        for _ in range(_BARE_BATCH):
+            interpreter.invoke()
+        batches.append((time.perf_counter_ns() - started) / 1e6 / _BARE_BATCH)
+    return float(np.median(batches))
+
+
+def _time_single_op(blob: bytes, options: BenchmarkOptions) -> list[float]:
+    interpreter = open_model(blob, options)
+    for _ in range(3):
+        invoke(interpreter)
+    return [invoke(interpreter) / 1e6 for _ in range(max(10, min(options.runs, 100)))]
+
+
+def versions(delegate: str | None = None) -> dict:
+    """Runtime, Python and kernel versions (and the Edge TPU runtime's when it is used)."""
+    out = {"runtime": runtime_name(), "python": platform.python_version(), "kernel": platform.release(),
+           "machine": platform.machine()}
+    if delegate == "edgetpu":
+        out["edgetpu_runtime"] = _delegates.edgetpu_info().get("version_string")
+    return out
+
+
+def model_bytes(model: str | Path | bytes) -> bytes:
+    """The model's bytes, read from its path when given one.
+
+    Raises:
+        EdgeloopError: missing or unreadable file.
+    """
+    if isinstance(model, bytes):
+        return model
+    try:
+        return Path(model).read_bytes()
+    except FileNotFoundError:
+        raise EdgeloopError(f"model not found: {model}") from None
+    except OSError as exc:
+        raise EdgeloopError(f"cannot read {model}: {exc.strerror}") from None
+
+
+def _rss_mb() -> float | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    import resource
+
+    return pages * resource.getpagesize() / 2**20
+
+
+def _peak_growth_mb(rss_start: float | None) -> float | None:
+    """Peak resident memory minus what the process held before the model was loaded."""
+    if rss_start is None:
+        return None
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return max(0.0, peak - rss_start)

@@ -16,38 +16,56 @@ from edgeloop._quiet import native_stderr_silenced
 from edgeloop.errors import EdgeloopError
 
 
-def _interpreter_class():
+def interpreter_module():
+    """The module holding ``Interpreter``, ``load_delegate`` and ``OpResolverType``.
+
+    Raises:
+        EdgeloopError: neither ``ai_edge_litert`` nor ``tflite_runtime`` is installed.
+    """
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert import interpreter as module
     except ImportError:
         try:
-            from tflite_runtime.interpreter import Interpreter
+            from tflite_runtime import interpreter as module
         except ImportError:
             raise EdgeloopError("no TFLite interpreter installed: pip install ai-edge-litert") from None
-    return Interpreter
+    return module
 
 
 def runtime_name() -> str:
     """Which interpreter runs models here, with its version (e.g. ``ai-edge-litert 2.3.0``)."""
     from importlib import metadata
 
-    cls = _interpreter_class()
-    package = "ai-edge-litert" if cls.__module__.startswith("ai_edge_litert") else "tflite-runtime"
+    module = interpreter_module()
+    package = "ai-edge-litert" if module.__name__.startswith("ai_edge_litert") else "tflite-runtime"
     try:
         return f"{package} {metadata.version(package)}"
     except metadata.PackageNotFoundError:
         return package
 
 
-def load_interpreter(model: str | Path | bytes, num_threads: int | None = None):
+def load_interpreter(model: str | Path | bytes, num_threads: int | None = None, delegates: list | None = None,
+                     default_delegates: bool = True):
     """An interpreter for ``model`` (a path or bytes) with its tensors allocated.
+
+    Args:
+        model: path or bytes of the ``.tflite`` model.
+        num_threads: interpreter threads.
+        delegates: delegates from ``load_delegate`` to apply.
+        default_delegates: let the runtime apply its default CPU delegate (XNNPACK);
+            ``False`` runs the plain builtin kernels.
 
     Raises:
         EdgeloopError: missing file, or a file the interpreter cannot load.
     """
-    cls = _interpreter_class()
-    kwargs = {"num_threads": num_threads} if num_threads else {}
-    where = "the given bytes" if isinstance(model, bytes) else str(model)
+    module = interpreter_module()
+    cls = module.Interpreter
+    kwargs: dict = {"num_threads": num_threads} if num_threads else {}
+    if delegates:
+        kwargs["experimental_delegates"] = delegates
+    if not default_delegates:
+        kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    where = "from bytes" if isinstance(model, bytes) else str(model)
     if isinstance(model, bytes):
         kwargs["model_content"] = model
     else:

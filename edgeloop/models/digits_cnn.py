@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from edgeloop.models.registry import register
+from edgeloop.models._blocks import check_classes, scaled
+from edgeloop.models.registry import Reference, register
 
 
-@register
+@register(reference=Reference((8, 8, 1), 10), int8_ops=("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"))
 def digits_cnn(input_shape: tuple[int, ...] = (8, 8, 1), classes: int = 10, width: float = 1.0):
     """Two 3x3 convolutions, a max-pool and two dense layers (~285 k parameters at width 1).
 
     The dense layer holds most of the weights on purpose: it is what pruning and int8
     shrink, so the size figures are about weights rather than flatbuffer overhead.
+    edgeloop's own demo model: it has no paper, so ``edgeloop models list`` counts it
+    without a comparison.
 
     Args:
         input_shape: one sample's shape (height, width, channels).
@@ -19,9 +22,8 @@ def digits_cnn(input_shape: tuple[int, ...] = (8, 8, 1), classes: int = 10, widt
     """
     from edgeloop._tf import keras
 
-    if width <= 0:
-        raise TypeError(f"width must be positive, got {width}")
-    c = lambda n: max(1, int(round(n * width)))  # noqa: E731
+    check_classes("digits_cnn", classes)
+    c = lambda n: scaled(n, width)  # noqa: E731
     layers = keras.layers
     return keras.Sequential(
         [

@@ -38,9 +38,11 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
         raise EdgeloopError(f"unsupported model file {spec_s}: expected .keras, .h5 or a SavedModel folder")
     if path.suffix == ".keras" and _keras_major(path) == 3:
         raise EdgeloopError(f"{spec_s}: " + _keras3_help())
+    from edgeloop.models._custom import custom_layers
     from edgeloop.pipeline.binarize import binary_classes
 
     binary_classes()  # binarized layers must be registered before a model holding them loads
+    custom_layers()  # so must the zoo's ChannelSlice (ShuffleNetV2)
     try:
         # Models saved mid-pipeline may hold QAT wrappers: their classes live in tfmot's scope.
         with tfmot.quantization.keras.quantize_scope():
@@ -85,20 +87,25 @@ def _from_zoo(name_and_opts: str, input_shape, classes):
     name, _, query = name_and_opts.partition("?")
     options = {}
     for pair in filter(None, query.split("&")):
-        key, _, value = pair.partition("=")
-        options[key] = _number(value)
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise EdgeloopError(f"zoo model {name}: options are key=value pairs joined by '&', got {pair!r}")
+        options[key] = _value(value)
     if input_shape is None or classes is None:
         raise EdgeloopError(f"zoo model {name} needs data to know its input shape and classes")
     return create(name, input_shape=input_shape, classes=classes, **options)
 
 
-def _number(value: str):
+def _value(text: str):
+    """An option value from a ``zoo:`` query: int, float, true / false, or the text."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
     for cast in (int, float):
         try:
-            return cast(value)
+            return cast(text)
         except ValueError:
             pass
-    return value
+    return text
 
 
 def _keras_major(path: Path) -> int | None:

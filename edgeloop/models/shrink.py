@@ -3,10 +3,14 @@
 ``shrink(model, {layer: n_channels})`` rebuilds a smaller Keras model: the named Conv2D /
 Dense layers keep their ``n`` filters with the largest L1 norm, and every layer that
 reads those channels (BatchNormalization, DepthwiseConv2D, the next Conv2D or Dense,
-across Flatten) loses the matching weights. Channels tied by ``Add`` (residuals) are one
-group: pruned together, ranked by their summed L1 norm. ``Concatenate`` keeps each
-input's own selection. Unlike magnitude pruning this makes int8 inference faster: the
-tensors are smaller, not just sparser.
+across Flatten) loses the matching weights. Channels tied by ``Add`` / ``Multiply``
+(residuals, squeeze-excite) are one group: pruned together, ranked by their summed L1
+norm. ``Concatenate`` keeps each input's own selection. Weightless layers that keep the
+channel axis last and its size (ReLU / ReLU6, Rescaling, padding, pooling, a Reshape to
+(H·W, C), whose target shape is rewritten) pass channels through. Channels that reach
+the input or an output are never removed; :func:`shrinkable` lists what may be. Unlike
+magnitude pruning this makes int8 inference faster: the tensors are smaller, not just
+sparser.
 
 How: every tensor's channels are described as ``(group, index)`` pairs. A Conv2D or Dense
 output starts a new group; pass-through layers keep their input's pairs; Flatten repeats
@@ -110,13 +114,21 @@ def _channel_maps(model, groups: _Groups) -> tuple[dict[str, list], dict[str, li
                     groups.union(a[0], b[0])
             maps[name] = first
         else:
+            # Any other weightless layer that keeps the channel axis last and its size
+            # (Rescaling, Reshape to (H·W, C), activations …) passes channels through.
             layer = model.get_layer(name)
             if layer.weights:
                 raise EdgeloopError(f"{name}: {kind} layers cannot be shrunk through yet")
             if ins and layer.output_shape[-1] != len(ins[0]):
                 raise EdgeloopError(f"{name}: {kind} changes the channel count; shrink cannot follow it")
+            if kind == "Permute" and cfg["dims"][-1] != len(cfg["dims"]):
+                raise EdgeloopError(f"{name}: Permute moves the channel axis; shrink cannot follow it")
             maps[name] = ins[0] if ins else []
     return maps, inbound_of, graph
+
+
+def _output_roots(maps: dict[str, list], groups: _Groups, outputs: set[str]) -> set[str]:
+    return {groups.find(g) for name in outputs for g, _ in maps[name]}
 
 
 def l1_scores(model) -> dict[str, np.ndarray]:
@@ -140,6 +152,25 @@ def channel_groups(model) -> dict[str, list[str]]:
     return tied
 
 
+def shrinkable(model) -> dict[str, int]:
+    """``{layer: output channels}`` for one Conv2D / Dense layer of each channel group that
+    :func:`shrink` may narrow (groups tied to the model's input or an output are left out).
+
+    Naming one member of a group narrows the whole group (residual Adds tie them).
+    """
+    groups = _Groups()
+    maps, _, _ = _channel_maps(model, groups)
+    fixed = _output_roots(maps, groups, set(model.output_names) | {model.layers[-1].name})
+    out: dict[str, int] = {}
+    seen: set[str] = set()
+    for name, scores in l1_scores(model).items():
+        root = groups.find(name)
+        if root not in seen and root not in fixed and not root.startswith("input:"):
+            seen.add(root)
+            out[name] = len(scores)
+    return out
+
+
 def shrink(model, channels: dict[str, int]):
     """Rebuild ``model`` keeping ``channels[layer]`` output channels of each named layer.
 
@@ -161,7 +192,9 @@ def shrink(model, channels: dict[str, int]):
     groups = _Groups()
     maps, _, graph = _channel_maps(model, groups)
     names = [entry["config"]["name"] for entry, _ in graph]
-    outputs = {t.name.split("/")[0] for t in model.outputs} | {model.layers[-1].name}
+    outputs = set(model.output_names) | {model.layers[-1].name}
+    # Channels that reach an output (through pooling, a final ReLU …) fix the output's width.
+    at_output = _output_roots(maps, groups, outputs)
     scores = l1_scores(model)
     want: dict[str, int] = {}
     for name, n in channels.items():
@@ -173,7 +206,7 @@ def shrink(model, channels: dict[str, int]):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= width:
             raise EdgeloopError(f"shrink: {name} has {width} channels; keep between 1 and {width}, not {n!r}")
         root = groups.find(name)
-        if root.startswith("input:") or any(groups.find(o) == root for o in outputs if o in scores):
+        if root.startswith("input:") or root in at_output:
             raise EdgeloopError(f"shrink: {name}'s channels are tied to the model's input or output")
         if root in want and want[root] != n:
             tied = [g for g in scores if groups.find(g) == root]
@@ -194,6 +227,8 @@ def shrink(model, channels: dict[str, int]):
         root = groups.find(cfg["name"]) if cfg["name"] in groups.parent else None
         if root in kept:
             cfg["filters" if entry["class_name"] == "Conv2D" else "units"] = len(kept[root])
+        elif entry["class_name"] == "Reshape":  # its target shape names the channel count
+            cfg["target_shape"] = [*cfg["target_shape"][:-1], len(keep_positions(maps[cfg["name"]]))]
         entry.pop("build_config", None)
     cls = keras.Sequential if isinstance(model, keras.Sequential) else keras.Model
     new = cls.from_config(config)

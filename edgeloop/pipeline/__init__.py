@@ -8,6 +8,7 @@ from edgeloop.pipeline import (  # noqa: F401  (each module registers its step)
     benchmark,
     binarize,
     cluster,
+    compile,
     convert,
     distill,
     evaluate,

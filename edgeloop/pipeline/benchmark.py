@@ -1,4 +1,8 @@
-"""``benchmark``: local latency of the converted model and of the float baseline."""
+"""``benchmark``: latency of the converted model and of the float baseline, on any device.
+
+``device`` takes the same strings as ``edgeloop bench --device``: ``local`` (this
+machine, in this process), ``http://HOST:PORT`` (an edgeloop agent) or ``adb:SERIAL``.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,24 @@ class BenchmarkOptions:
         threads: interpreter threads.
         warmup: untimed runs first.
         runs: timed runs.
-        baseline: also time the float32 baseline, in the same process, right after.
+        baseline: also time the float32 baseline, right after, on the same device.
+        device: ``local``, ``http://HOST:PORT`` or ``adb:SERIAL``.
+        delegate: ``None`` (the runtime's default), ``xnnpack``, ``none``, ``edgetpu``, ``gpu``,
+            ``nnapi`` or ``hexagon``.
+        op_profiling: also measure each op's latency.
+        token_file: the agent's token (``http://`` devices).
+        benchmark_model: the phone's ``benchmark_model`` binary (``adb:`` devices).
     """
 
     threads: int = 1
     warmup: int = 10
     runs: int = 100
     baseline: bool = True
+    device: str = "local"
+    delegate: str | None = None
+    op_profiling: bool = False
+    token_file: str | None = None
+    benchmark_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.runs < 1 or self.warmup < 0:
@@ -31,26 +46,34 @@ class BenchmarkOptions:
 
 @register_step
 class Benchmark(Step):
-    """Time the LiteRT interpreter on this machine (min / median / p90 / p99 …)."""
+    """Time the model on a device (min / median / p90 / p99, confidence interval, delegate nodes …)."""
 
     name = "benchmark"
     Options = BenchmarkOptions
 
     def apply(self, model, ctx: Context):
-        from edgeloop.device.benchmark import benchmark
+        from edgeloop.device.agent import read_token
+        from edgeloop.device.devices import open_device
+        from edgeloop.device.options import BenchmarkOptions as DeviceOptions
 
         tflite = ctx.state.get("tflite")
         if not tflite:
             raise EdgeloopError("benchmark needs a converted model: put a convert step before it")
         o = self.options
+        options = DeviceOptions(threads=o.threads, warmup=o.warmup, runs=o.runs, delegate=o.delegate,
+                                op_profiling=o.op_profiling, time_limit_s=1e6 if o.device == "local" else 600.0)
+        token = read_token(o.token_file) if o.token_file else None
+        device = open_device(o.device, token=token, benchmark_model=o.benchmark_model)
+        if o.device.startswith(("http://", "https://")):
+            ctx.state["device_info"] = device.info()  # a later compile step takes -m from its Edge TPU runtime
         files = {"model": tflite["file"]}
         if o.baseline and ctx.state.get("baseline_tflite"):
             files["baseline_float32"] = ctx.state["baseline_tflite"]
         results = {}
         for key, name in files.items():
-            with ctx.progress(f"benchmark {name}", o.warmup + o.runs) as advance:
-                result = benchmark(ctx.path(name), threads=o.threads, warmup=o.warmup, runs=o.runs,
-                                   progress=lambda done, total: advance(1))
+            with ctx.progress(f"benchmark {name} on {device.name}", o.warmup + o.runs) as advance:
+                kwargs = {"progress": lambda done, total: advance(1)} if device.name == "local" else {}
+                result = device.benchmark(ctx.path(name), options, **kwargs)
             results[key] = result.to_dict()
         ctx.record(**results)
         return model

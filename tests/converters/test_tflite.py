@@ -118,3 +118,23 @@ def test_int16x8_has_int16_activations_and_int8_weights(model):
     assert activations == {"int16"}
     checks = {c.name: c.passed for c in verify(info, "int16x8", "int16")}
     assert checks == {"static_shapes": True, "io_types": True, "int16x8_compute": True, "op_list": True}
+
+
+@pytest.mark.parametrize("kind", ["tiny", "qat", "squeezenet1_1"])
+def test_converting_through_the_variables_alone_gives_the_same_file(kind, digits, monkeypatch):
+    """The converter gets a bare holder of the model's variables, not the Keras model (whose
+    SavedModel export traces every layer first): the bytes must be exactly what the Keras
+    model itself gives."""
+    from edgeloop._tf import tfmot
+    from edgeloop.converters import tflite
+    from edgeloop.models import create
+
+    if kind == "tiny":
+        model = tiny_cnn()
+    elif kind == "qat":
+        model = tfmot.quantization.keras.quantize_model(tiny_cnn())
+    else:
+        model = create(kind, input_shape=(8, 8, 1), classes=10, width=0.5)
+    fast = tflite.convert(model, "int8", digits.representative(4))
+    monkeypatch.setattr(tflite, "variables_holder", lambda m: m)
+    assert fast == tflite.convert(model, "int8", digits.representative(4))

@@ -23,3 +23,22 @@ def test_device_side_benchmarks_without_importing_tensorflow(trained_model_and_f
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"tf": False, "runs": 3, "shape": [2, 10], "ok": True}
+
+
+def test_the_agents_benchmark_process_runs_without_tensorflow(trained_model_and_files):
+    _, files = trained_model_and_files
+    request = {"task": "benchmark", "models": [str(files["int8"])], "options": {"runs": 5, "warmup": 1, "op_profiling": True},
+               "memory_limit_mb": 1024}
+    code = (
+        "import io, json, sys\n"
+        f"sys.stdin = io.StringIO({json.dumps(request)!r})\n"
+        "from edgeloop.device import child\n"
+        "child.main()\n"
+        "print(json.dumps({'tf': 'tensorflow' in sys.modules}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    reply, modules = (json.loads(line) for line in proc.stdout.strip().splitlines()[-2:])
+    assert reply["ok"] and reply["result"]["stats"]["count"] == 5 and len(reply["result"]["op_profile"]) == 5
+    assert modules == {"tf": False}
+

@@ -18,3 +18,11 @@ def test_single_run_and_no_run():
     assert s.min_ms == s.median_ms == s.p99_ms == 2.5 and s.std_ms == 0.0
     with pytest.raises(ValueError):
         summarize([])
+
+
+def test_tail_ratio_and_round_trip():
+    s = summarize([float(v) for v in range(1, 11)])
+    assert s.max_ms == 10.0 and s.tail_ratio == pytest.approx(9.91 / 5.5)
+    d = s.to_dict()
+    assert d["p99_over_p50"] == pytest.approx(9.91 / 5.5)
+    assert type(s).from_dict(d) == s

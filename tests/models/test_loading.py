@@ -44,7 +44,7 @@ def test_zoo_names_and_options():
     assert half.count_params() < full.count_params() / 2
     with pytest.raises(EdgeloopError, match="unknown model 'nope'; the zoo has: .*digits_cnn"):
         create("nope", input_shape=(8, 8, 1), classes=10)
-    with pytest.raises(EdgeloopError, match="unexpected keyword"):
+    with pytest.raises(EdgeloopError, match=r"model digits_cnn has no option depth; its options: width \(default 1.0\)"):
         load_model("zoo:digits_cnn?depth=3", input_shape=(8, 8, 1), classes=10)
 
 

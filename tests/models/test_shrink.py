@@ -97,3 +97,57 @@ def test_the_shrunk_model_converts_to_full_int8():
 def test_bad_requests_are_clear_errors(channels, fragment):
     with pytest.raises(EdgeloopError, match=fragment):
         shrink(residual_net(), channels)
+
+
+@pytest.mark.parametrize("name", [
+    "resnet8",
+    pytest.param("mobilenet_v1", marks=pytest.mark.slow),
+    pytest.param("mobilenet_v2", marks=pytest.mark.slow),
+    pytest.param("resnet18", marks=pytest.mark.slow),
+    pytest.param("resnet50", marks=pytest.mark.slow),
+])
+def test_zoo_models_shrink_by_half_and_convert_to_full_int8(name, digits):
+    from edgeloop.converters import read_model, verify
+    from edgeloop.converters.tflite import convert
+    from edgeloop.models import create
+    from edgeloop.models.shrink import shrinkable
+
+    model = create(name, input_shape=(8, 8, 1), classes=10, width=0.25 if name != "resnet8" else 1.0)
+    groups = shrinkable(model)
+    assert "logits" not in groups and len(groups) >= 3
+    small = shrink(model, {layer: n // 2 for layer, n in groups.items()})
+    assert {layer: widths(small)[layer] for layer in groups} == {layer: n // 2 for layer, n in groups.items()}
+    assert small.output_shape == model.output_shape and small.count_params() < 0.5 * model.count_params()
+    info = read_model(convert(small, "int8", digits.representative(8)))
+    failed = [c for c in verify(info, "int8", "int8") if not c.passed]
+    assert not failed, failed
+
+
+def test_channels_that_reach_the_output_through_pooling_are_not_shrinkable():
+    from edgeloop.models import create
+    from edgeloop.models.shrink import shrinkable
+
+    model = create("squeezenet1_1", input_shape=(8, 8, 1), classes=10, width=0.25)  # conv10 -> ReLU -> pool = output
+    assert "conv10" not in shrinkable(model) and "fire9_squeeze" in shrinkable(model)
+    with pytest.raises(EdgeloopError, match="conv10's channels are tied to the model's input or output"):
+        shrink(model, {"conv10": 5})
+
+
+def test_weightless_layers_that_keep_the_channel_axis_pass_channels_through():
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((4, 4, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv")(i)
+    x = keras.layers.ReLU(6.0, name="relu6")(x)
+    x = keras.layers.Reshape((16, 8), name="rows")(x)  # (H·W, C): channels stay last
+    x = keras.layers.Rescaling(0.5, name="half")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    model = keras.Model(i, keras.layers.Dense(3, name="out")(x))
+    small = shrink(model, {"conv": 5})
+    assert small.get_layer("rows").output_shape == (None, 16, 5) and small.get_layer("out").get_weights()[0].shape == (80, 3)
+
+    y = keras.layers.Permute((2, 1), name="swap")(model.get_layer("rows").output)  # channels moved off the last axis
+    moved = keras.Model(i, keras.layers.Dense(3, name="out2")(keras.layers.Flatten(name="flat2")(y)))
+    with pytest.raises(EdgeloopError, match="changes the channel count|moves the channel axis"):
+        shrink(moved, {"conv": 5})

@@ -1,0 +1,157 @@
+"""Per-op latency: each op cut out into its own single-op model and timed alone.
+
+LiteRT's Python ``Interpreter`` has no per-op profiler (the C++ ``benchmark_model`` tool
+has ``--enable_op_profiling``; the Python API exposes nothing like it), so this module
+measures ops the way NetAdapt builds its latency look-up tables: every op of the main
+subgraph becomes a model of its own (the op, its weights, its input and output tensors
+with their shapes and quantization, rebuilt with the schema's object API) and is timed
+with the same runtime, threads and delegate as the whole model. The sum of the per-op
+medians is reported next to the whole model's median: the gap is what fusion across ops
+and the per-invoke cost add or save.
+
+Control-flow ops (``WHILE``, ``IF``, ``CALL_ONCE``) call other subgraphs and cannot stand
+alone; they are listed with an error instead of a time.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Callable
+
+import numpy as np
+
+from edgeloop.errors import EdgeloopError
+
+METHOD = "single-op models: each op cut out with its weights and timed alone (NetAdapt-style look-up table)"
+_CALLS_SUBGRAPHS = {"WHILE", "IF", "CALL_ONCE"}
+
+
+def _schema():
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:
+        raise EdgeloopError("op profiling needs the TFLite schema from ai-edge-litert: pip install ai-edge-litert") from None
+    return schema_py_generated
+
+
+def _pack(schema, model) -> bytes:
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def tiny_model() -> bytes:
+    """A float ``ADD`` of two ``[1, 4]`` inputs: the smallest model a delegate can be tried on."""
+    schema = _schema()
+    tensors = []
+    for i, name in enumerate(("a", "b", "sum")):
+        t = schema.TensorT()
+        t.shape, t.type, t.buffer, t.name = [1, 4], schema.TensorType.FLOAT32, 0, name.encode()
+        tensors.append(t)
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1], [2]
+    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.AddOptions, schema.AddOptionsT()
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = schema.BuiltinOperator.ADD, schema.BuiltinOperator.ADD, 1
+    graph = schema.SubGraphT()
+    graph.tensors, graph.operators, graph.inputs, graph.outputs = tensors, [op], [0, 1], [2]
+    model = schema.ModelT()
+    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [graph], [schema.BufferT()]
+    return _pack(schema, model)
+
+
+def _op_name(schema, code) -> str:
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    if names.get(builtin) == "CUSTOM" and code.customCode:
+        return code.customCode.decode("utf-8", "replace")
+    return names.get(builtin, str(builtin))
+
+
+def single_op_models(raw: bytes) -> list[tuple[int, str, str, bytes | None]]:
+    """Every op of subgraph 0 as a model of its own.
+
+    Returns:
+        ``(op index, op type, output tensor name, model bytes or None)``; ``None`` for ops
+        that call other subgraphs.
+    """
+    schema = _schema()
+    model = schema.ModelT.InitFromPackedBuf(raw, 0)
+    graph = model.subgraphs[0]
+    out = []
+    for index, op in enumerate(graph.operators or []):
+        name = _op_name(schema, model.operatorCodes[op.opcodeIndex])
+        first_output = graph.tensors[op.outputs[0]].name if op.outputs is not None and len(op.outputs) else b""
+        output = (first_output or b"").decode("utf-8", "replace")
+        blob = None if name in _CALLS_SUBGRAPHS else _cut(schema, model, raw, op)
+        out.append((index, name, output, blob))
+    return out
+
+
+def _cut(schema, model, raw: bytes, op) -> bytes:
+    graph = model.subgraphs[0]
+    listed = [int(t) for group in (op.inputs, op.outputs, op.intermediates) if group is not None for t in group]
+    remap = {old: new for new, old in enumerate(dict.fromkeys(t for t in listed if t >= 0))}
+    buffers, tensors, constant = [schema.BufferT()], [], set()
+    for old in remap:
+        tensor = copy.copy(graph.tensors[old])
+        data = _buffer_bytes(model.buffers[tensor.buffer], raw) if tensor.buffer else None
+        if data:
+            buffer = schema.BufferT()
+            buffer.data = np.frombuffer(data, dtype=np.uint8)
+            buffers.append(buffer)
+            tensor.buffer = len(buffers) - 1
+            constant.add(old)
+        else:
+            tensor.buffer = 0
+        tensors.append(tensor)
+    new_op = copy.copy(op)
+    new_op.opcodeIndex = 0
+    new_op.inputs = [remap[int(t)] if t >= 0 else -1 for t in op.inputs]
+    new_op.outputs = [remap[int(t)] for t in op.outputs]
+    if op.intermediates is not None:
+        new_op.intermediates = [remap[int(t)] for t in op.intermediates]
+    sub = schema.SubGraphT()
+    sub.tensors, sub.operators = tensors, [new_op]
+    sub.inputs = [remap[int(t)] for t in op.inputs if t >= 0 and int(t) not in constant
+                  and not graph.tensors[int(t)].isVariable]
+    sub.outputs = list(new_op.outputs)
+    cut = schema.ModelT()
+    cut.version, cut.operatorCodes, cut.subgraphs, cut.buffers = 3, [model.operatorCodes[op.opcodeIndex]], [sub], buffers
+    return _pack(schema, cut)
+
+
+def _buffer_bytes(buffer, raw: bytes) -> bytes | None:
+    if buffer is None:
+        return None
+    if buffer.data is not None and len(buffer.data):
+        return bytes(np.asarray(buffer.data, dtype=np.uint8))
+    if buffer.offset and buffer.offset > 1:  # large models keep buffers after the flatbuffer
+        return raw[buffer.offset: buffer.offset + buffer.size]
+    return None
+
+
+def profile_ops(raw: bytes, time_op: Callable[[bytes], list[float]], deadline: float | None = None) -> list[dict]:
+    """Time every op of ``raw`` alone with ``time_op`` (single-op model bytes -> timings in ms).
+
+    Ops left when ``deadline`` (a ``time.monotonic()`` value) has passed are listed with an
+    error, so a slow device still answers within its time limit.
+    """
+    rows = []
+    for index, name, output, blob in single_op_models(raw):
+        row = {"index": index, "op": name, "output": output, "median_ms": None, "mean_ms": None, "runs": 0, "error": None}
+        if blob is None:
+            row["error"] = "calls other subgraphs: timed only as part of the whole model"
+        elif deadline is not None and time.monotonic() > deadline:
+            row["error"] = "not timed: the benchmark's time limit was reached"
+        else:
+            try:
+                times = time_op(blob)
+                row.update(median_ms=float(np.median(times)), mean_ms=float(np.mean(times)), runs=len(times))
+            except EdgeloopError as exc:
+                row["error"] = str(exc)
+        rows.append(row)
+    return rows

@@ -1,0 +1,205 @@
+"""``compile``: predict what maps to the Edge TPU, fix what can be fixed, run the compiler.
+
+1. The analyzer predicts, op by op, what ``edgetpu_compiler`` will map
+   (:mod:`edgeloop.converters.edgetpu`) for the runtime compiled for: the one asked
+   (``min_runtime_version``), else the device's (``ctx.state["device_info"]``, a device
+   agent's ``/v1/info``), else the newest.
+2. With ``fix: true``, what is fixable is fixed and said: a dynamic batch becomes 1, a
+   LeakyReLU becomes the equivalent PReLU (runtime 13+), float I/O becomes integer I/O
+   (converted again from the Keras model). The fixed file is ``model_fixed.tflite``
+   and later steps (evaluate, benchmark) use it.
+3. ``edgetpu_compiler`` runs when installed and writes ``<model>_edgetpu.tflite`` next
+   to the CPU model; its log is parsed into the report next to the prediction. When it
+   is not installed, the step says so in one warning and keeps the prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from edgeloop import _io
+from edgeloop.errors import EdgeloopError, VerificationError
+from edgeloop.pipeline.base import Context, Step, register_step
+
+FIXED_FILE = "model_fixed.tflite"
+
+
+@dataclass
+class CompileOptions:
+    """Options of ``compile``.
+
+    Attributes:
+        target: the accelerator (``edgetpu``).
+        min_runtime_version: ``-m``: the Edge TPU runtime of the device (default: the
+            device agent's, when the run has one, else the newest).
+        multiple_subgraphs: ``-a``: also map the supported ops after an unsupported one.
+        num_segments: ``-n``: split for a pipeline of that many Edge TPUs.
+        intermediate_tensors: ``-i``: end the Edge TPU part at these tensors.
+        co_compile: other ``.tflite`` files compiled together with the model, sharing
+            the on-chip parameter cache.
+        timeout_s: stop the compiler after this many seconds.
+        fix: fix what keeps ops off the TPU where possible, and say what changed.
+        io_type: integer I/O type the float-I/O fix converts to.
+        calibration_samples: calibration samples when the fix converts again.
+        require_compiler: fail when ``edgetpu_compiler`` is not installed (default: warn
+            and keep the prediction).
+        require_mapped: fail the run when anything falls back to the CPU.
+        device: an edgeloop agent (``http://HOST:PORT``) whose Edge TPU runtime version
+            sets ``-m`` when ``min_runtime_version`` is not given (a ``benchmark`` step on
+            an agent earlier in the recipe does the same).
+        token_file: the agent's token.
+    """
+
+    target: Literal["edgetpu"] = "edgetpu"
+    min_runtime_version: int | None = None
+    multiple_subgraphs: bool = False
+    num_segments: int | None = None
+    intermediate_tensors: list[str] = field(default_factory=list)
+    co_compile: list[str] = field(default_factory=list)
+    timeout_s: float = 300.0
+    fix: bool = False
+    io_type: Literal["uint8", "int8"] = "uint8"
+    calibration_samples: int = 200
+    require_compiler: bool = False
+    require_mapped: bool = False
+    device: str | None = None
+    token_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.calibration_samples < 1:
+            raise ValueError(f"calibration_samples must be at least 1, got {self.calibration_samples}")
+        self.compiler_options(self.min_runtime_version)  # the compiler wrapper checks its own ranges
+
+    def compiler_options(self, runtime_version: int | None):
+        """The options as the compiler wrapper takes them, for ``-m runtime_version``."""
+        from edgeloop.converters.edgetpu_compiler import CompilerOptions
+
+        return CompilerOptions(runtime_version, True, self.multiple_subgraphs, self.num_segments,
+                               list(self.intermediate_tensors), self.timeout_s)
+
+
+def device_info(spec: str, token_file: str | None) -> dict:
+    """A device's ``/v1/info`` (its fingerprint, delegates and Edge TPU runtime version)."""
+    from edgeloop.device.agent import read_token
+    from edgeloop.device.devices import open_device
+
+    return open_device(spec, token=read_token(token_file) if token_file else None).info()
+
+
+@register_step
+class Compile(Step):
+    """Predict the Edge TPU mapping, optionally fix the model, and compile it."""
+
+    name = "compile"
+    Options = CompileOptions
+
+    def apply(self, model, ctx: Context):
+        from edgeloop.converters import checks_to_dict, read_model
+        from edgeloop.converters.edgetpu import analyze
+        from edgeloop.converters.edgetpu_compiler import INSTALL_HINT, choose_runtime_version, find_compiler
+        from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
+
+        tflite = ctx.state.get("tflite")
+        if not tflite:
+            raise EdgeloopError("compile needs a converted model: put a convert step before it")
+        o = self.options
+        if o.device and o.min_runtime_version is None:
+            ctx.state["device_info"] = device_info(o.device, o.token_file)
+        asked = choose_runtime_version(o.min_runtime_version, ctx.state.get("device_info"))
+        runtime = asked or LATEST_RUNTIME  # the compiler's default when nothing is asked
+        data = ctx.path(tflite["file"]).read_bytes()
+        analysis = analyze(read_model(data), multiple_subgraphs=o.multiple_subgraphs, runtime_version=runtime)
+        changes: list[str] = []
+        if o.fix and not analysis.fully_mapped:
+            data, io_type, changes = _fix(model, data, analysis, ctx, o, runtime)
+            if changes:
+                _io.write_bytes(ctx.path(FIXED_FILE), data)
+                ctx.state["tflite"] = tflite = {**tflite, "file": FIXED_FILE, "io_type": io_type}
+                analysis = analyze(read_model(data), multiple_subgraphs=o.multiple_subgraphs, runtime_version=runtime)
+        ctx.record(target=o.target, file=tflite["file"], runtime_version=runtime, changes=changes,
+                   prediction=analysis.to_dict())
+        report = None
+        if find_compiler() is None:
+            if o.require_compiler:
+                raise EdgeloopError(INSTALL_HINT)
+            ctx.warn(INSTALL_HINT)
+            ctx.record(compiled=False)
+        else:
+            report = self._compile(ctx, tflite["file"], analysis, asked)
+        check = _mapping_check(analysis, report, changes)
+        ctx.record(checks=checks_to_dict([check]))
+        if o.require_mapped and not check.passed:
+            raise VerificationError(f"Edge TPU mapping check failed: {check.detail}")
+        return model
+
+    def _compile(self, ctx: Context, file: str, analysis, runtime_version: int | None):
+        from edgeloop.converters.edgetpu_compiler import compile_models
+
+        o = self.options
+        result = compile_models([ctx.path(file), *o.co_compile], ctx.run_dir, o.compiler_options(runtime_version))
+        report = result.report
+        if report.operators:  # -s table: compare the op types on the CPU
+            matches = sorted({v.op for v in analysis.ops if not v.mapped}) == sorted(report.on_cpu())
+        else:
+            matches = analysis.fully_mapped == report.fully_mapped
+        ctx.record(compiled=True, compiler=result.to_dict(), prediction_matches=matches)
+        ctx.state["edgetpu"] = {"files": [f.name for f in result.files]}
+        return report
+
+
+def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime: int) -> tuple[bytes, str, list[str]]:
+    """The fix-it path: (new file, its I/O type, what changed)."""
+    from edgeloop.converters import enforce, read_model, verify
+    from edgeloop.converters.edgetpu_fix import replace_unmappable_layers, static_batch
+    from edgeloop.converters.edgetpu_ops import REPLACEMENTS
+
+    io_type = ctx.state["tflite"]["io_type"]
+    data, changes = static_batch(data)
+    reconvert = None
+    if any(v.op in REPLACEMENTS for v in analysis.ops):
+        model, replaced = replace_unmappable_layers(model, runtime)
+        changes += replaced
+        reconvert = "the replaced layers" if replaced else None
+    float_io = any(v.edge for v in analysis.ops)
+    float_inside = any(not v.edge and v.reason.startswith("computes on float") for v in analysis.ops)
+    if float_io and float_inside:
+        ctx.warn("compile fix: float I/O kept: float ops inside the model (keep_float?) need the CPU anyway")
+    elif float_io:
+        changes.append(f"changed the input and output from float32 to {o.io_type} because float I/O is quantized and "
+                       "dequantized on the CPU, outside the Edge TPU")
+        reconvert, io_type = "integer I/O", o.io_type
+    if reconvert:
+        from edgeloop.converters.tflite import convert
+
+        with ctx.progress(f"convert again ({reconvert})", 1) as advance:
+            data = convert(model, "int8", ctx.data.representative(o.calibration_samples), io_type=io_type)
+            advance(1)
+        enforce(verify(read_model(data), mode="int8", io_type=io_type))
+    return data, io_type, changes
+
+
+def _mapping_check(analysis, report, changes: list[str]):
+    """The compiler's verdict when it ran, else the prediction's; the fixes said in its detail
+    (so ``report.md``'s table of checks shows what was changed)."""
+    from edgeloop.converters import Check
+
+    check = _verdict(analysis, report)
+    return Check(check.name, check.passed, check.detail + (f" after the fixes: {'; '.join(changes)}" if changes else ""))
+
+
+def _verdict(analysis, report):
+    from edgeloop.converters import Check
+
+    if report is not None:
+        on_cpu = report.on_cpu()
+        detail = ", ".join(f"{op} x{n}" for op, n in on_cpu.items()) or f"{report.ops_on_cpu} op(s)"
+        if report.fully_mapped:
+            return Check("edgetpu_mapped", True, f"edgetpu_compiler mapped every op ({report.total_ops})")
+        return Check("edgetpu_mapped", False, f"edgetpu_compiler left on the CPU: {detail}")
+    if analysis.fully_mapped:
+        return Check("edgetpu_mapped", True, f"predicted: all {len(analysis.ops)} ops run on the Edge TPU")
+    cut = analysis.first_unmapped
+    where = f"; cut at {cut.where}" if cut else ""
+    return Check("edgetpu_mapped", False, f"predicted: {sum(not v.mapped for v in analysis.ops)} of "
+                 f"{len(analysis.ops)} ops fall back to the CPU{where}")

@@ -1,0 +1,175 @@
+"""The Edge TPU analyzer on real converted files of purpose-built models, and its op table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgeloop.converters import read_model
+from edgeloop.converters.edgetpu import AFTER_CUT, CACHE_BYTES, EDGE, MAPPED, NOT_SUPPORTED, RUNTIME, analyze
+from edgeloop.converters.edgetpu_ops import TABLE
+from edgeloop.converters.edgetpu_rules import CHECKS
+from edgetpu_models import REP
+from helpers import run_cli
+
+
+def test_fully_mappable_model_maps_every_op(tflite_files):
+    info = read_model(tflite_files["mappable"])
+    a = analyze(info)
+    assert a.fully_mapped and a.mapped_fraction == 1.0 and a.first_unmapped is None
+    assert a.subgraphs == 1 and {v.status for v in a.ops} == {MAPPED}
+    assert a.parameter_bytes == info.constant_bytes and a.streamed_bytes == 0 and not a.fixes
+    json.dumps(a.to_dict())  # plain data all the way down
+
+
+def test_unsupported_op_in_the_middle_cuts_the_graph_there(tflite_files):
+    a = analyze(read_model(tflite_files["leaky"]))
+    cut = a.first_unmapped
+    assert (cut.index, cut.op, cut.layer, cut.status) == (1, "LEAKY_RELU", "leaky", NOT_SUPPORTED)
+    assert [v.mapped for v in a.ops] == [True, False, False, False, False]
+    assert [v.status for v in a.ops[2:]] == [AFTER_CUT] * 3  # supported, but after the cut: on the CPU
+    assert a.mapped_fraction == pytest.approx(1 / 5) and not a.fully_mapped
+    assert any("`leaky`" in f and "PReLU(shared_axes=[1, 2])" in f for f in a.fixes)
+
+
+def test_multiple_subgraphs_map_the_supported_ops_after_the_cut(tflite_files):
+    a = analyze(read_model(tflite_files["leaky"]), multiple_subgraphs=True)
+    assert [v.mapped for v in a.ops] == [True, False, True, True, True]
+    assert a.subgraphs == 2 and [v.segment for v in a.ops] == [0, None, 1, 1, 1]
+
+
+def test_float_model_is_not_quantized(tflite_files):
+    a = analyze(read_model(tflite_files["float"]))
+    assert a.problems and a.problems[0].startswith("Model not quantized")
+    assert not any(v.mapped for v in a.ops) and not a.fully_mapped and a.mapped_fraction == 0.0
+
+
+def test_dynamic_batch_is_refused_and_fixed_in_the_file(tflite_files):
+    from edgeloop.converters.edgetpu_fix import static_batch
+    from edgeloop.device.interpreter import TFLiteModel
+
+    data = tflite_files["dynamic"].read_bytes()
+    a = analyze(read_model(data))
+    assert any(p.startswith("dynamic shape") and "[-1, 8, 8, 1]" in p for p in a.problems) and not a.fully_mapped
+    fixed, changes = static_batch(data)
+    assert len(changes) == 1 and "from dynamic (-1) to 1" in changes[0]
+    assert analyze(read_model(fixed)).fully_mapped
+    x = REP[:4]
+    assert np.array_equal(TFLiteModel(data).predict(x), TFLiteModel(fixed).predict(x))  # same model, static batch
+    assert static_batch(fixed) == (fixed, [])
+
+
+def test_parameters_over_the_cache_are_streamed_and_the_largest_layer_named(tflite_files):
+    a = analyze(read_model(tflite_files["wide"]))
+    assert a.fully_mapped  # streaming is slower, not a fallback
+    assert a.parameter_bytes > CACHE_BYTES and a.streamed_bytes == a.parameter_bytes - CACHE_BYTES
+    assert a.largest[0][0] == "wide2" and a.largest[0][1] >= 3000 * 3000
+    assert any("`wide2`" in f and "streamed" in f for f in a.fixes)
+
+
+def test_float_io_runs_at_the_edges_on_the_cpu_without_cutting(tflite_files):
+    a = analyze(read_model(tflite_files["float_io"]))
+    assert [v.op for v in a.ops if v.edge] == ["QUANTIZE", "DEQUANTIZE"]
+    assert all(v.status == EDGE for v in a.ops if v.edge) and all(v.mapped for v in a.ops if not v.edge)
+    assert a.first_unmapped is None and a.subgraphs == 1 and not a.fully_mapped
+    assert any("io_type" in f for f in a.fixes)
+
+
+def test_ops_newer_than_the_runtime_stay_on_the_cpu():
+    from edgeloop._tf import keras
+    from edgeloop.converters.tflite import convert
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(6, 3, name="conv"),
+                              keras.layers.PReLU(shared_axes=[1, 2], name="prelu"),
+                              keras.layers.Lambda(lambda t: keras.backend.mean(t, axis=-1), name="zmean")])
+    info = read_model(convert(model, "int8", REP))
+    by_layer = {v.layer: v for v in analyze(info, runtime_version=12).ops}
+    assert by_layer["prelu"].status == RUNTIME and "-m 13" in by_layer["prelu"].fix
+    newest = {v.layer: v for v in analyze(info).ops}
+    assert newest["prelu"].mapped
+    # Mean over z (channels) from runtime 13 on needs a multiple of 4 channels: 6 here.
+    assert newest["zmean"].op == "MEAN" and not newest["zmean"].mapped
+    assert "multiple of 4" in newest["zmean"].reason and "`zmean`" in newest["zmean"].where
+    assert "reduces over z, not only x and y" in by_layer["zmean"].reason  # up to runtime 12: x / y only
+
+
+def test_coral_limits_are_checked_op_by_op():
+    from edgeloop._tf import keras
+    from edgeloop.converters.tflite import convert
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, dilation_rate=(2, 1), padding="same", name="dilated")(inp)
+    x = keras.layers.Conv2DTranspose(4, 2, strides=2, name="up")(keras.layers.ZeroPadding2D(1, name="pad")(x))
+    x = keras.layers.Lambda(lambda t: t[:, ::2, :, :], name="stride2")(x)
+    x = keras.layers.Dense(10, name="dense")(keras.layers.Flatten(name="flatten")(x))
+    x = keras.layers.Softmax(name="softmax")(x)
+    verdicts = analyze(read_model(convert(keras.Model(inp, x), "int8", REP)), multiple_subgraphs=True).ops
+    by_op = {v.op: v for v in verdicts}
+    assert "dilates by 2 in y and 1 in x" in by_op["CONV_2D"].reason and by_op["CONV_2D"].layer == "dilated"
+    assert "strides other than 1" in by_op["STRIDED_SLICE"].reason and by_op["STRIDED_SLICE"].layer == "stride2"
+    assert all(by_op[op].mapped for op in ("PAD", "TRANSPOSE_CONV", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"))
+    assert by_op["TRANSPOSE_CONV"].layer == "up" and by_op["TRANSPOSE_CONV"].index > 0
+
+
+def test_the_op_table_is_consistent():
+    from edgeloop.converters.inspect import tflite_schema
+
+    builtin = set(vars(tflite_schema().BuiltinOperator))
+    assert {row.op for row in TABLE} <= builtin
+    assert {key for row in TABLE for key in row.limits} <= set(CHECKS)
+    for op in {row.op for row in TABLE}:  # rows of one op never overlap in runtime
+        for runtime in range(10, 16):
+            assert sum(row.covers(runtime) for row in TABLE if row.op == op) <= 1, (op, runtime)
+    assert all(row.source for row in TABLE)
+
+
+def test_check_command_exit_status(tflite_files, tmp_path):
+    proc = run_cli("check", tflite_files["mappable"], "--target", "edgetpu")
+    assert proc.returncode == 0 and "all 5 ops map to the Edge TPU" in proc.stdout, proc.stderr
+    proc = run_cli("check", tflite_files["leaky"], "--target", "edgetpu")
+    assert proc.returncode == 1
+    assert "graph cut at op 1 (LEAKY_RELU, Keras layer `leaky`)" in proc.stdout
+    proc = run_cli("check", tflite_files["leaky"], "--json")
+    assert proc.returncode == 1 and json.loads(proc.stdout)["first_unmapped"]["layer"] == "leaky"
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a model")
+    proc = run_cli("check", junk, "--target", "edgetpu")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "not a TFLite model" in proc.stderr
+
+
+def test_the_analyzer_runs_without_tensorflow(tflite_files):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from edgeloop.converters import read_model\n"
+        "from edgeloop.converters.edgetpu import analyze\n"
+        f"a = analyze(read_model({str(tflite_files['leaky'])!r}))\n"
+        "print(a.first_unmapped.layer, 'tensorflow' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.split() == ["leaky", "False"], proc.stderr
+
+
+def test_an_op_already_compiled_for_the_edge_tpu_counts_as_mapped(tflite_files):
+    # What edgetpu_compiler leaves: a custom op "edgetpu-custom-op" in place of the TPU part.
+    # Made here by renaming the first op's code (the compiler cannot be installed here).
+    import flatbuffers
+
+    from edgeloop.converters.edgetpu import COMPILED
+    from edgeloop.converters.inspect import tflite_schema
+
+    schema = tflite_schema()
+    model = schema.ModelT.InitFromPackedBuf(tflite_files["mappable"].read_bytes(), 0)
+    code = model.operatorCodes[model.subgraphs[0].operators[0].opcodeIndex]
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = "edgetpu-custom-op"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    a = analyze(read_model(bytes(builder.Output())))
+    assert (a.ops[0].op, a.ops[0].status, a.ops[0].mapped) == ("edgetpu-custom-op", COMPILED, True)

@@ -1,0 +1,128 @@
+"""The ``.tflite`` reader on real converted files: subgraphs, versions, options, MACs, layers,
+per-channel axes, constant sizes; and malformed files end in one clear error."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from edgeloop.converters import read_model
+from edgeloop.errors import EdgeloopError
+from helpers import run_cli
+
+
+def test_ops_carry_version_options_macs_and_keras_layer(tflite_files):
+    info = read_model(tflite_files["mappable"])  # tiny_cnn: conv(8, 3x3, same, relu) -> pool -> flatten -> fc(32) -> out(10)
+    assert [op.layer for op in info.ops] == ["conv", "pool", "flatten", "fc", "out"]
+    conv, pool, _, fc, out = info.ops
+    assert conv.options["padding"] == "SAME" and conv.options["fused_activation_function"] == "RELU"
+    assert (conv.options["stride_h"], conv.options["dilation_wfactor"]) == (1, 1)
+    assert pool.options["filter_width"] == 2 and pool.options["padding"] == "VALID"
+    assert all(op.version >= 1 for op in info.ops) and conv.version >= 2  # int8 conv kernels are version 2+
+    assert conv.macs == 8 * 8 * 8 * 3 * 3 * 1  # output pixels x filters x kernel x input channels
+    assert fc.macs == 32 * 128 and out.macs == 10 * 32 and pool.macs == 0
+    assert info.macs == conv.macs + fc.macs + out.macs
+
+
+def test_macs_of_depthwise_and_transpose_convolutions():
+    from edgeloop._tf import keras
+    from edgeloop.converters.tflite import convert
+
+    inp = keras.Input((8, 8, 4))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(inp)
+    x = keras.layers.Conv2DTranspose(2, 2, strides=2, name="up")(x)
+    info = read_model(convert(keras.Model(inp, x), "float32"))
+    macs = {op.layer: op.macs for op in info.ops}
+    assert macs["dw"] == 8 * 8 * 4 * 3 * 3  # one 3x3 filter per channel
+    assert macs["up"] == 8 * 8 * 4 * 2 * 2 * 2  # each input value scatters a 2x2 patch into 2 filters
+
+
+def test_per_channel_axis_and_constant_bytes(tflite_files):
+    info = read_model(tflite_files["mappable"])
+    weights = info.tensors[info.ops[0].inputs[1]]
+    assert weights.shape == (8, 3, 3, 1) and len(weights.scales) == 8 and weights.quantized_dimension == 0
+    assert weights.buffer_bytes == 8 * 3 * 3 * 1  # int8: one byte per weight
+    bias = info.tensors[info.ops[0].inputs[2]]
+    assert bias.dtype == "int32" and bias.buffer_bytes == 8 * 4
+    assert info.constant_bytes == sum(t.buffer_bytes for t in info.tensors if t.is_constant)
+    activation = info.tensors[info.ops[0].outputs[0]]
+    assert activation.buffer_bytes == 0 and len(activation.scales) == 1
+
+
+def test_resize_and_concatenation_options():
+    from edgeloop._tf import keras
+    from edgeloop.converters.tflite import convert
+
+    inp = keras.Input((4, 4, 2))
+    up = keras.layers.UpSampling2D(interpolation="bilinear", name="up")(inp)
+    cat = keras.layers.Concatenate(axis=-1, name="cat")([up, up])
+    info = read_model(convert(keras.Model(inp, cat), "float32"))
+    ops = {op.name: op for op in info.ops}
+    assert set(ops["RESIZE_BILINEAR"].options) >= {"align_corners", "half_pixel_centers"}
+    assert ops["RESIZE_BILINEAR"].options["half_pixel_centers"] is True  # what Keras' bilinear upsampling asks
+    assert ops["CONCATENATION"].options["axis"] in (-1, 3)
+
+
+def test_every_subgraph_is_read():
+    from edgeloop._tf import tf
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+    def loop(x):
+        return tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2.0), (tf.constant(0), x))[1]
+
+    blob = tf.lite.TFLiteConverter.from_concrete_functions([loop.get_concrete_function()], loop).convert()
+    info = read_model(blob)
+    assert len(info.subgraphs) == 3  # main graph, loop condition, loop body
+    assert [op.name for op in info.ops] == ["WHILE"]
+    assert info.ops[0].options["cond_subgraph_index"] == 1 and info.ops[0].options["body_subgraph_index"] == 2
+    body = info.subgraphs[2]
+    assert {op.name for op in body.ops} >= {"ADD", "MUL"}
+
+
+@pytest.fixture(scope="module")
+def model_bytes(tflite_files):
+    return tflite_files["leaky"].read_bytes()
+
+
+def test_truncated_files_fail_with_one_clear_error(model_bytes):
+    for cut in (0, 4, 7, 8, 12, 16, 64, len(model_bytes) // 4, len(model_bytes) // 2, len(model_bytes) - 1):
+        with pytest.raises(EdgeloopError) as err:
+            read_model(model_bytes[:cut])
+        message = str(err.value)
+        assert "\n" not in message and ("corrupt" in message or "not a TFLite model" in message), (cut, message)
+
+
+def test_random_byte_flips_never_crash_or_hang(model_bytes):
+    rng = np.random.default_rng(0)
+    outcomes = {"parsed": 0, "refused": 0}
+    started = time.perf_counter()
+    for _ in range(300):
+        data = bytearray(model_bytes)
+        for position in rng.integers(8, len(data), size=4):  # keep the identifier, break the rest
+            data[position] = int(rng.integers(0, 256))
+        try:
+            read_model(bytes(data))
+            outcomes["parsed"] += 1
+        except EdgeloopError as exc:
+            assert "\n" not in str(exc)
+            outcomes["refused"] += 1
+    assert time.perf_counter() - started < 30
+    assert outcomes["refused"] > 0  # the flips did reach structure the reader checks
+
+
+def test_inspect_command_shows_layers_and_macs_and_refuses_a_truncated_file(tflite_files, tmp_path):
+    proc = run_cli("inspect", tflite_files["mappable"], "--tensors")
+    assert proc.returncode == 0, proc.stderr
+    assert "conv" in proc.stdout and "4,608 MACs" in proc.stdout and "8 scales on axis 0" in proc.stdout
+    proc = run_cli("inspect", tflite_files["mappable"], "--json")
+    import json
+
+    data = json.loads(proc.stdout)
+    assert data["macs"] == 4608 + 4096 + 320 and data["subgraphs"][0]["ops"][0]["layer"] == "conv"
+    assert data["subgraphs"][0]["tensors"][data["subgraphs"][0]["ops"][0]["inputs"][1]]["quantization"]["axis"] == 0
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(tflite_files["mappable"].read_bytes()[:100])
+    proc = run_cli("inspect", broken)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "corrupt" in proc.stderr

@@ -1,0 +1,84 @@
+"""``edgeloop bench`` in a subprocess: the store answers repeats, history, devices side by
+side, the regression gate's exit status, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TOKEN
+from helpers import run_cli
+
+
+def _bench(*args):
+    proc = run_cli("bench", *args)
+    return proc, (json.loads(proc.stdout) if proc.returncode == 0 and "--json" in args else None)
+
+
+def test_a_repeat_is_answered_from_the_store_unless_fresh(trained_model_and_files, tmp_path):
+    _, files = trained_model_and_files
+    store = tmp_path / "latency.sqlite"
+    common = (files["int8"], "--runs", "20", "--max-runs", "20", "--warmup", "1", "--store", store, "--json")
+    proc, first = _bench(*common)
+    assert proc.returncode == 0, proc.stderr
+    assert first["cached"] is False and first["stats"]["count"] == 20 and first["fingerprint"]["id"]
+    _, again = _bench(*common)
+    assert again["cached"] is True and again["times_ms"] == first["times_ms"] and again["stored_id"] is None
+    _, fresh = _bench(*common, "--fresh")
+    assert fresh["cached"] is False and fresh["stored_id"] == first["stored_id"] + 1
+    proc, rows = _bench("--history", files["int8"], "--store", store, "--json")
+    assert [r["id"] for r in rows] == [fresh["stored_id"], first["stored_id"]]
+    assert rows[0]["model_sha256"] == first["model_sha256"] and rows[0]["options"]["runs"] == 20
+    proc = run_cli("bench", "--history", "--store", store)
+    assert proc.returncode == 0 and "latency store" in proc.stdout
+
+
+def test_devices_side_by_side(trained_model_and_files, agent, tmp_path):
+    _, files = trained_model_and_files
+    (tmp_path / "token").write_text(TOKEN)
+    proc, both = _bench(files["int8"], "-d", "local", "-d", agent.url, "--token-file", tmp_path / "token",
+                        "--runs", "10", "--max-runs", "10", "--store", tmp_path / "s.sqlite", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert [m["device"] for m in both] == ["local", agent.url] and [m["source"] for m in both] == ["local", "agent"]
+    # One machine, reached two ways: both measured, kept apart in the store.
+    assert both[0]["fingerprint"]["id"] == both[1]["fingerprint"]["id"] and [m["cached"] for m in both] == [False, False]
+    assert "delegates" in both[1]["fingerprint"]  # the agent's info carries what loads there
+    proc = run_cli("bench", files["int8"], "-d", "local", "-d", agent.url, "--token-file", tmp_path / "token",
+                   "--runs", "10", "--max-runs", "10", "--store", tmp_path / "s.sqlite")
+    assert proc.returncode == 0 and agent.url in proc.stdout and "latency store" in proc.stdout
+
+
+def test_the_regression_gate_exit_status(trained_model_and_files):
+    _, files = trained_model_and_files
+    common = ("--runs", "100", "--max-runs", "2000", "--json")
+    # On this CPU the tiny float32 model runs faster than its int8 twin (XNNPACK's float path).
+    proc = run_cli("bench", files["float32"], "--against", files["int8"], *common)
+    faster = json.loads(proc.stdout)
+    assert proc.returncode == 0, proc.stderr
+    assert faster["passed"] is True and faster["ci95"][1] < 1 and faster["new_median_ms"] < faster["old_median_ms"]
+    proc = run_cli("bench", files["int8"], "--against", files["float32"], *common)
+    slower = json.loads(proc.stdout)
+    assert proc.returncode == 1 and slower["passed"] is False and slower["ci95"][0] > 1
+    margin = f"{slower['ci95'][1] * 3:.1f}"  # far above the slow-down: tolerated
+    proc = run_cli("bench", files["int8"], "--against", files["float32"], "--margin", margin, *common)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["margin"] == float(margin)
+    proc = run_cli("bench", files["int8"], "--against", files["float32"], "--margin", "0.01", "--runs", "50")
+    assert proc.returncode == 1 and "FAIL" in proc.stdout and "slower by more than 1.0%" in proc.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(trained_model_and_files, tmp_path):
+    _, files = trained_model_and_files
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"not sqlite at all\n" * 50)
+    cases = [
+        (("bench", files["int8"], "--store", corrupt), "is corrupt"),
+        (("bench", files["int8"], "--device", "tpu0", "--store", tmp_path / "s.sqlite"), "unknown device 'tpu0'"),
+        (("bench", files["int8"], "--delegate", "tpu", "--store", tmp_path / "s.sqlite"), "unknown delegate 'tpu'"),
+        (("bench", files["int8"], "--device", "http://127.0.0.1:9", "--store", tmp_path / "s.sqlite"), "cannot reach the agent"),
+        (("bench", tmp_path / "missing.tflite", "--store", tmp_path / "s.sqlite"), "model not found"),
+        (("bench", "--store", tmp_path / "s.sqlite"), "give the .tflite"),
+    ]
+    for args, fragment in cases:
+        proc = run_cli(*args)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and fragment in lines[0], (args, proc.stderr)
+    assert corrupt.read_bytes() == b"not sqlite at all\n" * 50

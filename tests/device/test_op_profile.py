@@ -1,0 +1,62 @@
+"""Per-op latency: each op cut out into a model of its own computes what it computed inside
+the whole model, and is timed alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeloop.converters import read_model
+from edgeloop.device.benchmark import fill_random_inputs, run_benchmark
+from edgeloop.device.interpreter import interpreter_module
+from edgeloop.device.op_profile import METHOD, profile_ops, single_op_models, tiny_model
+from edgeloop.device.options import BenchmarkOptions
+
+
+@pytest.mark.filterwarnings("ignore:Warning. Enabling .experimental_preserve_all_tensors")
+@pytest.mark.parametrize("name", ["int8", "float32"])
+def test_each_single_op_model_reproduces_its_op_inside_the_whole_model(trained_model_and_files, name):
+    _, files = trained_model_and_files
+    raw = files[name].read_bytes()
+    info = read_model(raw)
+    whole = interpreter_module().Interpreter(model_content=raw, experimental_preserve_all_tensors=True)
+    whole.allocate_tensors()
+    fill_random_inputs(whole, seed=1)
+    whole.invoke()
+    cuts = single_op_models(raw)
+    assert [(i, op) for i, op, _, _ in cuts] == [(op.index, op.name) for op in info.ops]
+    for index, op_name, output, blob in cuts:
+        op = info.ops[index]
+        assert output == info.tensors[op.outputs[0]].name
+        alone = read_model(blob)
+        assert [o.name for o in alone.ops] == [op_name] and len(alone.outputs) == len(op.outputs)
+        single = interpreter_module().Interpreter(model_content=blob)
+        single.allocate_tensors()
+        variable = [t for t in op.inputs if t >= 0 and info.tensors[t].data is None]
+        for detail, tensor in zip(single.get_input_details(), variable):
+            single.set_tensor(detail["index"], whole.get_tensor(tensor))
+        single.invoke()
+        got = single.get_tensor(single.get_output_details()[0]["index"])
+        np.testing.assert_array_equal(got, whole.get_tensor(op.outputs[0]))
+
+
+def test_op_profile_of_a_benchmark(trained_model_and_files):
+    _, files = trained_model_and_files
+    result = run_benchmark(files["int8"], BenchmarkOptions(runs=20, warmup=2, op_profiling=True))
+    assert result.op_profile_method == METHOD
+    ops = read_model(files["int8"]).ops
+    assert [(r["index"], r["op"]) for r in result.op_profile] == [(op.index, op.name) for op in ops]
+    assert all(r["error"] is None and r["median_ms"] > 0 and r["runs"] == 20 for r in result.op_profile)
+
+
+def test_control_flow_ops_are_listed_not_timed(bad_models):
+    def never(blob):
+        raise AssertionError("a WHILE op cannot be timed alone")
+
+    rows = profile_ops(bad_models["hang"].read_bytes(), never)
+    assert [(r["op"], r["median_ms"]) for r in rows] == [("WHILE", None)] and "other subgraphs" in rows[0]["error"]
+
+
+def test_tiny_model_is_a_valid_float_add():
+    info = read_model(tiny_model())
+    assert [op.name for op in info.ops] == ["ADD"] and len(info.inputs) == 2

@@ -16,8 +16,8 @@ from pathlib import Path
 from benchmarks import _common
 
 HERE = Path(__file__).resolve().parent
-# Section name -> (module, title, what its figure is). Order is the report's order.
-SECTIONS = ("digits", "pipeline_cost", "baselines")
+# Section modules, in the order they run.
+SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead")
 
 
 def _progress(message: str) -> None:
@@ -39,7 +39,7 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import baselines, digits, pipeline_cost
+    from benchmarks import agent_overhead, baselines, digits, pipeline_cost, zoo
 
     f = results["figures"]
     m = results["machine"]
@@ -54,16 +54,23 @@ def render(results: dict, folder: Path) -> str:
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         "",
     ]
+    out += ["## 1. Size", ""]
+    if "zoo" in f:
+        out += ["### Zoo models at their reference configuration: float32 against int8", "", zoo.render_sizes(f["zoo"]), ""]
     if "digits" in f:
-        out += ["## 1. Size", "", "### digits CNN: pruning and clustering against the unpruned float32 model", "",
+        out += ["### digits CNN: pruning and clustering against the unpruned float32 model", "",
                 digits.render_sizes(f["digits"]), "",
                 "## 2. Accuracy on digits, every technique", "", digits.render_accuracy(f["digits"]), "",
                 "![accuracy vs size](accuracy_vs_size.png)", "", "![accuracy vs latency](accuracy_vs_latency.png)", ""]
         digits.plot(f["digits"], folder)
+    if "zoo" in f:
+        out += ["## 3. Latency of the zoo models, float32 against int8", "", zoo.render_latency(f["zoo"]), ""]
     if "pipeline_cost" in f:
         out += ["## 4. Cost of the pipeline itself", "", pipeline_cost.render(f["pipeline_cost"]), ""]
     if "baselines" in f:
         out += ["## 5. Plain tfmot + converter against edgeloop", "", baselines.render(f["baselines"]), ""]
+    if "agent_overhead" in f:
+        out += ["## 6. Device agent: overhead and repeatability", "", agent_overhead.render(f["agent_overhead"]), ""]
     return "\n".join(out)
 
 

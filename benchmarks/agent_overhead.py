@@ -85,13 +85,15 @@ def _bare_loop_ms(interpreter, invokes: int, batch: int = 10) -> tuple[float, fl
     return float(np.median(batches)), float(np.mean(batches))
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, progress=None) -> dict:
     """Measure the agent's overhead ratio and its run-to-run spread; return the raw figures."""
     from edgeloop.device.benchmark import fill_random_inputs
     from edgeloop.device.client import AgentClient
     from edgeloop.device.interpreter import load_interpreter, runtime_name
     from edgeloop.device.options import BenchmarkOptions
 
+    if progress:
+        progress("agent: overhead against a bare invoke() loop, and repeatability")
     blob = _model()
     rounds, runs = (3, 200) if quick else (5, 1000)
     interpreter = load_interpreter(blob, num_threads=1)
@@ -138,9 +140,7 @@ def render(figures: dict) -> str:
     load = ", ".join(f"{x:.2f}" for x in figures["machine"]["load_average"])
     rows = "\n".join(f"| {i + 1} | {b:.4f} | {a:.4f} | {a / b:.3f} |"
                      for i, (b, a) in enumerate(zip(figures["bare_median_ms"], figures["agent_median_ms"])))
-    return f"""## Device agent: overhead and repeatability
-
-Model: {figures["model"]["name"]}, {figures["model"]["bytes"]} bytes; {figures["runtime"]}, {figures["threads"]} thread;
+    return f"""Model: {figures["model"]["name"]}, {figures["model"]["bytes"]} bytes; {figures["runtime"]}, {figures["threads"]} thread;
 {figures["rounds"]} rounds of {figures["runs_per_round"]} runs, bare loop and agent alternating.
 Machine: {figures["machine"]["cpu"]}, {figures["machine"]["cores"]} cores, load average {load} at the end
 (a shared machine: other work was running).

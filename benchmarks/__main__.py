@@ -1,0 +1,104 @@
+"""``python -m benchmarks [--quick] [--out DIR] [--only SECTION …]``: run the suite, write the report.
+
+The full run writes ``benchmarks/BENCHMARKS.md``, ``benchmarks/results.json`` and the
+plots next to them. ``--quick`` is the CI smoke run: every section, tiny settings, written
+to ``.bench-quick/`` so the committed figures are never replaced by smoke figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import _common
+
+HERE = Path(__file__).resolve().parent
+# Section modules, in the order they run.
+SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead")
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _run_sections(names: list[str], quick: bool) -> dict:
+    import importlib
+
+    figures: dict = {}
+    for name in names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        started = time.perf_counter()
+        figures[name] = module.run(quick, _progress)
+        figures[name]["section_seconds"] = time.perf_counter() - started
+        _progress(f"{name}: done in {figures[name]['section_seconds']:.0f} s")
+    return figures
+
+
+def render(results: dict, folder: Path) -> str:
+    """The whole BENCHMARKS.md from the results of one run."""
+    from benchmarks import agent_overhead, baselines, digits, pipeline_cost, zoo
+
+    f = results["figures"]
+    m = results["machine"]
+    out = [
+        "# edgeloop benchmarks",
+        "",
+        f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
+        f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "
+        "things measured side by side in it, absolute times are context (a shared machine).",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
+        "",
+    ]
+    out += ["## 1. Size", ""]
+    if "zoo" in f:
+        out += ["### Zoo models at their reference configuration: float32 against int8", "", zoo.render_sizes(f["zoo"]), ""]
+    if "digits" in f:
+        out += ["### digits CNN: pruning and clustering against the unpruned float32 model", "",
+                digits.render_sizes(f["digits"]), "",
+                "## 2. Accuracy on digits, every technique", "", digits.render_accuracy(f["digits"]), "",
+                "![accuracy vs size](accuracy_vs_size.png)", "", "![accuracy vs latency](accuracy_vs_latency.png)", ""]
+        digits.plot(f["digits"], folder)
+    if "zoo" in f:
+        out += ["## 3. Latency of the zoo models, float32 against int8", "", zoo.render_latency(f["zoo"]), ""]
+    if "pipeline_cost" in f:
+        out += ["## 4. Cost of the pipeline itself", "", pipeline_cost.render(f["pipeline_cost"]), ""]
+    if "baselines" in f:
+        out += ["## 5. Plain tfmot + converter against edgeloop", "", baselines.render(f["baselines"]), ""]
+    if "agent_overhead" in f:
+        out += ["## 6. Device agent: overhead and repeatability", "", agent_overhead.render(f["agent_overhead"]), ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sections asked for and write the report; 0 on success."""
+    from edgeloop import _io
+
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke run (CI): tiny settings, written to .bench-quick/")
+    parser.add_argument("--out", type=Path, help="where BENCHMARKS.md and results.json go")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    args = parser.parse_args(argv)
+    folder = args.out or (HERE.parent / ".bench-quick" if args.quick else HERE)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    figures = _run_sections(list(args.only or SECTIONS), args.quick)
+    results = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "quick": args.quick,
+        "seconds": time.perf_counter() - started,
+        "machine": _common.machine(),
+        "figures": figures,
+    }
+    _io.write_json(folder / "results.json", results)
+    _io.write_text(folder / "BENCHMARKS.md", render(results, folder))
+    _progress(f"wrote {folder / 'BENCHMARKS.md'} in {results['seconds'] / 60:.1f} minutes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

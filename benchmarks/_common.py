@@ -1,0 +1,76 @@
+"""What every benchmark section shares: the machine's description, timing, spread, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from typing import Callable, Iterator, Sequence
+
+
+def machine() -> dict:
+    """CPU, cores, memory, OS and the versions of what runs the models."""
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        mem_gib = round(pages * size / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    versions = {}
+    for package in ("tensorflow", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+@contextmanager
+def timer() -> Iterator[dict]:
+    """``with timer() as t: …`` then ``t["seconds"]``."""
+    out: dict = {}
+    started = time.perf_counter()
+    try:
+        yield out
+    finally:
+        out["seconds"] = time.perf_counter() - started
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    values = list(values)
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def fmt_pm(values: Sequence[float], scale: float = 100.0, digits: int = 2) -> str:
+    """``mean ± std`` of ``values`` times ``scale`` (percent by default)."""
+    m, s = mean_std(values)
+    return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+Progress = Callable[[str], None]

@@ -42,18 +42,16 @@ class FilterPruneOptions:
 
 
 def channels_for_fraction(model, keep: float, patterns: list[str]) -> dict[str, int]:
-    """``{layer: round(width * keep)}`` for one layer of each group of tied Conv2D / Dense layers."""
-    from edgeloop.models.shrink import channel_groups, l1_scores
+    """``{layer: round(width * keep)}`` for one layer of each group of tied Conv2D / Dense layers
+    that :func:`~edgeloop.models.shrink` may narrow (not those tied to an input or an output)."""
+    from edgeloop.models.shrink import channel_groups, shrinkable
 
-    scores = l1_scores(model)
-    last = model.layers[-1].name
+    group_of = {m: members for members in channel_groups(model).values() for m in members}
     out = {}
-    for root, members in channel_groups(model).items():
-        if last in members:
-            continue
-        chosen = [m for m in members if not patterns or any(fnmatch.fnmatchcase(m, p) for p in patterns)]
+    for name, width in shrinkable(model).items():
+        chosen = [m for m in group_of.get(name, [name]) if not patterns or any(fnmatch.fnmatchcase(m, p) for p in patterns)]
         if chosen:
-            out[chosen[0]] = max(1, int(round(len(scores[chosen[0]]) * keep)))
+            out[chosen[0]] = max(1, int(round(width * keep)))
     return out
 
 

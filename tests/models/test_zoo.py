@@ -35,6 +35,7 @@ def _marked(names, slow):
 def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name, digits):
     from edgeloop._tf import keras
     from edgeloop.converters import op_counts, read_model, verify
+    from edgeloop.converters.edgetpu import analyze
     from edgeloop.converters.tflite import convert
     from edgeloop.device.interpreter import TFLiteModel
     from edgeloop.pipeline.distill import distillation_loss
@@ -61,6 +62,8 @@ def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name
     failed = [c for c in verify(info, "int8", "int8") if not c.passed]
     assert not failed, failed
     assert set(op_counts(info)) == get_spec(name).int8_ops  # the op list the module documents
+    edgetpu = analyze(info)
+    assert edgetpu.fully_mapped == get_spec(name).edgetpu_maps, edgetpu.first_unmapped
     assert list(info.tensors[info.outputs[0]].shape) == [1, 10]
     assert TFLiteModel(blob).predict(digits.x_val[:3]).shape == (3, 10)
 
@@ -140,6 +143,15 @@ def test_minimalistic_mobilenet_v3_has_no_hard_swish_or_squeeze_excite():
     minimal = load_model("zoo:mobilenet_v3_small?minimalistic=true", input_shape=(8, 8, 1), classes=10)
     assert any("hswish" in layer.name for layer in full.layers) and any("_se_" in layer.name for layer in full.layers)
     assert not any("hswish" in layer.name or "_se_" in layer.name for layer in minimal.layers)
+
+
+def test_minimalistic_mobilenet_v3_maps_entirely_on_the_edge_tpu(digits):
+    from edgeloop.converters import read_model
+    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.tflite import convert
+
+    minimal = load_model("zoo:mobilenet_v3_small?minimalistic=true&width=0.25", input_shape=(8, 8, 1), classes=10)
+    assert analyze(read_model(convert(minimal, "int8", digits.representative(8)))).fully_mapped
 
 
 def test_autoencoder_reconstructs_by_default_and_classifies_when_given_classes():

@@ -74,7 +74,7 @@ def markdown(state: dict, head: dict) -> str:
     if f:
         lines += ["", "## Result", "",
                   f"After {state['options']['long_epochs']} epochs of fine-tuning: int8 accuracy {_pct(f['int8_accuracy'])} "
-                  f"({f['accuracy_drop_points']:+.2f} points lost), measured {f['latency_ms']:.4f} ms = "
+                  f"({f['accuracy_drop_points']:+.2f} points against the original), measured {f['latency_ms']:.4f} ms = "
                   f"{f['latency_ratio']:.2f}x the original, {f['params']} parameters.",
                   f"Latency estimated by the source: {f['estimated_ms']:.4f} ms vs measured {f['latency_ms']:.4f} ms "
                   f"({f['estimate_error']:+.1%})."]

@@ -158,10 +158,14 @@ class PredictedLatency:
 
     def prepare(self, model) -> None:
         """Measure seed models if needed, then fit."""
-        features, _ = self.meter.samples()
-        if len(features) < self.seed_models:
-            for variant in narrowed_variants(model, self.seed_models - len(features), self.seed):
-                self.meter.median_ms(timing_blob(variant, self.data), model_features(variant))
+        # A copy the store already holds (the same widths twice, or the original measured
+        # before) adds no sample: keep drawing until there are enough, within reason.
+        variants = narrowed_variants(model, 4 * self.seed_models, self.seed)
+        while len(self.meter.samples()[0]) < self.seed_models:
+            variant = next(variants, None)
+            if variant is None:
+                break
+            self.meter.median_ms(timing_blob(variant, self.data), model_features(variant))
         self.refit()
 
     def refit(self) -> None:

@@ -59,7 +59,7 @@ def test_an_interrupted_search_resumes_with_the_same_choices(reference_search, s
     args = ["search", "--model", str(search_model), "--out", str(tmp_path), "--store", search_store, "-q",
             "--latency-budget", FAST["budget"], "--short-epochs", "1", "--long-epochs", "1", "--step", "48",
             "--baseline-widths", ",".join(map(str, FAST["baseline_widths"]))]
-    options = {"initial_reduction": 0.3, "decay": 1.0, "calibration_samples": 50, "runs": 100}
+    options = {k: FAST[k] for k in ("initial_reduction", "decay", "calibration_samples", "runs", "budget_margin")}
     (tmp_path / "opts.json").write_text(json.dumps(options))
     proc = subprocess.Popen([sys.executable, "-m", "edgeloop.cli", *args, "--options", str(tmp_path / "opts.json")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -77,8 +77,11 @@ def test_an_interrupted_search_resumes_with_the_same_choices(reference_search, s
     interrupted = json.loads(state_file.read_text())
     assert interrupted["status"] == "running" and "final" not in interrupted
     resumed = run_cli("search", "--resume", state_file.parent, "--json")
-    assert resumed.returncode == 0, resumed.stderr
     state = json.loads(state_file.read_text())
+    # Exit status 1 says a check missed (the comparison with width multipliers, whose
+    # latencies are measured again): that is the result, not a failure to resume.
+    assert state["status"] == "finished", resumed.stderr
+    assert resumed.returncode == (0 if all(c["passed"] for c in state["checks"]) else 1), resumed.stderr
     assert choices(state) == choices(reference_search.state)
     assert state["final"]["int8_accuracy"] == reference_search.state["final"]["int8_accuracy"]
 

@@ -38,14 +38,12 @@ def factorize_layer(layer, rank: int | None, energy: float):
     """
     kind = type(layer).__name__
     config = layer.get_config()
+    if not (kind == "Dense" or (kind == "Conv2D" and config.get("groups", 1) == 1
+                                and config.get("data_format") == "channels_last")):
+        return None  # pooling, Flatten, depthwise and grouped convolutions … stay as they are
     weights = layer.get_weights()
     kernel, bias = weights[0], (weights[1] if len(weights) > 1 else None)
-    if kind == "Dense":
-        matrix = kernel
-    elif kind == "Conv2D" and config.get("groups", 1) == 1 and config.get("data_format") == "channels_last":
-        matrix = kernel.reshape(-1, kernel.shape[-1])
-    else:
-        return None
+    matrix = kernel if kind == "Dense" else kernel.reshape(-1, kernel.shape[-1])
     first_w, second_w, s = _split(matrix, min(matrix.shape))
     r = min(rank, len(s)) if rank else choose_rank(s, energy)
     first_w, second_w = first_w[:, :r], second_w[:r]

@@ -61,3 +61,11 @@ def test_a_factorization_that_would_grow_the_layer_is_skipped(make_tiny_cnn, ctx
     assert not ctx.result["layers"]["conv"]["factorized"] and new.count_params() == ctx.result["params_before"]
     with pytest.raises(EdgeloopError, match="no layer matches 'nope'"):
         _apply(make_tiny_cnn(), ctx, layers=["nope"])
+
+
+def test_by_default_every_dense_and_conv_but_the_last_layer_is_considered(ctx):
+    """Layers without weights (Flatten, pooling) are passed over, not an error."""
+    model = _functional()
+    new = _apply(model, ctx, energy=0.5, only_if_smaller=False, epochs=0)
+    assert set(ctx.result["layers"]) == {"conv", "conv2", "fc"}
+    assert "out_lowrank" not in [layer.name for layer in new.layers]

@@ -62,12 +62,16 @@ def parse_budget(text: str) -> Budget:
 
 def iteration_target(iteration: int, current_ms: float, original_ms: float, budget_ms: float,
                      initial_reduction: float, decay: float) -> float:
-    """NetAdapt's constraint for ``iteration`` (0-based): ``current - ΔR_i``, never below the budget.
+    """NetAdapt's constraint for ``iteration`` (0-based): ``current - ΔR_i``, not below the budget
+    unless the budget is less than half a step away.
 
-    ``ΔR_i = initial_reduction × decay^i × original_ms``.
+    ``ΔR_i = initial_reduction × decay^i × original_ms``. Stopping at the budget keeps the
+    last step from overshooting it; but a step to a budget only a little below the current
+    latency is lost in the measurement noise (a kept model then measures just above the budget
+    again and again), so the last step is at least ``ΔR_i / 2``.
     """
     delta = initial_reduction * decay ** iteration * original_ms
-    return max(current_ms - delta, budget_ms)
+    return min(max(current_ms - delta, budget_ms), current_ms - delta / 2)
 
 
 @dataclass(frozen=True)

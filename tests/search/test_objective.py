@@ -42,6 +42,8 @@ def test_schedule_tightens_by_a_decaying_share_of_the_original_and_stops_at_the_
     assert iteration_target(1, 9.0, 10.0, 5.0, 0.1, 0.9) == pytest.approx(8.1)
     assert iteration_target(2, 8.0, 10.0, 5.0, 0.1, 0.9) == pytest.approx(8.0 - 0.81)
     assert iteration_target(3, 5.5, 10.0, 5.0, 0.1, 0.9) == 5.0  # 5.5 - 0.729 < 5: clipped
+    # The budget only 0.1 ms away, less than half the step: half the step, past the budget.
+    assert iteration_target(3, 5.1, 10.0, 5.0, 0.1, 0.9) == pytest.approx(5.1 - 0.729 / 2)
 
 
 @pytest.mark.parametrize("text, ms", [("0.5x", 0.5 * 4.0), ("0.25X", 1.0), ("2.5ms", 2.5), (" 3 ms ", 3.0), (".5x", 2.0)])

@@ -65,6 +65,8 @@ def plot(f: dict, folder: Path) -> str:
 
 def render(f: dict) -> str:
     """The search's headline, both curves, the checks."""
+    from edgeloop.search.netadapt import points
+
     s = f["summary"]
     o, fin = s["original"], s.get("final")
     out = [f"`{f['model']}` on digits, device: this machine's CPU (LiteRT, 1 thread, median of "
@@ -74,7 +76,7 @@ def render(f: dict) -> str:
            f"winner); stopped: {s['stopped']}.", ""]
     if fin:
         out += [f"Original: {o['int8_accuracy']:.2%} int8, {o['latency_ms']:.4f} ms. Searched: "
-                f"{fin['int8_accuracy']:.2%} int8 ({fin['accuracy_drop_points']:+.2f} points), {fin['latency_ms']:.4f} ms "
+                f"{fin['int8_accuracy']:.2%} int8 ({points(fin['accuracy_drop_points'])}), {fin['latency_ms']:.4f} ms "
                 f"measured = **{fin['latency_ratio']:.2f}x** the original. Width multipliers at that latency: "
                 + (f"{s['baseline_accuracy_at_final_latency']:.2%}." if s.get("baseline_accuracy_at_final_latency")
                    is not None else "outside their range."), ""]

@@ -168,12 +168,13 @@ def finish(s: Session) -> None:
                    f"({measured / original['latency_ms']:.2f}x the original)"},
         {"name": "accuracy_drop", "passed": drop <= s.options.accuracy_drop,
          "detail": f"int8 {outcome.int8_accuracy:.2%} vs original {original['int8_accuracy']:.2%}: "
-                   f"{_points(drop)} (at most {s.options.accuracy_drop:.2f} may be lost)"},
+                   f"{points(drop)} (at most {s.options.accuracy_drop:.2f} may be lost)"},
     ]
     s.save()
 
 
-def _points(drop: float) -> str:
+def points(drop: float) -> str:
+    """An accuracy drop in points, said as lost or gained."""
     return f"{drop:.2f} points lost" if drop >= 0 else f"{-drop:.2f} points gained"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgeloop import _io
+from edgeloop.search.netadapt import points
 from edgeloop.search.pareto import accuracy_at, pareto_front, plot, search_points
 
 REPORT_JSON = "report.json"
@@ -74,7 +75,7 @@ def markdown(state: dict, head: dict) -> str:
     if f:
         lines += ["", "## Result", "",
                   f"After {state['options']['long_epochs']} epochs of fine-tuning: int8 accuracy {_pct(f['int8_accuracy'])} "
-                  f"({f['accuracy_drop_points']:+.2f} points against the original), measured {f['latency_ms']:.4f} ms = "
+                  f"({points(f['accuracy_drop_points'])} against the original), measured {f['latency_ms']:.4f} ms = "
                   f"{f['latency_ratio']:.2f}x the original, {f['params']} parameters.",
                   f"Latency estimated by the source: {f['estimated_ms']:.4f} ms vs measured {f['latency_ms']:.4f} ms "
                   f"({f['estimate_error']:+.1%})."]

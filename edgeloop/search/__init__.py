@@ -10,9 +10,21 @@ Needs TensorFlow (the host side). See :mod:`edgeloop.search.netadapt` for the al
 :mod:`edgeloop.search.latency` for where latency comes from.
 """
 
-from edgeloop.search.objective import HARD, SOFT, Budget, RewardRule, iteration_target, mnas_reward, parse_budget
-from edgeloop.search.options import SearchOptions
-from edgeloop.search.run import resume, search
+import importlib
 
-__all__ = ["Budget", "HARD", "RewardRule", "SOFT", "SearchOptions", "iteration_target", "mnas_reward",
-           "parse_budget", "resume", "search"]
+# Where each public name lives. They are imported when first asked for, so that the command
+# line (which registers ``edgeloop search`` from :mod:`edgeloop.search.command`) does not load
+# the search's machinery, the data and the pipeline on every command.
+_EXPORTS = {
+    "Budget": "objective", "HARD": "objective", "RewardRule": "objective", "SOFT": "objective",
+    "iteration_target": "objective", "mnas_reward": "objective", "parse_budget": "objective",
+    "SearchOptions": "options", "resume": "run", "search": "run",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from math import prod
 
+from edgeloop.converters.edgetpu_log import MAPPED
 from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME, REPLACEMENTS, row_for, rows_for
 from edgeloop.converters.edgetpu_rules import CHECKS
 from edgeloop.converters.inspect import ModelInfo, OpInfo
@@ -32,7 +33,6 @@ from edgeloop.converters.inspect import ModelInfo, OpInfo
 CACHE_BYTES = 8 * 1024 * 1024
 
 # The compiler's own status words, as its logs print them (tests/fixtures/edgetpu/).
-MAPPED = "Mapped to Edge TPU"
 NOT_SUPPORTED = "Operation not supported"
 DATA_TYPE = "Operation is working on an unsupported data type"
 RANK = "Tensor has unsupported rank (up to 3 innermost dimensions mapped)"
@@ -120,9 +120,19 @@ class EdgeTpuAnalysis:
         return not self.problems and all(v.mapped for v in self.ops)
 
     @property
+    def ops_on_edgetpu(self) -> int:
+        """Ops the Edge TPU runs."""
+        return sum(v.mapped for v in self.ops)
+
+    @property
+    def ops_on_cpu(self) -> int:
+        """Ops left to the CPU."""
+        return len(self.ops) - self.ops_on_edgetpu
+
+    @property
     def mapped_fraction(self) -> float:
         """Share of ops on the Edge TPU (1.0 for a model without ops)."""
-        return sum(v.mapped for v in self.ops) / len(self.ops) if self.ops else 1.0
+        return self.ops_on_edgetpu / len(self.ops) if self.ops else 1.0
 
     @property
     def streamed_bytes(self) -> int:
@@ -152,8 +162,8 @@ class EdgeTpuAnalysis:
             "problems": list(self.problems),
             "first_unmapped": asdict(self.first_unmapped) if self.first_unmapped else None,
             "edgetpu_subgraphs": self.subgraphs,
-            "ops_on_edgetpu": sum(v.mapped for v in self.ops),
-            "ops_on_cpu": sum(not v.mapped for v in self.ops),
+            "ops_on_edgetpu": self.ops_on_edgetpu,
+            "ops_on_cpu": self.ops_on_cpu,
             "parameter_bytes": self.parameter_bytes,
             "cache_bytes": self.cache_bytes,
             "streamed_bytes": self.streamed_bytes,

@@ -32,10 +32,6 @@ def _axes(info: ModelInfo, op: OpInfo, position: int, rank: int) -> set[int] | N
     return {int(a) % rank if rank else int(a) for a in np.asarray(t.data).ravel()}
 
 
-def _rank(info: ModelInfo, op: OpInfo) -> int:
-    return len(info.tensors[op.inputs[0]].shape) if op.inputs and op.inputs[0] >= 0 else 0
-
-
 def _only_innermost(shape: tuple[int, ...]) -> bool:
     return prod(shape[:-1]) == 1 if shape else True
 
@@ -83,7 +79,7 @@ def one_dimensional_output(info: ModelInfo, op: OpInfo) -> Verdict:
 
 
 def reduce_xy_only(info: ModelInfo, op: OpInfo) -> Verdict:
-    axes = _axes(info, op, 1, _rank(info, op))
+    axes = _axes(info, op, 1, _rank_of(info, op, 0))
     if axes is None or not axes <= {1, 2}:
         return (f"reduces over {_names(axes)}, not only x and y",
                 "reduce over the spatial axes only (GlobalAveragePooling2D), or compile for runtime 13 or later")
@@ -97,14 +93,14 @@ def no_batch_axis(info: ModelInfo, op: OpInfo) -> Verdict:
     elif op.name == "SPLIT":  # inputs: axis, tensor
         axes = _axes(info, op, 0, _rank_of(info, op, 1))
     else:  # MEAN, SUM, REDUCE_*: tensor, axes
-        axes = _axes(info, op, 1, _rank(info, op))
+        axes = _axes(info, op, 1, _rank_of(info, op, 0))
     if axes is None or 0 in axes:
         return f"works along the batch dimension ({_names(axes)})", "keep the batch axis out of it"
     return None
 
 
 def z_reduction_multiple_of_4(info: ModelInfo, op: OpInfo) -> Verdict:
-    rank = _rank(info, op)
+    rank = _rank_of(info, op, 0)
     axes = _axes(info, op, 1, rank) or set()
     depth = info.tensors[op.inputs[0]].shape[-1] if rank else 0
     if rank == 4 and 3 in axes and depth % 4:

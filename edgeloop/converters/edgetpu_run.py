@@ -38,8 +38,9 @@ def compile_file(path: Path, *, out_dir: str | None = None, runtime: int | None 
     Raises:
         EdgeloopError: unreadable model, bad options, or the compiler refused / failed.
     """
-    for model in (path, *(co_compile or [])):
-        read_model(Path(model))  # a missing or corrupt file ends here, in one line
+    info = read_model(path)  # a missing or corrupt file ends here, in one line
+    for model in co_compile or []:
+        read_model(Path(model))
     data = path.read_bytes()
     out = Path(out_dir) if out_dir else path.parent
     changes: list[str] = []
@@ -54,7 +55,7 @@ def compile_file(path: Path, *, out_dir: str | None = None, runtime: int | None 
                                   [t for t in (intermediate_tensors or "").split(",") if t], timeout_s)
     except ValueError as exc:
         raise EdgeloopError(str(exc)) from None
-    analysis = analyze(read_model(data), multiple_subgraphs=multiple_subgraphs, runtime_version=runtime or LATEST_RUNTIME)
+    analysis = analyze(read_model(data) if changes else info, multiple_subgraphs=multiple_subgraphs, runtime_version=runtime or LATEST_RUNTIME)
     lines = [*(f"fixed: {c}" for c in changes), "prediction:", *analysis_lines(analysis, str(path))]
     result: dict = {"model": str(path), "changes": changes, "prediction": analysis.to_dict()}
     if find_compiler(compiler) is None:

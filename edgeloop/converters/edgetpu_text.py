@@ -17,12 +17,11 @@ def _size(n: int | None) -> str:
 def analysis_lines(a: EdgeTpuAnalysis, name: str) -> list[str]:
     """A summary line, then the problems, the cut, every op, the memory and the fixes."""
     n = len(a.ops)
-    on_tpu = sum(v.mapped for v in a.ops)
     flags = f"runtime {a.runtime_version}" + (", multiple subgraphs" if a.multiple_subgraphs else "")
     if a.fully_mapped:
         lines = [f"{name}: all {n} ops map to the Edge TPU in {a.subgraphs} subgraph ({flags})"]
     else:
-        lines = [f"{name}: {on_tpu} of {n} ops on the Edge TPU ({a.mapped_fraction:.0%}), {n - on_tpu} on the CPU, "
+        lines = [f"{name}: {a.ops_on_edgetpu} of {n} ops on the Edge TPU ({a.mapped_fraction:.0%}), {a.ops_on_cpu} on the CPU, "
                  f"{a.subgraphs} Edge TPU subgraph(s) ({flags})"]
     lines += [f"  problem: {p}" for p in a.problems]
     cut = a.first_unmapped

@@ -51,7 +51,7 @@ def verify(model: ModelInfo | bytes | str | Path, mode: str = "int8", io_type: s
 
 
 def _static_shapes(info: ModelInfo) -> Check:
-    dynamic = [t for t in info.tensors if -1 in t.shape_signature]
+    dynamic = [t for t in info.tensors if t.is_dynamic]
     if dynamic:
         names = "; ".join(f"{t.name} {list(t.shape_signature)}" for t in dynamic[:3])
         more = f" and {len(dynamic) - 3} more" if len(dynamic) > 3 else ""

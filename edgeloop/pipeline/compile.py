@@ -201,5 +201,5 @@ def _verdict(analysis, report):
         return Check("edgetpu_mapped", True, f"predicted: all {len(analysis.ops)} ops run on the Edge TPU")
     cut = analysis.first_unmapped
     where = f"; cut at {cut.where}" if cut else ""
-    return Check("edgetpu_mapped", False, f"predicted: {sum(not v.mapped for v in analysis.ops)} of "
+    return Check("edgetpu_mapped", False, f"predicted: {analysis.ops_on_cpu} of "
                  f"{len(analysis.ops)} ops fall back to the CPU{where}")

@@ -12,7 +12,6 @@ scored, measured and checked with the same tools as edgeloop's own result.
 
 from __future__ import annotations
 
-import gzip
 import warnings
 
 import numpy as np
@@ -63,6 +62,7 @@ def score(blob: bytes, data) -> dict:
     """Accuracy of the converted file, its sizes, and edgeloop's checks on it."""
     from edgeloop.converters import read_model, verify
     from edgeloop.device.interpreter import TFLiteModel
+    from edgeloop.pipeline.convert import file_sizes
 
     pred = TFLiteModel(blob).predict(data.x_val)
     info = read_model(blob)
@@ -70,8 +70,7 @@ def score(blob: bytes, data) -> dict:
     checks = verify(info, mode="int8", io_type="int8")
     return {
         "converted_accuracy": float(np.mean(np.argmax(pred, axis=-1) == data.y_val)),
-        "bytes": len(blob),
-        "gzip_bytes": len(gzip.compress(blob, compresslevel=9)),
+        **file_sizes(blob),
         "io_type": io_type,
         "failed_checks": {c.name: c.detail for c in checks if not c.passed},
     }

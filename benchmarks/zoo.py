@@ -12,7 +12,6 @@ least 10), and reports the median and p90.
 from __future__ import annotations
 
 import gc
-import gzip
 import time
 
 import numpy as np
@@ -43,6 +42,7 @@ def run(quick: bool, progress: Progress) -> dict:
     from edgeloop._quiet import native_stderr_silenced
     from edgeloop._tf import keras
     from edgeloop.converters.tflite import convert
+    from edgeloop.pipeline.convert import file_sizes
     from edgeloop.models import create
     from edgeloop.models.registry import get_spec, list_models
 
@@ -62,7 +62,7 @@ def run(quick: bool, progress: Progress) -> dict:
         del model
         gc.collect()
         row = {"reference": get_spec(name).reference.describe(), "params": params, "convert_seconds": seconds,
-               "sizes": {k: {"bytes": len(b), "gzip_bytes": len(gzip.compress(b, compresslevel=9))} for k, b in blobs.items()},
+               "sizes": {k: file_sizes(b) for k, b in blobs.items()},
                "latency": {}}
         for threads in (1, 2):
             for kind in ("float32", "int8"):

@@ -163,11 +163,13 @@ def shrinkable(model) -> dict[str, int]:
     fixed = _output_roots(maps, groups, set(model.output_names) | {model.layers[-1].name})
     out: dict[str, int] = {}
     seen: set[str] = set()
-    for name, scores in l1_scores(model).items():
-        root = groups.find(name)
+    for layer in model.layers:
+        if type(layer).__name__ not in _PRODUCERS:
+            continue
+        root = groups.find(layer.name)
         if root not in seen and root not in fixed and not root.startswith("input:"):
             seen.add(root)
-            out[name] = len(scores)
+            out[layer.name] = len(maps[layer.name])  # its filters or units; no kernel read
     return out
 
 

@@ -40,7 +40,7 @@ def reference_row(name: str) -> dict:
     from edgeloop.models.registry import create
 
     spec = get_spec(name)
-    row = {"name": name, "summary": spec.summary, "options": {k: v for k, v in spec.options.items()}}
+    row = {"name": name, "summary": spec.summary, "options": spec.options}
     paper = spec.paper
     row.update(paper_params=paper and paper.params, paper_macs=paper and paper.macs, source=paper and paper.source)
     if spec.reference is None:

@@ -38,11 +38,7 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
         raise EdgeloopError(f"unsupported model file {spec_s}: expected .keras, .h5 or a SavedModel folder")
     if path.suffix == ".keras" and _keras_major(path) == 3:
         raise EdgeloopError(f"{spec_s}: " + _keras3_help())
-    from edgeloop.models._custom import custom_layers
-    from edgeloop.pipeline.binarize import binary_classes
-
-    binary_classes()  # binarized layers must be registered before a model holding them loads
-    custom_layers()  # so must the zoo's ChannelSlice (ShuffleNetV2)
+    register_custom_classes()
     try:
         # Models saved mid-pipeline may hold QAT wrappers: their classes live in tfmot's scope.
         with tfmot.quantization.keras.quantize_scope():
@@ -79,6 +75,17 @@ def save_model(model, path: Path) -> Path:
         model.save(tmp)
     tmp.replace(path)
     return path
+
+
+def register_custom_classes() -> None:
+    """Register edgeloop's own layer classes with Keras: binarized layers and the zoo's
+    ChannelSlice (ShuffleNetV2). Needed before a model holding them is loaded or rebuilt
+    from its config, in every process that does so."""
+    from edgeloop.models._custom import custom_layers
+    from edgeloop.pipeline.binarize import binary_classes
+
+    binary_classes()
+    custom_layers()
 
 
 def parse_zoo_spec(spec: str) -> tuple[str, dict]:

@@ -90,7 +90,9 @@ def to_job(model, key: str, data: DataSpec, epochs: int, batch_size: int, learni
 def rebuild(config: dict, sequential: bool, weights: list[np.ndarray]):
     """The Keras model a job describes."""
     from edgeloop._tf import keras
+    from edgeloop.models.loading import register_custom_classes
 
+    register_custom_classes()  # a Ray worker is a fresh process
     cls = keras.Sequential if sequential else keras.Model
     model = cls.from_config(config)
     model.set_weights(weights)

@@ -64,7 +64,7 @@ class Benchmark(Step):
                                 op_profiling=o.op_profiling, time_limit_s=1e6 if o.device == "local" else 600.0)
         token = read_token(o.token_file) if o.token_file else None
         device = open_device(o.device, token=token, benchmark_model=o.benchmark_model)
-        if o.device.startswith(("http://", "https://")):
+        if device.kind == "agent":
             ctx.state["device_info"] = device.info()  # a later compile step takes -m from its Edge TPU runtime
         files = {"model": tflite["file"]}
         if o.baseline and ctx.state.get("baseline_tflite"):

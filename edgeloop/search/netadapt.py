@@ -99,9 +99,11 @@ def _propose(s: Session, model, target: float, shrink) -> list[tuple[dict, objec
     out = []
     for group in prunable_groups(model):
         step = s.step_for(group)
+        built: dict[int, object] = {}
 
         def latency_at(width: int, g: Group = group) -> float:
-            return s.source.estimate(shrink(model, {g.name: width}))
+            built[width] = shrink(model, {g.name: width})
+            return s.source.estimate(built[width])
 
         found = fewest_removed(group.width, step, s.options.min_channels, latency_at, target)
         if found is None:
@@ -109,7 +111,7 @@ def _propose(s: Session, model, target: float, shrink) -> list[tuple[dict, objec
         width, estimate = found
         record = {"group": group.name, "layers": list(group.layers), "width_from": group.width, "width_to": width,
                   "estimated_ms": estimate}
-        out.append((record, shrink(model, {group.name: width})))
+        out.append((record, built[width]))
     return out
 
 
@@ -140,9 +142,8 @@ def finish(s: Session) -> None:
     outcome = s.executor.map([job])[0]
     checks = verify(read_model(outcome.tflite), mode="int8", io_type="int8")
     enforce(checks)
-    s.save_weights_as(model, outcome.weights, "model.keras")
+    final_model = s.save_weights_as(model, outcome.weights, "model.keras")
     _io.write_bytes(s.path("model.tflite"), outcome.tflite)
-    final_model = load_model(s.path("model.keras"))
     measured = s.meter.median_ms(outcome.tflite)
     estimated = s.source.estimate(final_model)
     original = state["original"]

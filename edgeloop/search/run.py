@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.models.loading import parse_zoo_spec
 from edgeloop.pipeline.options import parse_options
 from edgeloop.search import netadapt
 from edgeloop.search.baseline import run_baseline
@@ -50,7 +51,7 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
     spec = DataSpec(str(data), options.seed)
     dataset = spec.load()
     keras_model = _load_model(model, dataset, options.seed)
-    name = model.removeprefix("zoo:").split("?")[0] if model.startswith("zoo:") else Path(model).stem
+    name = parse_zoo_spec(model)[0] if model.startswith("zoo:") else Path(model).stem
     state = {
         "edgeloop_search": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

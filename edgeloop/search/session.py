@@ -78,12 +78,13 @@ class Session:
         compile_classifier(model, 1e-3)
         return fit(model, ctx, epochs, self.options.batch_size, f"train ({epochs} epochs)")
 
-    def save_weights_as(self, architecture, weights, name: str) -> Path:
-        """Save ``architecture`` carrying ``weights`` as ``name`` in the search folder."""
+    def save_weights_as(self, architecture, weights, name: str):
+        """Save ``architecture`` carrying ``weights`` as ``name`` in the search folder; the model saved."""
         from edgeloop.models import save_model
         from edgeloop.search.candidates import rebuild
 
         from edgeloop._tf import keras
 
         model = rebuild(architecture.get_config(), isinstance(architecture, keras.Sequential), weights)
-        return save_model(model, self.path(name))
+        save_model(model, self.path(name))
+        return model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 import zipfile
 from pathlib import Path
@@ -63,17 +64,29 @@ def model_suffix(model) -> str:
 
 
 def save_model(model, path: Path) -> Path:
-    """Save ``model`` atomically (a temp file in the same folder, then a rename).
+    """Save ``model`` atomically (a temp file or folder in the same folder, then a rename).
 
     The format follows the suffix of ``path`` (see :func:`model_suffix` for which to use):
     ``.keras``, ``.h5``, or any other name for a SavedModel folder.
     """
+    from edgeloop import _io
+    from edgeloop._crash import crash_point
+
     path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Keras calls HDF5 and SavedModel "legacy" formats
-        model.save(tmp)
-    tmp.replace(path)
+    tmp = _io.temp_sibling(path)  # a fresh name each time: debris of a killed save is never reused
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras calls HDF5 and SavedModel "legacy" formats
+            model.save(tmp)
+        crash_point(f"written:{path.name}")
+        _io.replace_path(tmp, path)  # a folder left by a killed run is replaced too
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+    crash_point(f"renamed:{path.name}")
     return path
 
 

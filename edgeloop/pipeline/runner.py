@@ -4,11 +4,18 @@ The run folder holds ``recipe.yaml`` (the recipe as validated), ``state.json`` (
 finished so far, rewritten atomically after each), one ``NN_<step>.keras`` (a ``.savedmodel``
 folder for QAT models) per step that changes the model, ``baseline.keras``, the ``.tflite`` files, and ``report.json`` /
 ``report.md``. Nothing in an existing run folder is overwritten except ``state.json`` and
-the report, which a resumed run brings up to date.
+the report, which a resumed run brings up to date, and the files of a step that was killed
+before ``state.json`` recorded it, which the resumed run writes again.
+
+A run can be killed at any point and resumed: every file is written whole or not at all
+(a temp file or folder, then a rename), ``state.json`` names only files written whole,
+and a resume removes the temp files a kill left behind. The named crash points
+(:mod:`edgeloop._crash`) let tests kill a run at each boundary.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import time
 from dataclasses import dataclass
@@ -18,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from edgeloop import _io
+from edgeloop._crash import crash_point, phase
 from edgeloop.data import check_compatible, load_data
 from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline.base import Context
@@ -37,17 +45,39 @@ class RunResult:
     report: dict
 
 
-def new_run_dir(out: Path, name: str) -> Path:
-    """Create a fresh run folder ``<out>/<name>-<UTC time>``; never reuse one."""
+def new_run_dir(out: Path, name: str, files: dict[str, bytes] | None = None) -> Path:
+    """Create a fresh run folder ``<out>/<name>-<UTC time>``; never reuse one.
+
+    With ``files`` the folder appears with them already in it: it is filled under a temp
+    name in ``out`` and renamed into place, so a kill leaves either no run folder or one
+    that ``--resume`` continues (never one without its ``state.json``).
+
+    Raises:
+        EdgeloopError: ``name`` is not one plain folder name (``../x``, ``a/b``, ``.x``).
+    """
+    if not name or name != Path(name).name or name.startswith(".") or "\\" in name or "\0" in name:
+        raise EdgeloopError(f"the run name {name!r} must be one plain folder name (no '/', '\\' or leading '.')")
     out.mkdir(parents=True, exist_ok=True)
+    staging = None
+    if files:
+        staging = _io.temp_sibling(out / name)
+        staging.mkdir()
+        for file_name, data in files.items():
+            _io.write_bytes(staging / file_name, data)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
         candidate = out / (f"{name}-{stamp}" if n == 1 else f"{name}-{stamp}-{n}")
         try:
-            candidate.mkdir()
+            if staging is None:
+                candidate.mkdir()
+            elif candidate.exists():
+                continue
+            else:
+                staging.rename(candidate)  # fails on a folder another run just made
             return candidate
-        except FileExistsError:
-            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
     raise EdgeloopError(f"cannot create a new run folder in {out}")
 
 
@@ -55,8 +85,6 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunRe
     """Run ``recipe`` from its first step in a new run folder under ``out``."""
     ui = ui or Ui(quiet=True)
     data, model = _load_inputs(recipe)
-    run_dir = new_run_dir(Path(out), recipe.name)
-    _io.write_text(run_dir / RECIPE_FILE, yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     state = {
         "edgeloop_run": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -68,6 +96,12 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunRe
         "warnings": [],
         "status": "running",
     }
+    phase("start")
+    run_dir = new_run_dir(Path(out), recipe.name, {
+        STATE_FILE: _io.json_bytes(state),
+        RECIPE_FILE: yaml.safe_dump(recipe.to_dict(), sort_keys=False).encode("utf-8"),
+    })
+    crash_point("created")
     return _execute(recipe, state, run_dir, data, model, ui)
 
 
@@ -85,6 +119,9 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
         recipe = from_dict(state["recipe"], source=str(run_dir / RECIPE_FILE))
     except (ValueError, KeyError, TypeError) as exc:
         raise EdgeloopError(f"{state_path} is damaged: {exc}") from None
+    debris = _io.remove_temp_files(run_dir)  # what a kill in the middle of a write left
+    if debris:
+        ui.info(f"removed {len(debris)} temp file(s) an interrupted write left: {', '.join(sorted(debris))}")
     data = _load_data(recipe)
     if data.split_info() != state["data"]:
         raise EdgeloopError(f"the data {recipe.data} is not what run {run_dir} was started with")
@@ -92,7 +129,9 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
     if len(done) == len(recipe.steps):
         ui.info(f"all {len(done)} steps of {run_dir} are finished; report brought up to date")
     saved = [entry["model_file"] for entry in done if entry.get("model_file")]
-    if saved:
+    if len(done) == len(recipe.steps):
+        model = None  # nothing left to run: the report needs no model
+    elif saved:
         model = load_model(run_dir / saved[-1])
     else:
         model = _load_model(recipe, data)
@@ -115,12 +154,14 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
         for index, step in enumerate(recipe.steps[first:], first + 1):
             ui.info(f"[bold]step {index}/{len(recipe.steps)}[/bold] {step.name}")
             if step.compresses and "baseline_model" not in ctx.state:
-                baseline = "baseline" + model_suffix(model)
-                save_model(model, run_dir / baseline)
-                ctx.state["baseline_model"] = baseline
+                phase(f"step{index}:baseline")
+                _keep_baseline(model, run_dir, ctx.state, save_model, model_suffix)
+                _io.write_json(run_dir / STATE_FILE, state)
+            phase(f"step{index}")
             ctx.result = {}
             started = time.perf_counter()
             model = step.apply(model, ctx)
+            crash_point("applied")
             entry = {
                 "index": index,
                 "step": step.name,
@@ -137,6 +178,7 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
                     with ui.progress(f"measure after {step.name}", 1) as advance:
                         entry["measured"] = measure(model, ctx)
                         advance(1)
+                    crash_point("measured")
             state["finished"].append(entry)
             _io.write_json(run_dir / STATE_FILE, state)
         state["status"] = "finished"
@@ -145,9 +187,23 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
         state["error"] = {"step": len(state["finished"]) + 1, "message": str(exc) or type(exc).__name__, "partial": ctx.result}
         raise
     finally:
+        phase("finish")
         _io.write_json(run_dir / STATE_FILE, state)
         report = write_report(run_dir, state)
     return RunResult(run_dir, report)
+
+
+def _keep_baseline(model, run_dir: Path, state: dict, save_model, model_suffix) -> None:
+    """Save the model as it stands before the first compressing step, once per run.
+
+    A run killed after the file was written but before ``state.json`` named it finds it
+    on resume and keeps it: it is the very model, saved whole (the write is atomic), and
+    the one a resumed run would save has lost what only the killed process held.
+    """
+    name = "baseline" + model_suffix(model)
+    if not (run_dir / name).exists():
+        save_model(model, run_dir / name)
+    state["baseline_model"] = name
 
 
 def _load_data(recipe: Recipe):

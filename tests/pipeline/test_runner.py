@@ -65,7 +65,8 @@ def test_each_run_gets_a_new_folder(finished_run, tmp_path):
 def test_resume_continues_after_the_last_finished_step(finished_run, tmp_path):
     import shutil
 
-    # The same run as if it had been killed right after step 2 (prune).
+    # The same run as if it had been killed after step 3 (QAT) wrote its model folder but
+    # before state.json recorded it: the resumed step 3 must replace that folder.
     d = tmp_path / "killed"
     shutil.copytree(finished_run.run_dir, d)
     state = json.loads((d / STATE_FILE).read_text())
@@ -74,7 +75,6 @@ def test_resume_continues_after_the_last_finished_step(finished_run, tmp_path):
     state["state"] = {k: v for k, v in state["state"].items() if k in ("baseline_model", "pruned")}
     state["status"] = "running"
     (d / STATE_FILE).write_text(json.dumps(state))
-    shutil.rmtree(d / "03_qat.savedmodel")
     for name in ("model.tflite", "baseline_float32.tflite", "report.json", "report.md"):
         (d / name).unlink()
     prune_model_mtime = (d / "02_prune.keras").stat().st_mtime_ns
@@ -85,6 +85,8 @@ def test_resume_continues_after_the_last_finished_step(finished_run, tmp_path):
     assert after["finished"][:2] == kept  # steps 1-2 not rerun
     assert [e["step"] for e in after["finished"]] == ["train", "prune", "qat", "convert", "evaluate", "benchmark"]
     assert (d / "02_prune.keras").stat().st_mtime_ns == prune_model_mtime
+    assert (d / "03_qat.savedmodel" / "saved_model.pb").is_file()
+    assert not [p.name for p in d.iterdir() if p.name.startswith(".")]
     assert after["finished"][2]["result"]["scheme"] == "prune_preserve"  # knew step 2 pruned
     assert result.report["summary"]["converted_sparsity_min"] >= 0.49
 

@@ -132,6 +132,10 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         not isinstance(image_size, list) or len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size)
     ):
         raise EdgeloopError(f"{source}: image_size must be [height, width], got {image_size!r}")
+    name = raw.get("name")
+    if name is not None and not _plain_folder_name(str(name)):
+        raise EdgeloopError(f"{source}: name must be one plain folder name (letters, digits, '-', '_', '.'; "
+                            f"no '/' and no leading '.'), got {name!r}: the run folder is <out>/<name>-<time>")
     measure_steps = raw.get("measure_steps", True)
     if not isinstance(measure_steps, bool):
         raise EdgeloopError(f"{source}: measure_steps must be true or false, got {measure_steps!r}")
@@ -146,6 +150,11 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         image_size=image_size,
         source=source,
     )
+
+
+def _plain_folder_name(name: str) -> bool:
+    """One path component that stays inside its folder: not ``..``, ``a/b`` or ``.hidden``."""
+    return bool(name) and name == Path(name).name and not name.startswith(".") and not any(c in name for c in "\\\0")
 
 
 def _read_yaml(path: Path) -> Any:

@@ -109,3 +109,30 @@ def test_convert_io_type_follows_the_mode_and_refuses_what_it_cannot_be():
     assert [s.options.io_type for s in steps] == ["int8", "int16", "float32"]
     with pytest.raises(EdgeloopError, match="dynamic models take float32 input/output, not 'int8'"):
         from_dict({**BASE, "steps": [{"convert": {"mode": "dynamic", "io_type": "int8"}}]})
+
+
+@pytest.mark.parametrize("options", [5, [1, 2], "abc", True])
+def test_step_options_that_are_not_a_mapping_are_one_clear_error(options):
+    with pytest.raises(EdgeloopError, match=r"step 1 \(train\): options must be a mapping such as \{epochs: 5\}"):
+        from_dict({**BASE, "steps": [{"train": options}]})
+
+
+@pytest.mark.parametrize("name", ["../../escape", "runs/x", "/tmp/x", ".hidden", "..", "a\\b"])
+def test_a_run_name_that_is_not_one_folder_name_is_refused(name):
+    with pytest.raises(EdgeloopError, match="name must be one plain folder name"):
+        from_dict({**BASE, "name": name, "steps": ["convert"]})
+
+
+def test_bad_recipes_end_in_one_line_and_write_nothing_outside_out(tmp_path):
+    from helpers import run_cli
+
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    for text, fragment in (("name: ../../escape\nsteps: [convert]\n", "plain folder name"),
+                           ("steps:\n  - train: 5\n", "options must be a mapping")):
+        recipe = work / "r.yaml"
+        recipe.write_text("model: zoo:digits_cnn\ndata: digits\n" + text)
+        result = run_cli("optimize", recipe, "--out", work / "runs", cwd=work)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()] and fragment in result.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "r.yaml"]

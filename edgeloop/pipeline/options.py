@@ -26,9 +26,11 @@ def parse_options(cls: type, mapping: Mapping[str, Any] | None, where: str):
     Raises:
         EdgeloopError: unknown key, wrong type, or a value ``__post_init__`` refuses.
     """
-    mapping = dict(mapping or {})
-    if not isinstance(mapping, dict):
-        raise EdgeloopError(f"{where}: options must be a mapping, got {type(mapping).__name__}")
+    if mapping is None:
+        mapping = {}
+    if not isinstance(mapping, Mapping):  # `- train: 5` in a recipe
+        raise EdgeloopError(f"{where}: options must be a mapping such as {{epochs: 5}}, got {mapping!r}")
+    mapping = dict(mapping)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:

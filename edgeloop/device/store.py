@@ -7,8 +7,9 @@ device and options match a stored one can be answered from the store.
 
 Several processes may write at once: the file is in WAL mode, each write is one
 ``BEGIN IMMEDIATE`` transaction, and a writer waits (``busy_timeout``) for another to
-finish. A file that is not an edgeloop store, or is corrupt, is reported and left as it
-is: the store never recreates or overwrites a file it cannot read.
+finish. A file that is not an edgeloop store, or is corrupt (SQLite's ``quick_check`` runs
+on every open), is reported and left as it is: the store never recreates, repairs or
+writes to a file it cannot read.
 """
 
 from __future__ import annotations
@@ -69,7 +70,13 @@ class LatencyStore:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EdgeloopError(f"cannot make the folder of latency store {self.path}: {exc.strerror} "
+                                "(give --store a path in a folder)") from None
+        if self.path.exists() and not self.path.is_file():
+            raise EdgeloopError(f"latency store {self.path} is not a regular file; give --store a file path")
         try:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout = 30000")
@@ -78,6 +85,12 @@ class LatencyStore:
             if tables - _TABLES or (tables and app_id != APPLICATION_ID):
                 raise EdgeloopError(f"{self.path} is a SQLite file but not an edgeloop latency store; left untouched "
                                     "(give another --store)")
+            if tables:
+                # Damage past the header goes unseen until a read hits it, and a write may
+                # spread it: every page's structure is checked first (linear, cheap).
+                problems = [r[0] for r in self._db.execute("PRAGMA quick_check(3)")]
+                if problems != ["ok"]:
+                    raise sqlite3.DatabaseError(f"quick_check: {problems[0].splitlines()[-1].strip()}")
             self._db.execute("PRAGMA journal_mode = WAL")
             if not tables:
                 with self._write():
@@ -171,4 +184,11 @@ class _Transaction:
             raise EdgeloopError(f"latency store {self.path} cannot be written ({exc}); left untouched") from None
 
     def __exit__(self, kind, value, traceback) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if kind else "COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if kind is None or issubclass(kind, sqlite3.DatabaseError):
+                raise EdgeloopError(f"latency store {self.path} cannot be written ({exc}); left as it was") from None
+            raise
+        if kind is not None and issubclass(kind, sqlite3.DatabaseError):
+            raise EdgeloopError(f"latency store {self.path} cannot be written ({value}); left as it was") from None

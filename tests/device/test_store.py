@@ -104,3 +104,41 @@ def test_two_processes_writing_at_once_keep_every_row(tmp_path):
     ids = [r[0] for r in db.execute("SELECT id FROM measurements")]
     assert len(ids) == len(set(ids)) == 2 * n
     assert len(LatencyStore(path).history(limit=1000)) == 2 * n
+
+
+def _full_store(path: Path, rows: int = 300) -> None:
+    store = LatencyStore(path)
+    for i in range(rows):
+        store.add(_result(f"{i:064x}", 1.0 + i), FINGERPRINT, BenchmarkOptions().key())
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file
+    db.close()
+
+
+@pytest.mark.parametrize("page", [2, 3, 60, "last"])
+def test_damage_past_the_header_is_found_on_open_and_the_file_left_as_it_is(tmp_path, page):
+    """A b-tree page overwritten (the index, table pages in the middle, the last page):
+    SQLite's quick_check finds it; the store refuses the file in one line and writes nothing."""
+    path = tmp_path / "latency.sqlite"
+    _full_store(path)
+    data = bytearray(path.read_bytes())
+    number = len(data) // 4096 if page == "last" else page
+    data[(number - 1) * 4096 + 8:(number - 1) * 4096 + 40] = b"\x13" * 32
+    path.write_bytes(bytes(data))
+    with pytest.raises(EdgeloopError, match=r"latency store .* is corrupt \(quick_check: .*\); left untouched"):
+        LatencyStore(path).add(_result("f" * 64, 9.0), FINGERPRINT, BenchmarkOptions().key())
+    assert path.read_bytes() == bytes(data)
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+
+
+def test_a_store_path_under_a_file_is_one_clear_error(tmp_path):
+    from helpers import run_cli
+
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"x")
+    result = run_cli("bench", "--history", "--store", model / "x.sqlite")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "edgeloop: error: cannot make the folder of latency store" in result.stderr
+    assert model.read_bytes() == b"x"

@@ -56,8 +56,12 @@ def _option_classes(schema) -> dict[int, str]:
     return {v: k for k, v in vars(schema.BuiltinOptions).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def builtin_options(schema, op) -> dict:
-    """The builtin options of one ``schema.Operator`` as ``{field: value}`` (``{}`` if none)."""
+def builtin_options(schema, op, budget=None) -> dict:
+    """The builtin options of one ``schema.Operator`` as ``{field: value}`` (``{}`` if none).
+
+    ``budget`` (a :class:`edgeloop.converters._limits.Budget`) is charged each vector's
+    length before the vector is read.
+    """
     kind = op.BuiltinOptionsType()
     if not kind:
         return {}
@@ -69,6 +73,8 @@ def builtin_options(schema, op) -> dict:
     options.Init(table.Bytes, table.Pos)
     values: dict = {}
     for method, field, is_vector in _accessors(cls):
+        if is_vector and budget is not None:
+            budget.take(getattr(options, method[: -len("AsNumpy")] + "Length")(), field)
         value = getattr(options, method)()
         if is_vector:
             values[field] = value.tolist() if hasattr(value, "tolist") else []

@@ -10,10 +10,13 @@ layer it came from where the tensor names tell.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import prod
 from pathlib import Path
 
 import numpy as np
 
+from edgeloop import _io
+from edgeloop.converters import _limits
 from edgeloop.converters._macs import op_macs
 from edgeloop.converters._options import builtin_options
 from edgeloop.errors import EdgeloopError
@@ -134,32 +137,37 @@ def _names(cls) -> dict[int, str]:
     return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def read_model(model: str | Path | bytes) -> ModelInfo:
-    """Parse a ``.tflite`` file (a path or its bytes).
+def read_model(model: str | Path | bytes, name: str | None = None) -> ModelInfo:
+    """Parse a ``.tflite`` file (a path or its bytes; ``name`` names the bytes in messages).
+
+    Only a regular file of at most 2 GiB is read (never a FIFO or a device); every index
+    and constant's length is checked against what it points into, and the work is bounded
+    before the walk starts (see :mod:`edgeloop.converters._limits`).
 
     Raises:
-        EdgeloopError: missing file, or bytes that are not a TFLite flatbuffer (truncated,
-            corrupt): one line naming the file.
+        EdgeloopError: missing or unreadable file, or bytes that are not a TFLite
+            flatbuffer (truncated, corrupt, crafted): one line naming the file.
     """
-    where = "the given bytes"
+    where = name or "the given bytes"
     if isinstance(model, (str, Path)):
         where = str(model)
-        try:
-            model = Path(model).read_bytes()
-        except FileNotFoundError:
-            raise EdgeloopError(f"model not found: {where}") from None
-        except OSError as exc:
-            raise EdgeloopError(f"cannot read {where}: {exc.strerror}") from None
+        model = _io.read_file(model, _limits.MAX_MODEL_BYTES, "model", head_check=lambda head: _check_head(head, where))
     buf = bytes(model)
-    if len(buf) < 8 or buf[4:8] != b"TFL3":
-        raise EdgeloopError(f"not a TFLite model (no TFL3 identifier): {where}")
+    _check_head(buf[:8], where)
+    if len(buf) > _limits.MAX_MODEL_BYTES:
+        raise EdgeloopError(f"{where} is {len(buf):,} bytes, more than the {_limits.MAX_MODEL_BYTES:,} a model may have")
     schema = tflite_schema()
     try:
-        return _parse(schema, buf)
+        return _Reader(schema, buf).parse()
     except EdgeloopError as exc:
         raise EdgeloopError(f"corrupt TFLite model {where}: {exc}") from None
     except Exception as exc:  # a truncated or corrupt flatbuffer fails anywhere inside
         raise EdgeloopError(f"corrupt TFLite model {where}: {type(exc).__name__}: {exc}") from None
+
+
+def _check_head(head: bytes, where: str) -> None:
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        raise EdgeloopError(f"not a TFLite model (no TFL3 identifier): {where}")
 
 
 def _count(n: int, buf: bytes, what: str) -> int:
@@ -169,69 +177,111 @@ def _count(n: int, buf: bytes, what: str) -> int:
     return n
 
 
-def _ints(table, name: str, buf: bytes) -> tuple[int, ...]:
-    n = _count(getattr(table, f"{name}Length")(), buf, name.lower())
-    return tuple(int(x) for x in getattr(table, f"{name}AsNumpy")()) if n else ()
+class _Reader:
+    """One parse of one file: the schema, the bytes, the work budget, the buffers read once."""
 
+    def __init__(self, schema, buf: bytes) -> None:
+        self.schema, self.buf = schema, buf
+        self.budget = _limits.Budget(len(buf))
+        self.buffers: dict[int, bytes | None] = {}
+        self.claimed = 0  # constant bytes the tensors claim, shared buffers counted each time
+        self.type_names = _names(schema.TensorType)
 
-def _parse(schema, buf: bytes) -> ModelInfo:
-    root = schema.Model.GetRootAs(buf, 0)
-    n_graphs = _count(root.SubgraphsLength(), buf, "subgraph")
-    if n_graphs < 1:
-        raise EdgeloopError("the TFLite model has no subgraph")
-    codes = [_op_code(schema, root.OperatorCodes(i)) for i in range(_count(root.OperatorCodesLength(), buf, "operator code"))]
-    n_buffers = _count(root.BuffersLength(), buf, "buffer")
-    graphs = tuple(_subgraph(schema, root, buf, i, codes, n_buffers) for i in range(n_graphs))
-    main = graphs[0]
-    return ModelInfo(main.tensors, main.ops, main.inputs, main.outputs, len(buf), graphs, int(root.Version()))
+    def ints(self, table, name: str) -> tuple[int, ...]:
+        n = _count(getattr(table, f"{name}Length")(), self.buf, name.lower())
+        self.budget.take(n, name.lower())
+        return tuple(int(x) for x in getattr(table, f"{name}AsNumpy")()) if n else ()
 
+    def text(self, value: bytes | None, default: str) -> str:
+        if not value:
+            return default
+        self.budget.take(len(value) // 4 + 1, "names")
+        return value.decode("utf-8", "replace")
 
-def _op_code(schema, code) -> tuple[str, int]:
-    # Old files carry the code in the deprecated byte field; new ones in BuiltinCode.
-    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-    name = _names(schema.BuiltinOperator).get(builtin, str(builtin))
-    if name == "CUSTOM" and code.CustomCode():
-        name = code.CustomCode().decode("utf-8", "replace")
-    return name, int(code.Version())
+    def parse(self) -> ModelInfo:
+        root = self.schema.Model.GetRootAs(self.buf, 0)
+        n_graphs = _count(root.SubgraphsLength(), self.buf, "subgraph")
+        if n_graphs < 1:
+            raise EdgeloopError("the TFLite model has no subgraph")
+        _limits.check_counts(n_graphs, 0, 0)
+        graphs = [root.Subgraphs(i) for i in range(n_graphs)]
+        n_codes = _count(root.OperatorCodesLength(), self.buf, "operator code")
+        _limits.check_counts(n_graphs, sum(_count(g.TensorsLength(), self.buf, "tensor") for g in graphs),
+                             max(n_codes, sum(_count(g.OperatorsLength(), self.buf, "operator") for g in graphs)))
+        self.root, self.n_buffers = root, _count(root.BuffersLength(), self.buf, "buffer")
+        self.codes = [self.op_code(root.OperatorCodes(i)) for i in range(n_codes)]
+        infos = tuple(self.subgraph(g, i) for i, g in enumerate(graphs))
+        _limits.check_shared_constants(self.claimed, len(self.buf))
+        main = infos[0]
+        return ModelInfo(main.tensors, main.ops, main.inputs, main.outputs, len(self.buf), infos, int(root.Version()))
 
+    def op_code(self, code) -> tuple[str, int]:
+        # Old files carry the code in the deprecated byte field; new ones in BuiltinCode.
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = _names(self.schema.BuiltinOperator).get(builtin, str(builtin))
+        if name == "CUSTOM" and code.CustomCode():
+            name = self.text(code.CustomCode(), "CUSTOM")
+        return name, int(code.Version())
 
-def _subgraph(schema, root, buf: bytes, index: int, codes: list[tuple[str, int]], n_buffers: int) -> SubgraphInfo:
-    graph = root.Subgraphs(index)
-    type_names = _names(schema.TensorType)
-    tensors = []
-    for i in range(_count(graph.TensorsLength(), buf, "tensor")):
-        t = graph.Tensors(i)
-        dtype = type_names.get(t.Type(), str(t.Type())).lower()
-        shape = _ints(t, "Shape", buf)
-        signature = _ints(t, "ShapeSignature", buf) or shape
-        if t.Buffer() >= n_buffers:
-            raise EdgeloopError(f"tensor {i} points at buffer {t.Buffer()} of {n_buffers}")
-        raw = _buffer_bytes(root.Buffers(t.Buffer()), buf) if t.Buffer() > 0 else None
+    def buffer(self, index: int) -> bytes | None:
+        """The bytes of buffer ``index``, read once however many tensors share it."""
+        if index not in self.buffers:
+            self.buffers[index] = _buffer_bytes(self.root.Buffers(index), self.buf)
+        return self.buffers[index]
+
+    def subgraph(self, graph, index: int) -> SubgraphInfo:
+        where = f"subgraph {index}"
+        tensors = []
+        n_tensors = graph.TensorsLength()
+        for i in range(n_tensors):
+            tensors.append(self.tensor(graph.Tensors(i), i, where))
+        ops = []
+        for i in range(graph.OperatorsLength()):
+            op = graph.Operators(i)
+            at = f"{where}, operator {i}"
+            name, version = self.codes[_limits.check_index(op.OpcodeIndex(), len(self.codes), f"{at}: its operator code")]
+            inputs = tuple(_limits.check_index(k, n_tensors, f"{at}: an input tensor", optional=True)
+                           for k in self.ints(op, "Inputs"))
+            outputs = tuple(_limits.check_index(k, n_tensors, f"{at}: an output tensor") for k in self.ints(op, "Outputs"))
+            shapes = [tensors[k].shape if k >= 0 else None for k in inputs]
+            out_shapes = [tensors[k].shape for k in outputs]
+            ops.append(OpInfo(i, name, inputs, outputs, version, builtin_options(self.schema, op, self.budget),
+                              op_macs(name, shapes, out_shapes), op_layer(tensors, inputs, outputs)))
+        io = [tuple(_limits.check_index(k, n_tensors, f"{where}: an {kind[:-1].lower()} tensor") for k in self.ints(graph, kind))
+              for kind in ("Inputs", "Outputs")]
+        return SubgraphInfo(index, self.text(graph.Name(), f"subgraph_{index}"), tuple(tensors), tuple(ops), *io)
+
+    def tensor(self, t, i: int, where: str) -> TensorInfo:
+        dtype = self.type_names.get(t.Type(), str(t.Type())).lower()
+        shape = self.ints(t, "Shape")
+        signature = self.ints(t, "ShapeSignature") or shape
+        buffer_index = _limits.check_index(t.Buffer(), self.n_buffers, f"{where}, tensor {i}: its buffer")
+        raw = self.buffer(buffer_index) if buffer_index > 0 else None
         q = t.Quantization()
-        scales = tuple(float(s) for s in q.ScaleAsNumpy()) if q is not None and q.ScaleLength() else ()
-        zero_points = _ints(q, "ZeroPoint", buf) if q is not None else ()
+        scales = ()
+        if q is not None and q.ScaleLength():
+            self.budget.take(_count(q.ScaleLength(), self.buf, "scale"), "scales")
+            scales = tuple(float(s) for s in q.ScaleAsNumpy())
+        zero_points = self.ints(q, "ZeroPoint") if q is not None else ()
         axis = int(q.QuantizedDimension()) if q is not None else 0
-        name = t.Name().decode("utf-8", "replace") if t.Name() else f"tensor_{i}"
-        data = _as_array(raw, dtype, shape) if raw else None
-        tensors.append(TensorInfo(i, name, dtype, shape, signature, data is not None, scales, zero_points, data,
-                                  axis, len(raw) if raw else 0))
-    ops = []
-    for i in range(_count(graph.OperatorsLength(), buf, "operator")):
-        op = graph.Operators(i)
-        name, version = codes[op.OpcodeIndex()]
-        inputs, outputs = _ints(op, "Inputs", buf), _ints(op, "Outputs", buf)
-        shapes = [tensors[k].shape if k >= 0 else None for k in inputs]
-        out_shapes = [tensors[k].shape for k in outputs]
-        ops.append(OpInfo(i, name, inputs, outputs, version, builtin_options(schema, op),
-                          op_macs(name, shapes, out_shapes), op_layer(tensors, inputs, outputs)))
-    name = graph.Name().decode("utf-8", "replace") if graph.Name() else f"subgraph_{index}"
-    return SubgraphInfo(index, name, tuple(tensors), tuple(ops), _ints(graph, "Inputs", buf), _ints(graph, "Outputs", buf))
+        name = self.text(t.Name(), f"tensor_{i}")
+        data = None
+        if raw:
+            np_type = _NUMPY.get(dtype)
+            sparse = t.Sparsity() is not None  # the buffer holds only the non-zeros
+            _limits.check_constant(i, name, dtype, shape, None if np_type is None or sparse else np.dtype(np_type).itemsize,
+                                   len(raw))
+            self.claimed += len(raw)
+            data = _as_array(raw, dtype, shape)
+        return TensorInfo(i, name, dtype, shape, signature, data is not None, scales, zero_points, data,
+                          axis, len(raw) if raw else 0)
 
 
 def _buffer_bytes(buffer, buf: bytes) -> bytes | None:
     if buffer is None:
         return None
     if buffer.DataLength():
+        _count(buffer.DataLength() // 4, buf, "buffer byte")
         return buffer.DataAsNumpy().tobytes()
     if buffer.Offset() > 1:  # large models keep buffers after the flatbuffer
         end = buffer.Offset() + buffer.Size()
@@ -243,10 +293,16 @@ def _buffer_bytes(buffer, buf: bytes) -> bytes | None:
 
 def _as_array(raw: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     np_type = _NUMPY.get(dtype)
-    if np_type is None or len(raw) % np.dtype(np_type).itemsize:
+    if np_type is None:
         return np.frombuffer(raw, dtype=np.uint8)
-    values = np.frombuffer(raw, dtype=np_type)
-    return values.reshape(shape) if shape and values.size == int(np.prod(shape)) else values
+    itemsize = np.dtype(np_type).itemsize
+    size = prod(shape)
+    if shape and size * itemsize <= len(raw):
+        # The interpreter reads the first bytes its shape needs; a longer buffer's rest is never read.
+        return np.frombuffer(raw, dtype=np_type, count=size).reshape(shape)
+    if len(raw) % itemsize:
+        return np.frombuffer(raw, dtype=np.uint8)
+    return np.frombuffer(raw, dtype=np_type)  # a scalar, or a sparse tensor's non-zeros
 
 
 def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> str | None:
@@ -265,13 +321,15 @@ def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> str 
 
 def _weight_tensors(info: ModelInfo):
     """(Keras layer name, tensor, values as [output channel, -1]) for each conv / FC weight tensor."""
+    seen: set[int] = set()
     for op in info.ops:
         position = _WEIGHT_INPUT.get(op.name)
         if position is None or len(op.inputs) <= position or op.inputs[position] < 0:
             continue
         t = info.tensors[op.inputs[position]]
-        if t.data is None:
-            continue
+        if t.data is None or t.data.shape != t.shape or op.inputs[position] in seen:
+            continue  # sparse (only the non-zeros stored), or already seen through another op
+        seen.add(op.inputs[position])
         values = t.data.reshape(t.shape[0], -1) if t.shape else t.data.reshape(1, -1)
         yield layer_name(t.name), t, values
 
@@ -312,8 +370,10 @@ def weight_unique_values(info: ModelInfo) -> dict[str, int]:
     """
     out: dict[str, int] = {}
     for name, t, values in _weight_tensors(info):
-        if len(t.scales) > 1:
-            out[name] = max(int(np.unique(row).size) for row in values)
+        if len(t.scales) > 1 and values.size:
+            # Distinct values per row, all rows at once (a row at a time is slow for many channels).
+            ordered = np.sort(values, axis=1)
+            out[name] = int(1 + np.count_nonzero(np.diff(ordered, axis=1), axis=1).max())
         else:
             out[name] = int(np.unique(values).size)
     return out

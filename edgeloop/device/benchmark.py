@@ -275,16 +275,14 @@ def model_bytes(model: str | Path | bytes) -> bytes:
     """The model's bytes, read from its path when given one.
 
     Raises:
-        EdgeloopError: missing or unreadable file.
+        EdgeloopError: missing or unreadable file, not a regular file, larger than 2 GiB.
     """
     if isinstance(model, bytes):
         return model
-    try:
-        return Path(model).read_bytes()
-    except FileNotFoundError:
-        raise EdgeloopError(f"model not found: {model}") from None
-    except OSError as exc:
-        raise EdgeloopError(f"cannot read {model}: {exc.strerror}") from None
+    from edgeloop import _io
+    from edgeloop.converters._limits import MAX_MODEL_BYTES
+
+    return _io.read_file(model, MAX_MODEL_BYTES, "model")  # never a FIFO that blocks or a device that never ends
 
 
 def _rss_mb() -> float | None:

@@ -53,7 +53,7 @@ def measure(model: str | Path, devices: list[Device], options: BenchmarkOptions,
         fresh: measure even when the store has an answer.
         progress: ``progress(done, total)`` for the local device's runs.
     """
-    raw = model_bytes(model)
+    raw = checked_model(model)
     digest = hashlib.sha256(raw).hexdigest()
     out = []
     for device in devices:
@@ -72,6 +72,21 @@ def measure(model: str | Path, devices: list[Device], options: BenchmarkOptions,
     return out
 
 
+def checked_model(model: str | Path | bytes) -> bytes:
+    """The model's bytes, once its flatbuffer has passed the reader's checks (every index and
+    buffer length against the schema): a crafted file is refused here, before any interpreter
+    or device sees it.
+
+    Raises:
+        EdgeloopError: unreadable, not a TFLite model, or corrupt (one line naming the file).
+    """
+    from edgeloop.converters.inspect import read_model
+
+    raw = model_bytes(model)
+    read_model(raw, name=None if isinstance(model, bytes) else str(model))
+    return raw
+
+
 def regression_gate(old: str | Path, new: str | Path, device: Device, options: BenchmarkOptions,
                     margin: float | None = None) -> tuple[GateResult, dict]:
     """Measure ``old`` and ``new`` interleaved on ``device`` and apply the gate's rule.
@@ -79,7 +94,7 @@ def regression_gate(old: str | Path, new: str | Path, device: Device, options: B
     Returns:
         ``(verdict, measurement)``; the measurement holds both samples' timings.
     """
-    measured = device.compare(model_bytes(old), model_bytes(new), options)
+    measured = device.compare(checked_model(old), checked_model(new), options)
     verdict = decide(measured["old"]["times_ms"], measured["new"]["times_ms"], margin=margin, seed=options.seed)
     return verdict, measured
 

@@ -126,3 +126,64 @@ def test_inspect_command_shows_layers_and_macs_and_refuses_a_truncated_file(tfli
     broken.write_bytes(tflite_files["mappable"].read_bytes()[:100])
     proc = run_cli("inspect", broken)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "corrupt" in proc.stderr
+
+
+def _crafted(blob: bytes, change) -> bytes:
+    from benchmarks.fuzz_cases import pack, unpack
+
+    model = unpack(blob)
+    change(model)
+    return pack(model)
+
+
+def _set_graph_inputs(model, value):
+    model.subgraphs[0].inputs = value
+
+
+def _shorten_weights(model):
+    graph = model.subgraphs[0]
+    conv = next(op for op in graph.operators if len(op.inputs) > 1)
+    buffer = model.buffers[graph.tensors[conv.inputs[1]].buffer]
+    buffer.data = buffer.data[:-1]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: _set_graph_inputs(m, [10**6]), r"subgraph 0: an input tensor is 1000000, outside the \d+ there are"),
+    (lambda m: _set_graph_inputs(m, [-3]), r"subgraph 0: an input tensor is -3, outside"),  # used to wrap around
+    (lambda m: setattr(m.subgraphs[0].operators[0], "inputs", [-2, 1, 2]), r"subgraph 0, operator 0: an input tensor is -2"),
+    (lambda m: setattr(m.subgraphs[0].operators[1], "opcodeIndex", 99), r"subgraph 0, operator 1: its operator code is 99"),
+    (lambda m: setattr(m.subgraphs[0].tensors[0], "buffer", 10**6), r"subgraph 0, tensor 0: its buffer is 1000000"),
+    (_shorten_weights, r"constant tensor \d+ \(.*\) holds 71 bytes but its int8 shape \[8, 3, 3, 1\] needs 72"),
+    (lambda m: setattr(m, "subgraphs", m.subgraphs * 1001), r"it has 1,001 subgraphs, more than the 1,000 edgeloop reads"),
+    (lambda m: setattr(m.subgraphs[0], "tensors", m.subgraphs[0].tensors * 10), r"it has [\d,]+ tensors, more than the 100"),
+    (lambda m: setattr(m.subgraphs[0], "operators", m.subgraphs[0].operators * 30), r"it has 150 operators, more than the 100"),
+])
+def test_crafted_indices_lengths_and_counts_are_refused_in_one_line(tflite_files, change, message, monkeypatch):
+    from edgeloop.converters import _limits
+
+    # The limits as they are would need 30,000 tensors packed here; the check is the same at 100.
+    monkeypatch.setattr(_limits, "MAX_TENSORS", 100)
+    monkeypatch.setattr(_limits, "MAX_OPS", 100)
+    blob = _crafted(tflite_files["mappable"].read_bytes(), change)
+    started = time.perf_counter()
+    with pytest.raises(EdgeloopError, match=r"^corrupt TFLite model the given bytes: " + message):
+        read_model(blob)
+    assert time.perf_counter() - started < 60  # refused before walking, not after (a generous bound)
+
+
+def test_special_files_are_refused_without_reading_them(tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.tflite"
+    os.mkfifo(fifo)  # opening it to read would block until a writer came
+    sparse = tmp_path / "sparse.tflite"
+    with open(sparse, "wb") as f:
+        f.write(b"\x1c\x00\x00\x00TFL3")
+        f.truncate(64 * 2**30)  # 64 GiB that reading used to try (MemoryError)
+    for path, message in ((fifo, "not a regular file"), (sparse, "more than the 2,147,483,647"),
+                          (tmp_path, "is a folder")):
+        for command in ("inspect", "check", "bench"):
+            proc = run_cli(command, path, timeout=120)
+            assert proc.returncode == 2, (command, path, proc.stderr)
+            assert proc.stderr.strip().splitlines() == [f"edgeloop: error: {proc.stderr.strip()[17:]}"], proc.stderr
+            assert message in proc.stderr, (command, proc.stderr)

@@ -202,8 +202,11 @@ def check(tflite_path, target, runtime, multiple_subgraphs, as_json) -> None:
     from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
     from edgeloop.converters.edgetpu_text import analysis_lines
 
-    analysis = analyze(read_model(Path(tflite_path)), multiple_subgraphs=multiple_subgraphs,
-                       runtime_version=runtime or LATEST_RUNTIME)
+    from edgeloop.device.loadcheck import check_loads
+
+    info = read_model(Path(tflite_path))
+    check_loads(tflite_path)  # a file the interpreter refuses is no model to predict for
+    analysis = analyze(info, multiple_subgraphs=multiple_subgraphs, runtime_version=runtime or LATEST_RUNTIME)
     if as_json:
         _emit_json({"file": tflite_path, "target": target, **analysis.to_dict()})
     else:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from math import prod
 
 from edgeloop.converters.edgetpu_log import MAPPED
-from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME, REPLACEMENTS, row_for, rows_for
+from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME, REPLACEMENTS, VERSION_LIMITS, row_for, rows_for
 from edgeloop.converters.edgetpu_rules import CHECKS
 from edgeloop.converters.inspect import ModelInfo, OpInfo
 
@@ -39,6 +39,7 @@ RANK = "Tensor has unsupported rank (up to 3 innermost dimensions mapped)"
 NOT_CONSTANT = "Filter, bias, or other param is not constant at compile-time"
 AFTER_CUT = "More than one subgraph is not supported"
 LIMITATION = "Operation is otherwise supported, but not mapped due to some unspecified limitation"
+VERSION = "Operation version not supported"
 # Our words where the compiler has none that we have seen.
 RUNTIME = "Needs a newer Edge TPU runtime"
 EDGE = "Runs on the CPU: float input/output conversion"
@@ -247,7 +248,9 @@ def _verdict(info: ModelInfo, op: OpInfo, runtime: int, edge: bool) -> OpVerdict
         return OpVerdict(**base, mapped=False, status=RUNTIME,
                          reason=f"{op.name} maps from Edge TPU runtime {since} on; compiling for runtime {runtime}",
                          fix=f"compile for runtime {since} or later (-m {since}) if the device has it")
-    problem = _requirements(info, op)
+    problem = _version(op)
+    if problem is None:
+        problem = _requirements(info, op)
     if problem is None:
         for key in row.limits:
             found = CHECKS[key](info, op)
@@ -258,6 +261,19 @@ def _verdict(info: ModelInfo, op: OpInfo, runtime: int, edge: bool) -> OpVerdict
         return OpVerdict(**base, mapped=False, status=problem[0], reason=problem[1], fix=problem[2])
     warnings = (f"{row.coral_name}: {row.note}",) if row.warns else ()
     return OpVerdict(**base, mapped=True, status=MAPPED, warnings=warnings)
+
+
+def _version(op: OpInfo) -> tuple[str, str, str] | None:
+    """The op's version against the newest the compiler takes, naming the options that raised it."""
+    limit = VERSION_LIMITS.get(op.name)
+    if limit is None:
+        return None
+    raised = [f"{key}={op.options[key]}" for key, want in limit.options if key in op.options and op.options[key] != want]
+    if op.version <= limit.max_version and not raised:
+        return None
+    why = f" ({', '.join(raised)})" if raised else ""
+    return (VERSION, f"{op.name} version {op.version}{why}: the Edge TPU compiler takes up to version "
+                     f"{limit.max_version} ({limit.sources[0]})", limit.fix)
 
 
 def _requirements(info: ModelInfo, op: OpInfo) -> tuple[str, str, str] | None:

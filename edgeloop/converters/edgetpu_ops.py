@@ -158,6 +158,52 @@ TABLE: tuple[OpSupport, ...] = (
     _S("TRANSPOSE_CONV", "TransposeConv", since=13, source=ISSUE_TRANSPOSE_CONV, since_confirmed=False),
 )
 
+# Op versions the compiler refuses ("Operation version not supported" in its log). TFLite
+# gives an op a higher version when it uses a newer option, so the rule names the options
+# that raise it (TensorFlow's tensorflow/lite/tools/versioning/op_version.cc: RESIZE_BILINEAR
+# is version 3 with half_pixel_centers; RESIZE_NEAREST_NEIGHBOR with half_pixel_centers or
+# align_corners; both are version 2 for plain int8). Keras' UpSampling2D and Resizing always
+# set half_pixel_centers. Only ops whose limit a source shows are listed.
+ISSUE_RESIZE_NN = "https://github.com/google-coral/edgetpu/issues/420"  # RESIZE_NEAREST_NEIGHBOR, TF 2.5, compiler 15
+ISSUE_RESIZE_BILINEAR = "https://github.com/google-coral/edgetpu/issues/396"  # RESIZE_BILINEAR, TF 2.3-2.5
+ISSUE_RESIZE_BOTH = "https://github.com/google-coral/edgetpu/issues/187"  # both; works with half_pixel_centers=False
+OP_VERSION_RULES = "tensorflow/lite/tools/versioning/op_version.cc"
+
+
+@dataclass(frozen=True)
+class VersionLimit:
+    """The newest version of an op the Edge TPU compiler takes, and what raises an op past it.
+
+    Attributes:
+        max_version: the newest version mapped.
+        options: ``(option, value the op must have)`` for each builtin option that raises
+            the op's version past ``max_version``.
+        fix: how to build the layer so it stays at ``max_version``.
+        sources: where the limit was read (Coral issue threads, TensorFlow's versioning).
+    """
+
+    max_version: int
+    options: tuple[tuple[str, object], ...]
+    fix: str
+    sources: tuple[str, ...]
+
+
+_RESIZE_FIX = ("resize with half_pixel_centers=False{corners}: Keras {layer} set it True; use a Lambda layer "
+               "calling tf.compat.v1.image.{call}(x, size, align_corners=False, half_pixel_centers=False)")
+VERSION_LIMITS: dict[str, VersionLimit] = {
+    "RESIZE_BILINEAR": VersionLimit(
+        2, (("half_pixel_centers", False),),
+        _RESIZE_FIX.format(corners="", layer="Resizing (bilinear) and UpSampling2D(interpolation='bilinear')",
+                           call="resize_bilinear"),
+        (ISSUE_RESIZE_BILINEAR, ISSUE_RESIZE_BOTH, OP_VERSION_RULES)),
+    "RESIZE_NEAREST_NEIGHBOR": VersionLimit(
+        2, (("half_pixel_centers", False), ("align_corners", False)),
+        _RESIZE_FIX.format(corners=" and align_corners=False", layer="UpSampling2D and Resizing('nearest')",
+                           call="resize_nearest_neighbor"),
+        (ISSUE_RESIZE_NN, ISSUE_RESIZE_BOTH, OP_VERSION_RULES)),
+}
+
+
 # Model requirements that hold for every op ("Model requirements", models-intro). The page's
 # opening, which the stored copies do show, reads "It supports only TensorFlow Lite models
 # that are fully 8-bit quantized"; the list is in OLD (in Korean, with the last rule quoted

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgeloop.converters.edgetpu import AFTER_CUT, EdgeTpuAnalysis
+from edgeloop.converters.edgetpu import AFTER_CUT, NOT_COMPILED, EdgeTpuAnalysis
 from edgeloop.converters.edgetpu_log import CompilerReport
 
 _MIB = 1024 * 1024
@@ -29,7 +29,14 @@ def analysis_lines(a: EdgeTpuAnalysis, name: str) -> list[str]:
     if cut is not None and not a.problems:
         tail = f"; the {after} op(s) after it run on the CPU too" if after else ""
         lines.append(f"  graph cut at {cut.where}: {cut.reason}{tail}")
-    for v in a.ops:
+    if a.problems and a.ops and all(v.status == NOT_COMPILED for v in a.ops):
+        # The compiler refuses the whole file: one line, not one identical line per op.
+        counts: dict[str, int] = {}
+        for v in a.ops:
+            counts[v.op] = counts.get(v.op, 0) + 1
+        lines.append(f"    all {n} ops CPU  {NOT_COMPILED} (see the problem above): "
+                     + ", ".join(f"{op} x{k}" for op, k in counts.items()))
+    for v in a.ops if not (a.problems and all(v.status == NOT_COMPILED for v in a.ops)) else ():
         where = "TPU" if v.mapped else "CPU"
         layer = v.layer or "-"
         why = f"  ({v.reason})" if v.reason and v.status != AFTER_CUT else ""

@@ -36,7 +36,7 @@ def run_in_child(request: dict, timeout_s: float, on_start: Callable[[int | None
     """Run ``request`` (see :func:`handle`) in a fresh child process; return its result.
 
     Args:
-        request: ``{"task": "benchmark" | "compare" | "probe", "models": [paths],
+        request: ``{"task": "benchmark" | "compare" | "probe" | "load", "models": [paths],
             "options": {...}, "memory_limit_mb": int | None}``.
         timeout_s: wall-clock limit; the child and its group are killed past it.
         on_start: called with the child's pid once it runs, and with ``None`` when it is gone.
@@ -84,12 +84,17 @@ def _last_line(err: bytes) -> str:
 
 
 def handle(request: dict) -> dict:
-    """Run one request in this process: a benchmark, an interleaved A/B comparison or a probe."""
+    """Run one request in this process: a benchmark, an interleaved A/B comparison, a probe, or a
+    load check (:mod:`edgeloop.device.loadcheck`)."""
     task = request.get("task")
     if task == "probe":
         from edgeloop.device.delegates import probe
 
         return probe()
+    if task == "load" and len(request.get("models") or []) == 1:
+        from edgeloop.device.loadcheck import load_report
+
+        return load_report(request["models"][0])
     from edgeloop.device.options import BenchmarkOptions
 
     options = BenchmarkOptions.from_dict(request.get("options"))

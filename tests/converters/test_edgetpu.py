@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -173,3 +174,106 @@ def test_an_op_already_compiled_for_the_edge_tpu_counts_as_mapped(tflite_files):
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     a = analyze(read_model(bytes(builder.Output())))
     assert (a.ops[0].op, a.ops[0].status, a.ops[0].mapped) == ("edgetpu-custom-op", COMPILED, True)
+
+
+def _changed(path, change):
+    from benchmarks.fuzz_cases import pack, unpack
+
+    model = unpack(path.read_bytes())
+    change(model)
+    return pack(model)
+
+
+def _stride_zero(model):
+    model.subgraphs[0].operators[0].builtinOptions.strideW = 0
+
+
+def _cycle(model):
+    ops = model.subgraphs[0].operators
+    ops[0].inputs = [ops[-1].outputs[0], *list(ops[0].inputs)[1:]]  # the first op reads the last op's output
+
+
+def _huge_input(model):
+    graph = model.subgraphs[0]
+    graph.tensors[graph.inputs[0]].shape = [1, 2**31 - 1, 8, 1]
+    graph.tensors[graph.inputs[0]].shapeSignature = None
+
+
+@pytest.mark.parametrize("change, message", [
+    (_stride_zero, "stride_width > 0 was not true"),
+    (_cycle, r"input->dims->size != 4"),
+    (_huge_input, "Conv output spatial dimensions overflow"),
+])
+def test_check_refuses_a_model_the_interpreter_refuses(tflite_files, tmp_path, change, message):
+    """Every op of these maps by the table, and `check` said so (exit 0); LiteRT will not load them."""
+    path = tmp_path / "crafted.tflite"
+    path.write_bytes(_changed(tflite_files["mappable"], change))
+    assert analyze(read_model(path)).fully_mapped  # what check predicted before it asked the interpreter
+    proc = run_cli("check", path)
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(f"edgeloop: error: the TFLite interpreter refuses {path} (allocate): ")
+    assert re.search(message, proc.stderr)
+
+
+def test_a_compiled_model_still_loads_for_check(tflite_files, tmp_path):
+    from edgeloop.device.loadcheck import check_loads
+
+    def compiled(model):
+        code = model.operatorCodes[model.subgraphs[0].operators[0].opcodeIndex]
+        code.builtinCode = code.deprecatedBuiltinCode = 32  # CUSTOM
+        code.customCode = "edgetpu-custom-op"
+
+    path = tmp_path / "compiled.tflite"
+    path.write_bytes(_changed(tflite_files["mappable"], compiled))
+    report = check_loads(path)
+    assert report["loads"] and report["custom_op"]  # no kernel here for the custom op: loading stops at it
+
+
+@pytest.fixture(scope="module")
+def resize_models(tmp_path_factory):
+    """Keras' own resize layers (version 3, half_pixel_centers) and the Lambda the fix names (version 2)."""
+    from edgeloop._tf import keras, tf
+    from edgeloop.converters.tflite import convert
+
+    def model(layer):
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same"), layer,
+                                 keras.layers.Conv2D(2, 3), keras.layers.Flatten(), keras.layers.Dense(3)])
+
+    layers = {
+        "upsampling": keras.layers.UpSampling2D(2),
+        "resizing": keras.layers.Resizing(16, 16),
+        "lambda": keras.layers.Lambda(lambda x: tf.compat.v1.image.resize_nearest_neighbor(
+            x, [16, 16], align_corners=False, half_pixel_centers=False)),
+    }
+    folder = tmp_path_factory.mktemp("resize")
+    paths = {}
+    for name, layer in layers.items():
+        paths[name] = folder / f"{name}.tflite"
+        paths[name].write_bytes(convert(model(layer), "int8", REP))
+    return paths
+
+
+def test_resize_ops_of_version_3_are_not_mapped_and_the_fix_maps(resize_models):
+    from edgeloop.converters.edgetpu import VERSION
+
+    for name, op, issue in (("upsampling", "RESIZE_NEAREST_NEIGHBOR", "issues/420"), ("resizing", "RESIZE_BILINEAR", "issues/396")):
+        a = analyze(read_model(resize_models[name]))
+        (v,) = [v for v in a.ops if v.op == op]
+        assert (v.mapped, v.status) == (False, VERSION), name
+        assert f"{op} version 3 (half_pixel_centers=True): the Edge TPU compiler takes up to version 2" in v.reason
+        assert issue in v.reason and "half_pixel_centers=False" in v.fix
+        assert a.first_unmapped.index == v.index and not a.fully_mapped
+    fixed = analyze(read_model(resize_models["lambda"]))
+    assert fixed.fully_mapped and [op.version for op in read_model(resize_models["lambda"]).ops if "RESIZE" in op.name] == [2]
+    proc = run_cli("check", resize_models["upsampling"])
+    assert proc.returncode == 1 and "Operation version not supported" in proc.stdout, proc.stderr
+
+
+def test_a_float_models_ops_are_one_line_not_one_each(tflite_files):
+    proc = run_cli("check", tflite_files["float"])
+    assert proc.returncode == 1, proc.stderr
+    not_compiled = [line for line in proc.stdout.splitlines() if "Model not compiled" in line]
+    assert not_compiled == ["    all 5 ops CPU  Model not compiled (see the problem above): "
+                            "CONV_2D x1, MAX_POOL_2D x1, RESHAPE x1, FULLY_CONNECTED x2"]

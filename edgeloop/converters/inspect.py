@@ -185,18 +185,21 @@ class _Reader:
         self.budget = _limits.Budget(len(buf))
         self.buffers: dict[int, bytes | None] = {}
         self.claimed = 0  # constant bytes the tensors claim, shared buffers counted each time
-        self.type_names = _names(schema.TensorType)
+        self.type_names, self.op_names = _names(schema.TensorType), _names(schema.BuiltinOperator)
 
     def ints(self, table, name: str) -> tuple[int, ...]:
         n = _count(getattr(table, f"{name}Length")(), self.buf, name.lower())
         self.budget.take(n, name.lower())
         return tuple(int(x) for x in getattr(table, f"{name}AsNumpy")()) if n else ()
 
-    def text(self, value: bytes | None, default: str) -> str:
+    def text(self, value: bytes | None, default: str, what: str) -> str:
         if not value:
             return default
         self.budget.take(len(value) // 4 + 1, "names")
-        return value.decode("utf-8", "replace")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:  # the schema's strings are UTF-8; the interpreter's Python API fails on others
+            raise EdgeloopError(f"{what} is not UTF-8 text") from None
 
     def parse(self) -> ModelInfo:
         root = self.schema.Model.GetRootAs(self.buf, 0)
@@ -218,9 +221,9 @@ class _Reader:
     def op_code(self, code) -> tuple[str, int]:
         # Old files carry the code in the deprecated byte field; new ones in BuiltinCode.
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = _names(self.schema.BuiltinOperator).get(builtin, str(builtin))
+        name = self.op_names.get(builtin, str(builtin))
         if name == "CUSTOM" and code.CustomCode():
-            name = self.text(code.CustomCode(), "CUSTOM")
+            name = self.text(code.CustomCode(), "CUSTOM", "a custom operator's name")
         return name, int(code.Version())
 
     def buffer(self, index: int) -> bytes | None:
@@ -249,7 +252,8 @@ class _Reader:
                               op_macs(name, shapes, out_shapes), op_layer(tensors, inputs, outputs)))
         io = [tuple(_limits.check_index(k, n_tensors, f"{where}: an {kind[:-1].lower()} tensor") for k in self.ints(graph, kind))
               for kind in ("Inputs", "Outputs")]
-        return SubgraphInfo(index, self.text(graph.Name(), f"subgraph_{index}"), tuple(tensors), tuple(ops), *io)
+        return SubgraphInfo(index, self.text(graph.Name(), f"subgraph_{index}", f"{where}: its name"), tuple(tensors),
+                            tuple(ops), *io)
 
     def tensor(self, t, i: int, where: str) -> TensorInfo:
         dtype = self.type_names.get(t.Type(), str(t.Type())).lower()
@@ -264,7 +268,7 @@ class _Reader:
             scales = tuple(float(s) for s in q.ScaleAsNumpy())
         zero_points = self.ints(q, "ZeroPoint") if q is not None else ()
         axis = int(q.QuantizedDimension()) if q is not None else 0
-        name = self.text(t.Name(), f"tensor_{i}")
+        name = self.text(t.Name(), f"tensor_{i}", f"{where}, tensor {i}: its name")
         data = None
         if raw:
             np_type = _NUMPY.get(dtype)
@@ -327,8 +331,8 @@ def _weight_tensors(info: ModelInfo):
         if position is None or len(op.inputs) <= position or op.inputs[position] < 0:
             continue
         t = info.tensors[op.inputs[position]]
-        if t.data is None or t.data.shape != t.shape or op.inputs[position] in seen:
-            continue  # sparse (only the non-zeros stored), or already seen through another op
+        if t.data is None or t.data.shape != t.shape or not t.data.size or op.inputs[position] in seen:
+            continue  # sparse (only the non-zeros stored), empty, or already seen through another op
         seen.add(op.inputs[position])
         values = t.data.reshape(t.shape[0], -1) if t.shape else t.data.reshape(1, -1)
         yield layer_name(t.name), t, values

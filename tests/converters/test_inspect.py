@@ -187,3 +187,19 @@ def test_special_files_are_refused_without_reading_them(tmp_path):
             assert proc.returncode == 2, (command, path, proc.stderr)
             assert proc.stderr.strip().splitlines() == [f"edgeloop: error: {proc.stderr.strip()[17:]}"], proc.stderr
             assert message in proc.stderr, (command, proc.stderr)
+
+
+def test_an_empty_weight_tensor_is_shown_not_a_traceback(tflite_files):
+    import warnings
+
+    from edgeloop.converters import weight_sparsity, weight_unique_values
+
+    def empty_conv(model):
+        graph = model.subgraphs[0]
+        weights = graph.tensors[graph.operators[0].inputs[1]]
+        weights.shape = [0, 3, 3, 1]  # no filter at all: 0 bytes needed, the buffer has more
+
+    info = read_model(_crafted(tflite_files["mappable"].read_bytes(), empty_conv))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" went to stderr
+        assert "conv" not in weight_sparsity(info) and "conv" not in weight_unique_values(info)

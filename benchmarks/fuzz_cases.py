@@ -9,8 +9,8 @@ Four families, from real converted models (the *seed models*):
 - ``crafted``: the model read with the flatbuffers object API of LiteRT's schema
   (``ai_edge_litert.schema_py_generated``), one field set to something absurd (a shape
   of 2**31 - 1 or rank 64, a tensor index of 10**6 or -2, an operator-code or buffer index
-  past the end, a buffer shorter than its shape, an external buffer past the file, 2,000
-  subgraphs, 100,000 tensors, a cycle, stride 0, an unknown op or type …) and packed again;
+  past the end, a buffer shorter than its shape, an external buffer past the file, 1,100
+  subgraphs, 40,000 tensors, a cycle, stride 0, an unknown op or type …) and packed again;
 - ``special``: a FIFO, a folder, a 64 GiB sparse file, an unreadable file, a symlink
   loop, a dangling symlink, ``/dev/zero``, an empty file.
 """
@@ -53,8 +53,11 @@ def make_case(index: int, seed: int, seeds: dict[str, bytes], folder: Path) -> C
     elif family == "flip":
         variant, data = _flip(rng, blob)
     else:
-        variant = rng.choice(sorted(CRAFTS))
-        data = craft(variant, blob, rng)
+        variant = rng.choice(sorted(CRAFTS) + sorted(MANY))
+        if variant in MANY:
+            data = _many(folder / ".many", name, blob, variant, rng.choice(MANY[variant]))
+        else:
+            data = craft(variant, blob, rng)
     path = folder / f"case{index}.tflite"
     path.write_bytes(data)
     return Case(index, f"{family}/{variant}", path, name)
@@ -159,19 +162,31 @@ def _buffer_offset(model, rng):
         buffer.size = rng.choice((1, 10**9, 2**40, 2**63))
 
 
-def _subgraphs_many(model, rng):
-    model.subgraphs = [copy.deepcopy(model.subgraphs[0]) for _ in range(rng.choice((64, 500, 2000)))]
+# Counts for the "many" variants: under the reader's limits (walked), and over them (refused).
+MANY = {"subgraphs": (64, 500, 1_100), "tensors": (10_000, 40_000), "operators": (2_000, 10_000)}
 
 
-def _tensors_many(model, rng):
+def _many(cache: Path, name: str, blob: bytes, what: str, count: int) -> bytes:
+    """Seed model ``name`` with ``count`` subgraphs, tensors or operators (4 operators repeated
+    2,500 times make 10,000). Packing that many objects takes seconds, so each file is made
+    once per run and kept in ``cache``."""
+    path = cache / f"{name}-{what}-{count}.tflite"
+    if path.is_file():
+        return path.read_bytes()
+    model = unpack(blob)
     graph = model.subgraphs[0]
-    extra = copy.deepcopy(graph.tensors[0])
-    graph.tensors = list(graph.tensors) + [extra] * rng.choice((10_000, 100_000))
-
-
-def _ops_many(model, rng):
-    graph = model.subgraphs[0]
-    graph.operators = list(graph.operators) * rng.choice((100, 2000))
+    if what == "subgraphs":
+        model.subgraphs = [copy.deepcopy(graph) for _ in range(count)]
+    elif what == "tensors":
+        graph.tensors = list(graph.tensors) + [copy.deepcopy(graph.tensors[0])] * (count - len(graph.tensors))
+    else:
+        graph.operators = list(graph.operators) * max(1, count // max(1, len(graph.operators)))
+    data = pack(model)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{path.name}.{os.getpid()}"
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return data
 
 
 def _cycle(model, rng):
@@ -250,8 +265,7 @@ def _signature(model, rng):
 CRAFTS = {
     "shape_huge": _shape_huge, "shape_rank": _shape_rank, "op_index": _op_index, "graph_io": _graph_io,
     "opcode_index": _opcode_index, "buffer_index": _buffer_index, "buffer_short": _buffer_short,
-    "buffer_offset": _buffer_offset, "subgraphs_many": _subgraphs_many, "tensors_many": _tensors_many,
-    "ops_many": _ops_many, "cycle": _cycle, "stride_zero": _stride_zero, "op_version": _op_version,
+    "buffer_offset": _buffer_offset, "cycle": _cycle, "stride_zero": _stride_zero, "op_version": _op_version,
     "op_code": _op_code, "options_type": _options_type, "quantization": _quantization, "dtype": _dtype,
     "no_subgraphs": _no_subgraphs, "no_ops": _no_ops, "signature": _signature,
 }

@@ -28,6 +28,14 @@ MAX_OPS = 30_000
 SHARED_CONSTANTS_FACTOR = 4
 
 
+# LiteRT's kernels count a tensor's elements in a 32-bit int (RuntimeShape::FlatSize): a
+# shape with more elements overflows it, and allocating such a model crashed the interpreter.
+MAX_ELEMENTS = 2**31 - 1
+# TFLite's kernels take at most 8 dimensions (TFLITE_RESHAPE_PARAMS_MAX_DIMENSION_COUNT is 8,
+# XNNPACK's limit 6); the XNNPACK delegate crashed allocating a model with a rank-11 tensor.
+MAX_RANK = 8
+
+
 class Budget:
     """Vector elements (shapes, indices, scales …) the reader may still read: a quarter of
     the file's bytes (each 32-bit element takes four bytes in a file that does not share
@@ -59,6 +67,17 @@ def check_index(value: int, size: int, what: str, optional: bool = False) -> int
     if not 0 <= value < size:
         raise EdgeloopError(f"{what} is {value}, outside the {size} there are")
     return value
+
+
+def check_shape(index: int, shape: tuple[int, ...], where: str) -> None:
+    """A tensor's shape must have at most 8 dimensions and count no more elements than the
+    interpreter's 32-bit sizes hold."""
+    if len(shape) > MAX_RANK:
+        raise EdgeloopError(f"{where}, tensor {index}: its shape has {len(shape)} dimensions, more than the "
+                            f"{MAX_RANK} TFLite's kernels take")
+    if prod(shape) > MAX_ELEMENTS and all(d >= 0 for d in shape):
+        raise EdgeloopError(f"{where}, tensor {index}: its shape {list(shape)[:8]}{' …' if len(shape) > 8 else ''} "
+                            f"has {prod(shape):,} elements, more than the {MAX_ELEMENTS:,} the interpreter counts")
 
 
 def check_constant(index: int, name: str, dtype: str, shape: tuple[int, ...], itemsize: int | None,

@@ -258,7 +258,9 @@ class _Reader:
     def tensor(self, t, i: int, where: str) -> TensorInfo:
         dtype = self.type_names.get(t.Type(), str(t.Type())).lower()
         shape = self.ints(t, "Shape")
+        _limits.check_shape(i, shape, where)
         signature = self.ints(t, "ShapeSignature") or shape
+        _limits.check_shape(i, tuple(max(d, 1) for d in signature), where)  # -1: a dimension known at run time
         buffer_index = _limits.check_index(t.Buffer(), self.n_buffers, f"{where}, tensor {i}: its buffer")
         raw = self.buffer(buffer_index) if buffer_index > 0 else None
         q = t.Quantization()

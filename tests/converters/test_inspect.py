@@ -154,6 +154,10 @@ def _shorten_weights(model):
     (lambda m: setattr(m.subgraphs[0].operators[1], "opcodeIndex", 99), r"subgraph 0, operator 1: its operator code is 99"),
     (lambda m: setattr(m.subgraphs[0].tensors[0], "buffer", 10**6), r"subgraph 0, tensor 0: its buffer is 1000000"),
     (_shorten_weights, r"constant tensor \d+ \(.*\) holds 71 bytes but its int8 shape \[8, 3, 3, 1\] needs 72"),
+    (lambda m: setattr(m.subgraphs[0].tensors[0], "shape", [1, 2**31 - 1, 8, 1]),
+     r"subgraph 0, tensor 0: its shape \[1, 2147483647, 8, 1\] has 17,179,869,176 elements, more than the 2,147,483,647"),
+    (lambda m: setattr(m.subgraphs[0].tensors[0], "shape", [1] * 11),  # XNNPACK crashed on it (SIGSEGV)
+     r"subgraph 0, tensor 0: its shape has 11 dimensions, more than the 8 TFLite's kernels take"),
     (lambda m: setattr(m, "subgraphs", m.subgraphs * 1001), r"it has 1,001 subgraphs, more than the 1,000 edgeloop reads"),
     (lambda m: setattr(m.subgraphs[0], "tensors", m.subgraphs[0].tensors * 10), r"it has [\d,]+ tensors, more than the 100"),
     (lambda m: setattr(m.subgraphs[0], "operators", m.subgraphs[0].operators * 30), r"it has 150 operators, more than the 100"),

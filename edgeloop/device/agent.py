@@ -171,6 +171,8 @@ class _Handler(BoundedHandler):
             self._reply(422, {"error": str(exc), "kind": exc.kind})
         except EdgeloopError as exc:
             self._reply(400, {"error": str(exc)})
+        except (ConnectionError, TimeoutError):  # the client left or stalled: no one to answer (the server logs it)
+            raise
         except Exception as exc:  # a bug: the client hears of it, the traceback goes to the log
             traceback.print_exc()
             self._reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})

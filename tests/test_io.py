@@ -60,3 +60,14 @@ def test_read_file_refuses_what_cannot_be_read_whole(tmp_path):
             _io.read_file(path, 1000, "model")
     (tmp_path / "ok.bin").write_bytes(b"x" * 1000)
     assert _io.read_file(tmp_path / "ok.bin", 1000, "model") == b"x" * 1000
+
+
+def test_without_an_atomic_swap_the_old_folder_is_renamed_aside_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(_io, "_exchange", lambda a, b: False)  # a kernel or file system without RENAME_EXCHANGE
+    old, new = tmp_path / "model.savedmodel", tmp_path / ".tmp-1-model.savedmodel"
+    for folder, text in ((old, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "saved_model.pb").write_text(text)
+    _io.replace_path(new, old)
+    assert (old / "saved_model.pb").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.savedmodel"]

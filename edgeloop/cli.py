@@ -81,6 +81,10 @@ def _print_summary(report: dict, ui) -> None:
     lines = [f"run folder: {report['run_dir']}"]
     if "accuracy" in s:
         lines.append("accuracy: " + ", ".join(f"{k} {v:.2%}" for k, v in s["accuracy"].items()))
+    if "fidelity" in s:
+        from edgeloop.fidelity import describe
+
+        lines.append(f"against the float model: {describe(s['fidelity'])}")
     if "sizes" in s:
         m = s["sizes"]["model"]
         lines.append(f"model.tflite: {m['bytes']} bytes, {m['gzip_bytes']} gzipped")

@@ -38,9 +38,11 @@ def summarize(state: dict) -> dict:
         if convert["weight_sparsity"]:
             summary["converted_sparsity_min"] = min(convert["weight_sparsity"].values())
     evaluate = _last(state, "evaluate")
-    if evaluate:
+    if evaluate and "accuracy" in evaluate:
         summary["accuracy"] = evaluate["accuracy"]
         summary["accuracy_drop_points"] = evaluate["drop_points"]
+    if evaluate and evaluate.get("fidelity"):
+        summary["fidelity"] = evaluate["fidelity"]["converted_vs_float"]
     bench = _last(state, "benchmark")
     if bench:
         summary["latency_median_ms"] = {k: v["stats"]["median_ms"] for k, v in bench.items()}

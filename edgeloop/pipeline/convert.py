@@ -82,6 +82,7 @@ class Convert(Step):
 
     name = "convert"
     Options = ConvertOptions
+    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import (

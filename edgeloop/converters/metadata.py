@@ -116,7 +116,8 @@ def expects(meta: dict | None, dtype: str, scale: float | None, zero_point: int 
     what = f"inputs preprocessed as: {described}" if described else "the model's inputs"
     if scale is None:
         return f"float32 {what}"
-    return f"{what}, quantized: q = round(x / {scale:.6g}) + {zero_point} ({dtype})"
+    sign = "-" if zero_point < 0 else "+"
+    return f"{what}, quantized: q = round(x / {scale:.6g}) {sign} {abs(zero_point)} ({dtype})"
 
 
 def _describe(spec: dict) -> str:

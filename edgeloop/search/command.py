@@ -41,6 +41,7 @@ from edgeloop.errors import EdgeloopError
 @click.option("--runs", type=int, help="Timed runs per measurement (default 100).")
 @click.option("--threads", type=int, help="Interpreter threads on the device (default 1).")
 @click.option("--seed", type=int, help="Seeds training, fine-tunes and the data split (default 0).")
+@click.option("--force", is_flag=True, help="Go on when the model file fails the sanity check on the data.")
 @click.option("--options", "options_file", type=click.Path(dir_okay=False),
               help="A YAML mapping of any search option (see edgeloop.search.SearchOptions); flags override it.")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where search folders go.")
@@ -48,7 +49,7 @@ from edgeloop.errors import EdgeloopError
 @click.option("--json", "as_json", is_flag=True, help="Print the report's summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
 def search(model, data, preprocess, device, token_file, store, fresh, budget, accuracy_drop, latency_source, select, executor, iterations, train_epochs,
-           short_epochs, long_epochs, step, baseline_widths, edgetpu, runs, threads, seed, options_file, out, resume_dir,
+           short_epochs, long_epochs, step, baseline_widths, edgetpu, runs, threads, seed, force, options_file, out, resume_dir,
            as_json, quiet) -> None:
     """Find the most accurate narrowed model that meets a latency budget measured on the device.
 
@@ -81,7 +82,7 @@ def search(model, data, preprocess, device, token_file, store, fresh, budget, ac
         options = parse_options(SearchOptions, {**base, **{k: v for k, v in given.items() if v is not None}},
                                 options_file or "search")
         session = run_search(model, data, options, device=device, out=out, executor=executor, ui=ui,
-                             token_file=token_file, store=store, fresh=fresh, preprocess=preprocess)
+                             token_file=token_file, store=store, fresh=fresh, preprocess=preprocess, force=force)
     head = summary(session.state)
     gate = [c for c in head["checks"] if c["name"] in ("budget_met", "accuracy_drop")]
     if as_json:

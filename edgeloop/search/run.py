@@ -27,7 +27,8 @@ from edgeloop.ui import Ui
 
 def search(model: str, data: str, options: SearchOptions, device: str = "local", out: str | Path = "runs",
            executor: str = "sequential", ui: Ui | None = None, token_file: str | None = None,
-           store: str | None = None, fresh: bool = False, preprocess: str | dict | None = None) -> Session:
+           store: str | None = None, fresh: bool = False, preprocess: str | dict | None = None,
+           force: bool = False) -> Session:
     """Search for the most accurate narrowing of ``model`` that meets the latency budget.
 
     Args:
@@ -42,6 +43,8 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
         store: the latency store's file (default: the user's cache folder).
         fresh: measure again what the store already holds.
         preprocess: how raw pixels become the model's input (see :mod:`edgeloop.preprocess`).
+        force: go on when a model file fails the sanity check on the data (a zoo model
+            starts untrained and is not checked).
 
     Returns:
         The finished session (``session.state`` is what ``search.json`` holds).
@@ -55,6 +58,8 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
                     preprocess=Preprocess.parse(preprocess, "--preprocess").to_dict() if preprocess else None)
     dataset = spec.load()
     keras_model = _load_model(model, dataset, options.seed)
+    if not model.startswith("zoo:"):
+        _sanity(keras_model, dataset, force, ui)
     name = parse_zoo_spec(model)[0] if model.startswith("zoo:") else Path(model).stem
     state = {
         "edgeloop_search": 1,
@@ -143,6 +148,17 @@ def _phases(s: Session, model) -> Session:
         if "original" in s.state:
             write_report(s)
     return s
+
+
+def _sanity(model, dataset, force: bool, ui: Ui) -> None:
+    """The float model on the data before any narrowing (see :mod:`edgeloop.pipeline.sanity`)."""
+    from edgeloop.pipeline.sanity import SanityError, check_baseline
+
+    result = check_baseline(model, dataset)
+    if result["verdict"] != "ok":
+        if not force:
+            raise SanityError(result["message"])
+        ui.warn(f"{result['message']} (--force: going on)")
 
 
 def _load_model(spec: str, dataset, seed: int):

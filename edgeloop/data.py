@@ -174,7 +174,7 @@ def load_data(
         y = check_labels(y, len(x), spec_s)
         if class_names:
             check_class_names(class_names, y, spec_s)
-    elif class_names and not Path(spec_s).is_dir():
+    else:
         class_names = None  # names without labels name nothing
     classes = (len(class_names) if class_names else int(y.max()) + 1) if y is not None else None
     order = np.random.default_rng(seed).permutation(len(x))

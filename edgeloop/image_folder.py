@@ -1,10 +1,13 @@
 """Read a folder of images: one sub-folder per class, or the images alone (no labels).
 
 Class ids are the sorted sub-folder names (as ``tf_keras.utils.image_dataset_from_directory``
-sorts them), or the order of a ``classes.txt`` in the folder. Every way a folder can be
-silently wrong is one line naming the file or folder: a class folder that is missing
-(named in ``classes.txt``, or a gap in numbered folders) or empty, an image that does not
-decode, images of mixed sizes or channel counts with nothing saying how to make them one.
+sorts them), or the order of a ``classes.txt`` in the folder (which may name classes that
+have no folder: a subset of a model's classes). Every way a folder can be silently wrong is
+one line naming the file or folder: a class folder missing from numbered folders (every
+later id would shift), an empty class folder, a folder ``classes.txt`` does not name, an
+image that does not decode, images of mixed sizes or channel counts with nothing saying
+how to make them one. A folder count that differs from the model's outputs is refused by
+:func:`edgeloop.data.check_compatible`.
 Pixels come back raw (0–255, RGB or grey, float32); :mod:`edgeloop.preprocess` turns them
 into the model's input.
 """
@@ -69,6 +72,8 @@ def read_image_folder(root: Path, preprocess: Preprocess | None, model_size: tup
         names = _class_names(root, class_dirs, names_file, notes)
         files, ids = [], []
         for label, name in enumerate(names):
+            if not (root / name).is_dir():
+                continue  # named in classes.txt, no samples here
             found = sorted(p for p in (root / name).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 raise EdgeloopError(f"class folder {root / name} holds no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -82,15 +87,16 @@ def read_image_folder(root: Path, preprocess: Preprocess | None, model_size: tup
 def _class_names(root: Path, class_dirs: list[Path], names_file: Path, notes: list[str]) -> tuple[str, ...]:
     folders = [p.name for p in class_dirs]
     if names_file.is_file():
+        # The ids are written out: a class without a folder shifts nothing (a subset of a
+        # model's classes, for calibration); a folder without a name is a mistake.
         names = read_classes_file(names_file)
-        missing = [n for n in names if n not in folders]
-        if missing:
-            raise EdgeloopError(f"class folder {root / missing[0]} is missing ({names_file} names "
-                                f"{len(names)} classes, {len(missing)} without a folder)")
         extra = [n for n in folders if n not in names]
         if extra:
             raise EdgeloopError(f"folder {root / extra[0]} is not a class named in {names_file}")
-        notes.append(f"class ids from {names_file}")
+        missing = [n for n in names if n not in folders]
+        notes.append(f"class ids from {names_file}" + (f"; {len(missing)} of its {len(names)} classes have no folder "
+                                                       f"({', '.join(missing[:3])}{' …' if len(missing) > 3 else ''})"
+                                                       if missing else ""))
         return names
     gap = numbered_gap(folders)
     if gap is not None:

@@ -23,7 +23,7 @@ Without one, image folders and ``digits`` are scaled to [0, 1] (:data:`DEFAULT`)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -238,11 +238,6 @@ def convert_color(pixels: np.ndarray, color: str | None) -> np.ndarray:
         return pixels if channels == 1 else (pixels.astype(np.float64) @ np.asarray(LUMA))[..., None]
     rgb = np.repeat(pixels, 3, axis=-1) if channels == 1 else pixels
     return rgb[..., ::-1] if color == "bgr" else rgb
-
-
-def field_names() -> list[str]:
-    """The dataclass's fields (for listings)."""
-    return [f.name for f in fields(Preprocess)]
 
 
 def _numbers(values: Any, where: str, length: int | None = None) -> tuple[float, ...]:

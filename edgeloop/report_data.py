@@ -13,7 +13,6 @@ _CLASSES_SHOWN = 12
 def render_data(report: dict) -> list[str]:
     """``## Data``: preprocessing, what the converted file takes, classes, notes, sanity."""
     data = report["data"]
-    recipe = report["recipe"]
     out = ["## Data", ""]
     spec = data.get("preprocess")
     out.append(f"- Preprocessing: {Preprocess.parse(spec).describe() if spec else 'none: the .npz x used as stored'}")
@@ -22,7 +21,7 @@ def render_data(report: dict) -> list[str]:
         out.append(f"- `{convert['file']}` takes: {convert['input']}")
     if convert and convert.get("fold"):
         fold = convert["fold"]
-        out.append(f"- Preprocessing folded into the model (`fold_preprocessing: {recipe.get('fold_preprocessing')}`): "
+        out.append(f"- Preprocessing folded into the model (`fold_preprocessing: true`): "
                    f"folded vs unfolded Keras model on {fold['n']} samples: {_fidelity_words(fold)}")
     names = data.get("class_names")
     if data.get("labeled") is False:

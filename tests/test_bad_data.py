@@ -35,7 +35,7 @@ def test_flat_samples_for_an_image_zoo_model_are_one_line(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(f"name: t\nmodel: zoo:digits_cnn\ndata: {tmp_path / 'd.npz'}\nsteps:\n  - train: {{epochs: 1}}\n")
     line = one_line(run_cli("optimize", recipe, "--out", tmp_path / "runs", "-q"))
-    assert "model digits_cnn takes samples of 3 dimension(s) (like 8x8x1); the data's samples have shape (64,)" in line
+    assert "model digits_cnn takes images (height, width, channels); got sample shape (64,)" in line
     assert not (tmp_path / "runs").exists()
 
 

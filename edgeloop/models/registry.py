@@ -186,8 +186,4 @@ def create(name: str, input_shape: tuple[int, ...] | None = None, classes: int |
         classes = spec.reference.classes if classes is None else classes
     if input_shape is None:
         raise EdgeloopError(f"model {name} needs an input shape")
-    if spec.reference is not None and len(tuple(input_shape)) != len(spec.reference.input_shape):
-        shape = "x".join(map(str, spec.reference.input_shape))
-        raise EdgeloopError(f"model {name} takes samples of {len(spec.reference.input_shape)} dimension(s) (like {shape}); "
-                            f"the data's samples have shape {tuple(input_shape)}")
     return spec.builder(input_shape=tuple(input_shape), classes=classes, **options)

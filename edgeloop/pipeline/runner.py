@@ -179,6 +179,10 @@ def _sanity(model, data, recipe: Recipe, force: bool, warn) -> dict:
 
     if not data.labeled:
         return {"verdict": "no_labels", "message": "no labels: the float model's outputs are the reference"}
+    output = model.output_shape
+    if not (isinstance(output, tuple) and len(output) == 2 and (output[-1] or 0) > 1):
+        return {"verdict": "not_a_classifier", "message": f"the model's output {output} is not one score per class: "
+                "no accuracy to check"}
     result = check_baseline(model, data, recipe.expected_accuracy)
     if result["verdict"] != "ok":
         if not force:

@@ -402,8 +402,11 @@ def agent() -> None:
 @click.option("--max-time", default=600.0, show_default=True, help="Longest time limit a benchmark may ask for (s).")
 @click.option("--memory-limit-mb", type=int, help="Address-space cap of each benchmark process.")
 @click.option("--grace", default=10.0, show_default=True, help="Seconds a benchmark process gets past its time limit.")
+@click.option("--max-connections", default=32, show_default=True, help="Connections served at once; more are told 503 busy.")
+@click.option("--idle-timeout", default=30.0, show_default=True, help="Seconds a client has to send a request's headers "
+              "(and an idle connection stays open).")
 def agent_serve(host, port, token_file, no_auth, cache_dir, cache_mb, max_upload_mb, queue, max_time, memory_limit_mb,
-                grace) -> None:
+                grace, max_connections, idle_timeout) -> None:
     """Serve benchmarks over HTTP (stdlib, numpy and a TFLite interpreter only: no TensorFlow)."""
     from edgeloop.device.agent import AgentConfig, read_token, serve
 
@@ -412,6 +415,7 @@ def agent_serve(host, port, token_file, no_auth, cache_dir, cache_mb, max_upload
     config = AgentConfig(host=host, port=port, token=read_token(token_file) if token_file else None,
                          cache_bytes=cache_mb * 2**20, max_upload_bytes=max_upload_mb * 2**20, queue=queue,
                          max_time_s=max_time, memory_limit_mb=memory_limit_mb, grace_s=grace,
+                         max_connections=max_connections, idle_timeout_s=idle_timeout,
                          **({"cache_dir": Path(cache_dir)} if cache_dir else {}))
     serve(config)
 

@@ -46,9 +46,10 @@ def optimize(recipe_file, recipe_opt, model, data, preprocess, max_drop, force, 
     """Run a recipe: compress, convert to int8, verify, evaluate and benchmark.
 
     RECIPE_FILE (or --recipe) is a YAML recipe or a preset such as edgeloop:edgetpu_int8.
-    The float model is checked on the data first: no better than chance, the run stops
-    with the likely cause (exit status 2; --force goes on). A failed gate (evaluate's
-    max_drop, compile's require_mapped) lets the later steps run and exits with status 1.
+    The float model is checked on the data first: no better than chance, or clearly
+    better fed another way (range, channel order, label order), the run stops with the
+    likely cause (exit status 2; --force goes on). A failed gate (evaluate's max_drop or
+    min_snr_db, compile's require_mapped) lets the later steps run and exits with status 1.
     """
     from edgeloop.pipeline.runner import resume, run
     from edgeloop.recipe import load_recipe

@@ -17,7 +17,7 @@ from benchmarks import _common
 
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
-SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load")
+SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "preprocessing")
 
 
 def _progress(message: str) -> None:
@@ -39,7 +39,7 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import agent_load, agent_overhead, baselines, digits, pipeline_cost, search, zoo
+    from benchmarks import agent_load, agent_overhead, baselines, digits, pipeline_cost, preprocessing, search, zoo
 
     f = results["figures"]
     m = results["machine"]
@@ -76,6 +76,9 @@ def render(results: dict, folder: Path) -> str:
                 f"![search: accuracy vs measured latency]({search.plot(f['search'], folder)})", ""]
     if "agent_load" in f:
         out += ["## 8. Reliability: the device agent under load and hostile input", "", agent_load.render(f["agent_load"]), ""]
+    if "preprocessing" in f:
+        out += ["## 9. Preprocessing as data: an image folder into a [-1, 1] model", "",
+                preprocessing.render(f["preprocessing"]), ""]
     return "\n".join(out)
 
 

@@ -17,7 +17,8 @@ from benchmarks import _common
 
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
-SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "reliability")
+SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "preprocessing",
+            "reliability")
 
 
 def _progress(message: str) -> None:
@@ -39,7 +40,8 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import agent_load, agent_overhead, baselines, digits, pipeline_cost, reliability, search, zoo
+    from benchmarks import (agent_load, agent_overhead, baselines, digits, pipeline_cost, preprocessing, reliability,
+                            search, zoo)
 
     f = results["figures"]
     m = results["machine"]
@@ -76,8 +78,11 @@ def render(results: dict, folder: Path) -> str:
                 f"![search: accuracy vs measured latency]({search.plot(f['search'], folder)})", ""]
     if "agent_load" in f:
         out += ["## 8. Reliability: the device agent under load and hostile input", "", agent_load.render(f["agent_load"]), ""]
+    if "preprocessing" in f:
+        out += ["## 9. Preprocessing as data: an image folder into a [-1, 1] model", "",
+                preprocessing.render(f["preprocessing"]), ""]
     if "reliability" in f:
-        out += ["## 9. Reliability: malformed files, and kills at every crash point", "",
+        out += ["## 10. Reliability: malformed files, and kills at every crash point", "",
                 reliability.render(f["reliability"]), ""]
     return "\n".join(out)
 

@@ -5,7 +5,7 @@ every crash point.
    bit-flipped and crafted ``.tflite`` files and special paths, each given to one command.
    Targets: 0 tracebacks, 0 hangs past 30 s, peak memory under 1 GiB per case, exit status
    in {0, 1, 2, 3}, one error line.
-2. **Kills** (:mod:`benchmarks.kills`): ``recipes/digits_int8.yaml`` (``--quick``: a two-step
+2. **Kills** (:mod:`benchmarks.kills`): ``recipes/digits_int8.yaml`` (``--quick``: a three-step
    recipe on a quarter-width model) killed with SIGKILL at every crash point of a run, each
    kill resumed by the next process. Target: every point killed and resumed, and the final
    ``model.tflite`` byte for byte the uninterrupted run's. The full run starts every process
@@ -33,6 +33,7 @@ data: digits
 seed: 0
 measure_steps: false
 steps:
+  - train: {epochs: 2, batch_size: 64}
   - qat: {epochs: 1, batch_size: 64}
   - convert: {calibration_samples: 10}
 """
@@ -116,7 +117,7 @@ def render(figures: dict) -> str:
 def main() -> None:
     """Command line: run and print the section (or the raw figures)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_CASES} fuzz cases and a two-step recipe")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_CASES} fuzz cases and a three-step recipe")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     args = parser.parse_args()
     figures = run(quick=args.quick, progress=lambda m: print(m, flush=True))

@@ -31,11 +31,13 @@ def cli() -> None:
 @click.option("--recipe", "recipe_opt", help="Recipe file or preset (edgeloop:<name>).")
 @click.option("--model", help="Model: .keras, .h5, SavedModel folder or zoo:<name> (overrides the recipe).")
 @click.option("--data", help="Data: digits, a .npz with x and y, or an image folder (overrides the recipe).")
+@click.option("--custom-objects", help="Python file defining the model's custom layers (overrides the recipe).")
+@click.option("--output-name", help="The model output the labels are for, when it has several (default: the first).")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where run folders go.")
 @click.option("--resume", "resume_dir", type=click.Path(), help="Continue RUN_DIR after its last finished step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
-def optimize(recipe_file, recipe_opt, model, data, out, resume_dir, as_json, quiet) -> None:
+def optimize(recipe_file, recipe_opt, model, data, custom_objects, output_name, out, resume_dir, as_json, quiet) -> None:
     """Run a recipe: compress, convert to int8, verify, evaluate and benchmark.
 
     RECIPE_FILE (or --recipe) is a YAML recipe or a preset such as edgeloop:edgetpu_int8.
@@ -46,8 +48,9 @@ def optimize(recipe_file, recipe_opt, model, data, out, resume_dir, as_json, qui
 
     ui = Ui(quiet=quiet or as_json)
     if resume_dir:
-        if recipe_file or recipe_opt or model or data:
-            raise EdgeloopError("--resume continues a run with its own recipe: give no recipe, --model or --data")
+        if recipe_file or recipe_opt or model or data or custom_objects or output_name:
+            raise EdgeloopError("--resume continues a run with its own recipe: give no recipe, --model, --data, "
+                                "--custom-objects or --output-name")
         result = resume(resume_dir, ui=ui)
     else:
         if recipe_file and recipe_opt:
@@ -55,7 +58,8 @@ def optimize(recipe_file, recipe_opt, model, data, out, resume_dir, as_json, qui
         spec = recipe_file or recipe_opt
         if not spec:
             raise EdgeloopError("no recipe: give a recipe file or --recipe edgeloop:<preset> (see `edgeloop recipes`)")
-        result = run(load_recipe(spec, model=model, data=data), out=out, ui=ui)
+        result = run(load_recipe(spec, model=model, data=data, custom_objects=custom_objects, output=output_name),
+                     out=out, ui=ui)
     if as_json:
         _emit_json(result.report)
     else:
@@ -95,10 +99,17 @@ def _print_summary(report: dict, ui) -> None:
 @click.option("--samples", default=200, show_default=True, help="Calibration samples.")
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite to write.")
-@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--custom-objects", help="Python file defining the model's custom layers (Keras layer classes, or a "
+              "custom_objects dict).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT (and OUTPUT's .rejected.tflite) if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def convert(model_path, mode, io_type, data, samples, per_tensor, output, force, as_json) -> None:
-    """Convert MODEL_PATH to TFLite and verify the result."""
+def convert(model_path, mode, io_type, data, samples, per_tensor, output, custom_objects, force, as_json) -> None:
+    """Convert MODEL_PATH to TFLite and verify the result.
+
+    MODEL_PATH: a tf_keras .keras / .h5 / SavedModel, a subclassed model's SavedModel, any
+    SavedModel with a serving signature, or a Keras 3 .keras / .h5 / export() folder. When
+    an op cannot be integer, the file is kept as OUTPUT's <stem>.rejected.tflite to inspect.
+    """
     out = Path(output)
     if out.exists() and not force:
         raise EdgeloopError(f"{out} exists; use --force to replace it")
@@ -108,20 +119,36 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
         raise EdgeloopError(f"--{mode} needs calibration data: give --data (digits, a .npz or an image folder)")
     from edgeloop import _io
     from edgeloop.converters import checks_to_dict, enforce, read_model, verify
+    from edgeloop.converters.rejected import ConversionError, check_or_reject, keep, refused, rejected_path
     from edgeloop.converters.tflite import convert as convert_model
     from edgeloop.data import check_compatible, load_data
-    from edgeloop.models import load_model
+    from edgeloop.models.io import check_model_data, single_io
+    from edgeloop.models.loading import load_any_model
     from edgeloop.pipeline.convert import file_sizes
 
-    model = load_model(model_path)
+    if custom_objects:
+        from edgeloop.models.custom_objects import register
+
+        register(custom_objects)
+    model = load_any_model(model_path, custom_objects=custom_objects)
     representative = None
     if mode in FULL_INTEGER:
-        dataset = load_data(data, image_size=tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 else None)
-        check_compatible(dataset, model.input_shape, None)
+        shape = model.input_shape
+        dataset = load_data(data, image_size=tuple(shape[1:3]) if isinstance(shape, tuple) and len(shape) == 4 else None)
+        if single_io(model):
+            check_compatible(dataset, model.input_shape, None)
+        else:
+            check_model_data(dataset, model)
         representative = dataset.representative(min(samples, len(dataset.y_train)))
     io_type = io_type or io_types_for(mode)[0]
-    blob = convert_model(model, mode=mode, representative=representative, io_type=io_type, per_channel=not per_tensor)
-    checks = verify(read_model(blob), mode=mode, io_type=io_type)
+    try:
+        blob = convert_model(model, mode=mode, representative=representative, io_type=io_type, per_channel=not per_tensor)
+    except ConversionError as exc:
+        raise refused(exc, mode, keep(exc.rejected, rejected_path(out), force) if exc.rejected else None) from None
+    info = read_model(blob)
+    checks = verify(info, mode=mode, io_type=io_type)
+    if mode in FULL_INTEGER:
+        check_or_reject(blob, info, checks, mode, rejected_path(out), force)
     enforce(checks)
     _io.write_bytes(out, blob)
     result = {"output": str(out), "mode": mode, "io_type": io_type, "sizes": file_sizes(blob), "checks": checks_to_dict(checks)}
@@ -142,10 +169,13 @@ def inspect(tflite_path, tensors, as_json) -> None:
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
     from edgeloop.converters.describe import describe, op_lines, tensor_lines
 
+    from edgeloop.converters.io_order import signature_io
+
     info = read_model(Path(tflite_path))
+    names = [{i: n for n, i in m.items()} for m in signature_io(Path(tflite_path).read_bytes())]
     io = {
-        "inputs": [_tensor_summary(info.tensors[i]) for i in info.inputs],
-        "outputs": [_tensor_summary(info.tensors[i]) for i in info.outputs],
+        "inputs": [_tensor_summary(info.tensors[i], names[0].get(i)) for i in info.inputs],
+        "outputs": [_tensor_summary(info.tensors[i], names[1].get(i)) for i in info.outputs],
     }
     io_type = info.tensors[info.inputs[0]].dtype if info.inputs else "float32"
     io_type = io_type if io_type in ("int8", "uint8", "int16") else "float32"
@@ -167,7 +197,8 @@ def inspect(tflite_path, tensors, as_json) -> None:
                f"{len(info.subgraphs)} subgraph(s), {info.macs:,} MACs, {info.constant_bytes:,} bytes of constants")
     for kind in ("inputs", "outputs"):
         for t in result[kind]:
-            click.echo(f"  {kind[:-1]:<6} {t['name']}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
+            name = t["name"] if t["signature_name"] in (None, t["name"]) else f"{t['signature_name']} ({t['name']})"
+            click.echo(f"  {kind[:-1]:<6} {name}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
     click.echo("  ops:")
     for line in op_lines(info) + (["  tensors:", *tensor_lines(info)] if tensors else []):
         click.echo(line)
@@ -249,9 +280,10 @@ def compile_(tflite_path, target, runtime, multiple_subgraphs, out_dir, num_segm
     sys.exit(code)
 
 
-def _tensor_summary(t) -> dict:
+def _tensor_summary(t, signature_name: str | None = None) -> dict:
     return {
         "name": t.name,
+        "signature_name": signature_name,  # the model's own name for it (image, cls …), in the file's signature
         "dtype": t.dtype,
         "shape_signature": list(t.shape_signature),
         "scale": t.scales[0] if t.scales else None,

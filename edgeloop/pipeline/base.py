@@ -40,12 +40,16 @@ class Step:
         changes_model: the step returns a new Keras model (the runner saves it).
         compresses: the step makes the model smaller or cheaper; the model as it stood
             before the first such step is the run's *baseline*, kept for comparison.
+        takes_any_model: the step also runs on a model without Keras layers (a
+            :class:`~edgeloop.models.signature.SignatureModel`: subclassed, Keras 3, any
+            SavedModel); the others need a tf_keras Functional or Sequential model.
     """
 
     name: ClassVar[str]
     Options: ClassVar[type]
     changes_model: ClassVar[bool] = False
     compresses: ClassVar[bool] = False
+    takes_any_model: ClassVar[bool] = False
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -110,6 +114,8 @@ class Context:
             context manager yielding an ``advance(n)`` callable.
         warn: reports a warning to the user and into the report.
         result: what the running step recorded so far (the runner resets it per step).
+        output: the model output the labels are for (a multi-output model); ``None``
+            for the first.
     """
 
     data: Dataset
@@ -119,6 +125,7 @@ class Context:
     progress: Callable = None  # type: ignore[assignment]
     warn: Callable[[str], None] = print
     result: dict = field(default_factory=dict)
+    output: str | None = None
 
     def record(self, **values: Any) -> None:
         """Add results of the current step to its part of the report."""

@@ -50,6 +50,7 @@ class Benchmark(Step):
 
     name = "benchmark"
     Options = BenchmarkOptions
+    takes_any_model = True
 
     def apply(self, model, ctx: Context):
         from edgeloop.device.agent import read_token

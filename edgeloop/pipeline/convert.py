@@ -17,6 +17,7 @@ from edgeloop.pipeline.base import Context, Step, register_step
 from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
 MODEL_FILE = "model.tflite"
+REJECTED_FILE = "model.rejected.tflite"  # a full-integer file that failed verification, kept to look at
 BASELINE_FILE = "baseline_float32.tflite"
 
 
@@ -75,6 +76,7 @@ class Convert(Step):
 
     name = "convert"
     Options = ConvertOptions
+    takes_any_model = True
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import (
@@ -87,20 +89,30 @@ class Convert(Step):
             weight_sparsity,
             weight_unique_values,
         )
+        from edgeloop.converters.rejected import ConversionError, keep, refused, rejection
         from edgeloop.converters.tflite import convert
+        from edgeloop.data import n_samples
 
         o = self.options
         representative = ctx.data.representative(o.calibration_samples) if o.mode in FULL_INTEGER else None
-        label = f"calibrate ({len(representative)} samples)" if representative is not None else f"convert ({o.mode})"
-        with ctx.progress(label, len(representative) if representative is not None else 1) as advance:
-            data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type,
-                           per_channel=o.per_channel, progress=lambda done, total: advance(1))
+        label = f"calibrate ({n_samples(representative)} samples)" if representative is not None else f"convert ({o.mode})"
+        total = n_samples(representative) if representative is not None else 1
+        with ctx.progress(label, total) as advance:
+            try:
+                data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type,
+                               per_channel=o.per_channel, progress=lambda done, total: advance(1))
+            except ConversionError as exc:
+                kept = keep(exc.rejected, ctx.path(REJECTED_FILE)) if exc.rejected else None
+                if kept:
+                    ctx.record(rejected_file=REJECTED_FILE)
+                raise refused(exc, o.mode, kept) from None
             if representative is None:
                 advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
         if o.debug or o.keep_float:
             data, info, checks = self._selective(model, representative, data, info, checks, ctx)
+        verified = list(checks)  # what makes the file what was asked (the rest: what compression left in it)
         sparsity = weight_sparsity(info)
         pruned = ctx.state.get("pruned")
         unique = weight_unique_values(info)
@@ -113,6 +125,10 @@ class Convert(Step):
             checks.append(_clusters_check(unique, clustered["clusters"]))
         ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data), ops=op_counts(info),
                    weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks))
+        if o.mode in FULL_INTEGER and not all(c.passed for c in verified):
+            kept = keep(data, ctx.path(REJECTED_FILE))  # a resumed run leaves the first one as it is
+            ctx.record(rejected_file=REJECTED_FILE)
+            raise rejection(info, verified, o.mode, kept)
         enforce(checks)  # the report above already holds what failed
         _io.write_bytes(ctx.path(MODEL_FILE), data)
         ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type}

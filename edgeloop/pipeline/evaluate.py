@@ -39,6 +39,7 @@ class Evaluate(Step):
 
     name = "evaluate"
     Options = EvaluateOptions
+    takes_any_model = True
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters.verify import Check
@@ -47,17 +48,22 @@ class Evaluate(Step):
         tflite = ctx.state.get("tflite")
         if not tflite:
             raise EdgeloopError("evaluate needs a converted model: put a convert step before it")
+        from edgeloop.models.io import model_outputs, output_index
+
         x, y = ctx.data.x_val, ctx.data.y_val
+        scored = output_index(model, ctx.output)
         acc = {
-            "baseline_float": keras_accuracy(ctx.baseline_model(model), x, y),
-            "keras": keras_accuracy(model, x, y),
+            "baseline_float": keras_accuracy(ctx.baseline_model(model), x, y, output=scored),
+            "keras": keras_accuracy(model, x, y, output=scored),
         }
+        # The converted file names its outputs after the model's when it has several.
+        output = ctx.output if len(model_outputs(model)) > 1 else None
         files = {f"tflite_{tflite['mode']}": tflite["file"]}
         if ctx.state.get("baseline_tflite"):
             files["tflite_baseline_float32"] = ctx.state["baseline_tflite"]
         for key, name in files.items():
             with ctx.progress(f"evaluate {name}", len(y)) as advance:
-                pred = TFLiteModel(ctx.path(name)).predict(x, progress=lambda done, total: advance(1))
+                pred = TFLiteModel(ctx.path(name)).predict(x, progress=lambda done, total: advance(1), output=output)
             acc[key] = float(np.mean(np.argmax(pred, axis=-1) == y))
         converted = acc[f"tflite_{tflite['mode']}"]
         drop = (acc["baseline_float"] - converted) * 100.0

@@ -93,7 +93,12 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
         ui.info(f"all {len(done)} steps of {run_dir} are finished; report brought up to date")
     saved = [entry["model_file"] for entry in done if entry.get("model_file")]
     if saved:
+        from edgeloop.models.io import check_model_data
+
+        _register_custom_objects(recipe)
         model = load_model(run_dir / saved[-1])
+        if data.input_names:  # several inputs: bound to the model's names again
+            check_model_data(data, model, recipe.output)
     else:
         model = _load_model(recipe, data)
     state["status"] = "running"
@@ -109,7 +114,8 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
         ui.warn(message)
         state["warnings"].append(message)
 
-    ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn)
+    ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn,
+                  output=recipe.output)
     first = len(state["finished"])
     try:
         for index, step in enumerate(recipe.steps[first:], first + 1):
@@ -157,14 +163,32 @@ def _load_data(recipe: Recipe):
 
 def _load_model(recipe: Recipe, data):
     from edgeloop._tf import keras
-    from edgeloop.models import load_model
+    from edgeloop.models.io import check_model_data, refuse_layer_steps, single_io
+    from edgeloop.models.loading import file_kind, load_any_model
+    from edgeloop.pipeline import step_class, step_names
 
+    needs_layers = [s.name for s in recipe.steps if not s.takes_any_model]
+    take_any = [name for name in step_names() if step_class(name).takes_any_model]
+    refuse_layer_steps(file_kind(recipe.model), recipe.model, needs_layers, take_any)  # before reading a Keras 3 file
+    _register_custom_objects(recipe)
     keras.utils.set_random_seed(recipe.seed)  # a zoo model's initial weights follow the seed too
-    model = load_model(recipe.model, input_shape=data.sample_shape, classes=data.classes)
+    model = load_any_model(recipe.model, input_shape=data.sample_shape, classes=data.classes,
+                           custom_objects=recipe.custom_objects)
+    refuse_layer_steps(model, recipe.model, needs_layers, take_any)
+    if not single_io(model) or recipe.output:
+        check_model_data(data, model, recipe.output)
+        return model
     output = model.output_shape
     classes = output[-1] if isinstance(output, tuple) else None
     check_compatible(data, model.input_shape, classes)
     return model
+
+
+def _register_custom_objects(recipe: Recipe) -> None:
+    if recipe.custom_objects:
+        from edgeloop.models.custom_objects import register
+
+        register(recipe.custom_objects)
 
 
 def _load_inputs(recipe: Recipe):

@@ -17,7 +17,7 @@ from benchmarks import _common
 
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
-SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search")
+SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "anywhere")
 
 
 def _progress(message: str) -> None:
@@ -39,7 +39,7 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import agent_overhead, baselines, digits, pipeline_cost, search, zoo
+    from benchmarks import agent_overhead, anywhere, baselines, digits, pipeline_cost, search, zoo
 
     f = results["figures"]
     m = results["machine"]
@@ -74,6 +74,9 @@ def render(results: dict, folder: Path) -> str:
     if "search" in f:
         out += ["## 7. Hardware-aware search against uniform width multipliers", "", search.render(f["search"]), "",
                 f"![search: accuracy vs measured latency]({search.plot(f['search'], folder)})", ""]
+    if "anywhere" in f:
+        out += ["## 8. Models from anywhere: Keras 3, subclassed, SavedModel, against tf_keras", "",
+                anywhere.render(f["anywhere"]), ""]
     return "\n".join(out)
 
 

@@ -126,10 +126,6 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, custom
     from edgeloop.models.loading import load_any_model
     from edgeloop.pipeline.convert import file_sizes
 
-    if custom_objects:
-        from edgeloop.models.custom_objects import register
-
-        register(custom_objects)
     model = load_any_model(model_path, custom_objects=custom_objects)
     representative = None
     if mode in FULL_INTEGER:
@@ -168,7 +164,6 @@ def inspect(tflite_path, tensors, as_json) -> None:
     """Show a .tflite file: I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
     from edgeloop.converters.describe import describe, op_lines, tensor_lines
-
     from edgeloop.converters.io_order import signature_io
 
     info = read_model(Path(tflite_path))

@@ -57,9 +57,9 @@ def load_any_model(spec: str | Path, input_shape: tuple[int, ...] | None = None,
         spec: as for :func:`load_model`.
         input_shape: sample shape for a zoo model.
         classes: class count for a zoo model.
-        custom_objects: the user's Python file of custom layers (already registered with
-            tf_keras by :func:`edgeloop.models.custom_objects.register`); the Keras 3 child
-            imports it too.
+        custom_objects: the user's Python file of custom layers: registered with tf_keras
+            (:func:`edgeloop.models.custom_objects.register`, for every later load in this
+            process too) and imported by the Keras 3 child.
 
     Raises:
         EdgeloopError: missing or unreadable model, or one with no serving signature.
@@ -67,6 +67,10 @@ def load_any_model(spec: str | Path, input_shape: tuple[int, ...] | None = None,
     from edgeloop.models.keras3 import keras_major, load_keras3
     from edgeloop.models.signature import from_saved_model
 
+    if custom_objects:
+        from edgeloop.models.custom_objects import register
+
+        register(custom_objects)
     spec_s = str(spec)
     if spec_s.startswith(ZOO_PREFIX):
         return load_model(spec_s, input_shape, classes)

@@ -113,7 +113,12 @@ class SignatureModel:
                                     "besides the batch must be fixed to convert it; export it with a fixed input shape")
         specs = [tf.TensorSpec([batch, *s.shape], s.dtype, name=s.name) for s in self.inputs]
         names = self.output_names
-        return tf.function(lambda *xs: {n: self.function(*xs)[n] for n in names}).get_concrete_function(*specs)
+
+        def call(*xs):
+            result = self.function(*xs)
+            return {n: result[n] for n in names}
+
+        return tf.function(call).get_concrete_function(*specs)
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0):
         """Outputs on ``x`` (an array, or a dict input name -> array), like Keras' ``predict``:

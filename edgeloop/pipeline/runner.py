@@ -170,7 +170,6 @@ def _load_model(recipe: Recipe, data):
     needs_layers = [s.name for s in recipe.steps if not s.takes_any_model]
     take_any = [name for name in step_names() if step_class(name).takes_any_model]
     refuse_layer_steps(file_kind(recipe.model), recipe.model, needs_layers, take_any)  # before reading a Keras 3 file
-    _register_custom_objects(recipe)
     keras.utils.set_random_seed(recipe.seed)  # a zoo model's initial weights follow the seed too
     model = load_any_model(recipe.model, input_shape=data.sample_shape, classes=data.classes,
                            custom_objects=recipe.custom_objects)

@@ -1,7 +1,7 @@
 """Section 8: models from anywhere, converted to verified int8, against the same model in tf_keras.
 
 One CNN for digits is trained by Keras 3 itself (a child process without
-``TF_USE_LEGACY_KERAS``) and saved as ``.keras``, ``.h5`` and a ``model.export()`` folder;
+``TF_USE_LEGACY_KERAS``) on edgeloop's training split and saved as ``.keras``, ``.h5`` and a ``model.export()`` folder;
 the same architecture is built in tf_keras, Functional and subclassed, with the same
 weights. Each is loaded with :func:`edgeloop.models.loading.load_any_model` and converted to
 full int8 (calibrated on the same 200 samples) and verified, in this process, timed
@@ -27,12 +27,11 @@ _KERAS3 = '''
 import sys
 import numpy as np
 import keras
-from sklearn.datasets import load_digits
 
 out = sys.argv[1]
 keras.utils.set_random_seed(0)
-d = load_digits()
-x = (d.images / 16.0).astype("float32")[..., None]
+with np.load(out + "/train.npz") as f:  # edgeloop's own training split: the validation split stays unseen
+    x, y = f["x"], f["y"]
 inp = keras.Input((8, 8, 1), name="image")
 h = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inp)
 h = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(h)
@@ -40,7 +39,7 @@ h = keras.layers.MaxPooling2D(name="pool")(h)
 h = keras.layers.Flatten(name="flatten")(h)
 model = keras.Model(inp, keras.layers.Dense(10, name="logits")(h))
 model.compile(keras.optimizers.Adam(0.005), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-model.fit(x, d.target, epochs=EPOCHS, batch_size=32, verbose=0)
+model.fit(x, y, epochs=EPOCHS, batch_size=32, verbose=0)
 model.save(out + "/k3.keras")
 model.save(out + "/k3.h5")
 model.export(out + "/k3_export", verbose=False)
@@ -128,6 +127,7 @@ def run(quick: bool, progress: Progress) -> dict:
     data = load_data("digits")
     with tempfile.TemporaryDirectory(prefix="edgeloop-bench-anywhere-") as tmp:
         folder = Path(tmp)
+        np.savez(folder / "train.npz", x=data.x_train, y=data.y_train)
         env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
         script = _KERAS3.replace("EPOCHS", "2" if quick else "8")
         subprocess.run([sys.executable, "-c", script, str(folder)], env=env, check=True, capture_output=True, timeout=900)

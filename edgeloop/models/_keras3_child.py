@@ -22,10 +22,19 @@ def _export(model_path: str, out_dir: str, custom_path: str | None) -> dict:
     import keras
     import tensorflow as tf
 
+    from edgeloop.errors import EdgeloopError
     from edgeloop.models.custom_objects import custom_objects
 
     objects = custom_objects(custom_path, keras.layers.Layer) if custom_path else {}
-    model = keras.saving.load_model(model_path, custom_objects=objects, compile=False)
+    try:
+        model = keras.saving.load_model(model_path, custom_objects=objects, compile=False)
+    except Exception:
+        unknown = _unknown_classes(keras, model_path, objects)
+        if unknown:  # Keras 3's own message for it is long and says neither which class nor how
+            raise EdgeloopError(f"Keras 3 does not know the layer class(es) {', '.join(unknown)}: give the Python "
+                                "file that defines them with --custom-objects my_layers.py (recipe: custom_objects: "
+                                "my_layers.py)") from None
+        raise
     inputs = getattr(model, "inputs", None)
     try:
         output_names = list(model.output_names) if inputs else []
@@ -53,6 +62,16 @@ def _export(model_path: str, out_dir: str, custom_path: str | None) -> dict:
     with open(os.path.join(out_dir, "edgeloop_io.json"), "w") as f:
         json.dump({**order, "keras_version": keras.__version__, "class": type(model).__name__}, f)
     return {"ok": True, "keras_version": keras.__version__, "class": type(model).__name__}
+
+
+def _unknown_classes(keras, model_path: str, objects: dict) -> list[str]:
+    from edgeloop.models.custom_objects import layer_classes
+
+    def known(name: str) -> bool:
+        return (name in objects or hasattr(keras.layers, name) or name in ("Functional", "Sequential", "Model")
+                or keras.saving.get_registered_object(name) is not None)
+
+    return sorted({name for name in layer_classes(model_path) if not known(name)})
 
 
 def main(argv: list[str]) -> int:

@@ -24,8 +24,6 @@ from pathlib import Path
 from edgeloop.errors import EdgeloopError
 
 CHILD_TIMEOUT_S = 900.0
-# How Keras says it met a class it does not know.
-_UNKNOWN_CLASS = ("Could not locate", "Unknown layer", "Unknown object", "custom_objects", "register_keras_serializable")
 
 
 def keras_major(path: Path) -> int | None:
@@ -99,10 +97,5 @@ def _run_child(path: Path, out: Path, custom_objects) -> dict:
         raise EdgeloopError(f"the Keras 3 reader of {path} stopped (status {proc.returncode}): "
                             f"{tail[-1][:300] if tail else 'no message'}")
     if not result.get("ok"):
-        error = result.get("error", "unknown error")
-        hint = ""
-        if any(marker in error for marker in _UNKNOWN_CLASS) and not custom_objects:
-            hint = "; it holds a class Keras does not know: give the file defining it with --custom-objects " \
-                   "my_layers.py (recipe: custom_objects: my_layers.py)"
-        raise EdgeloopError(f"Keras 3 cannot read {path}: {error[:300]}{hint}")
+        raise EdgeloopError(f"Keras 3 cannot read {path}: {result.get('error', 'unknown error')[:400]}")
     return result

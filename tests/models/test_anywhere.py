@@ -75,6 +75,12 @@ def test_custom_layers_register_from_the_users_file(anywhere, tmp_path):
         keras.utils.get_custom_objects().update(saved)
 
 
+@pytest.mark.slow
+def test_a_keras3_custom_layer_without_its_file_is_named_by_the_child(anywhere):
+    with pytest.raises(EdgeloopError, match=r"Keras 3 does not know the layer class\(es\) Scale: .*--custom-objects"):
+        load_any_model(anywhere / "k3_custom.keras")
+
+
 @pytest.mark.parametrize("source, fragment", [
     ("x = 1\n", "defines no Keras layer class"),
     ("raise RuntimeError('broken on import')\n", "cannot import custom objects .*RuntimeError: broken on import"),

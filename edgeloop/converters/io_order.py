@@ -53,7 +53,7 @@ def order_io(data: bytes, inputs: list[str], outputs: list[str]) -> bytes:
     info = read_model(data)
     if list(info.inputs) == want_in and list(info.outputs) == want_out:
         return data
-    import flatbuffers
+    from edgeloop.converters.metadata import _AlignedBuilder  # weights stay 16-byte aligned, as converted
 
     schema = tflite_schema()
     model = schema.ModelT.InitFromPackedBuf(data, 0)
@@ -64,7 +64,7 @@ def order_io(data: bytes, inputs: list[str], outputs: list[str]) -> bytes:
     sig = model.signatureDefs[0]
     sig.inputs.sort(key=lambda m: inputs.index(_name(m.name)))
     sig.outputs.sort(key=lambda m: outputs.index(_name(m.name)))
-    builder = flatbuffers.Builder(len(data) + 1024)
+    builder = _AlignedBuilder(len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     out = bytes(builder.Output())
     read_model(out)  # the rewritten file must parse

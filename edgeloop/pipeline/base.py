@@ -43,6 +43,8 @@ class Step:
         takes_any_model: the step also runs on a model without Keras layers (a
             :class:`~edgeloop.models.signature.SignatureModel`: subclassed, Keras 3, any
             SavedModel); the others need a tf_keras Functional or Sequential model.
+        needs_labels: the step trains or scores against labels (data without labels is
+            refused before the run starts).
     """
 
     name: ClassVar[str]
@@ -50,6 +52,7 @@ class Step:
     changes_model: ClassVar[bool] = False
     compresses: ClassVar[bool] = False
     takes_any_model: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = True
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -116,6 +119,8 @@ class Context:
         result: what the running step recorded so far (the runner resets it per step).
         output: the model output the labels are for (a multi-output model); ``None``
             for the first.
+        fold_preprocessing: converted models take raw 0–255 pixels, the data's
+            preprocessing folded in as their first layer (:mod:`edgeloop.models.fold`).
     """
 
     data: Dataset
@@ -126,6 +131,7 @@ class Context:
     warn: Callable[[str], None] = print
     result: dict = field(default_factory=dict)
     output: str | None = None
+    fold_preprocessing: bool = False
 
     def record(self, **values: Any) -> None:
         """Add results of the current step to its part of the report."""

@@ -2,7 +2,11 @@
 
 Writes ``model.tflite`` (the compressed model in the asked mode) and, for comparison,
 ``baseline_float32.tflite`` (the model before compression, plain float32). Both are
-verified; a failed check stops the run with the op or tensor named.
+verified; a failed check stops the run with the op or tensor named. With
+``fold_preprocessing`` the model is converted behind its preprocessing layer
+(:mod:`edgeloop.models.fold`), calibrated on raw pixels, and checked to take raw 0–255
+pixels and to give the unfolded model's outputs. ``model.tflite`` says what it expects in
+its metadata (:mod:`edgeloop.converters.metadata`).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edgeloop import _io
+from edgeloop.errors import EdgeloopError
+from edgeloop.converters.metadata import add_metadata
 from edgeloop.converters.modes import FULL_INTEGER, io_types_for
 from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.folding import check_fold, input_expectation, input_payload
 from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
 MODEL_FILE = "model.tflite"
@@ -77,6 +84,7 @@ class Convert(Step):
     name = "convert"
     Options = ConvertOptions
     takes_any_model = True
+    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import (
@@ -94,13 +102,16 @@ class Convert(Step):
         from edgeloop.data import n_samples
 
         o = self.options
-        representative = ctx.data.representative(o.calibration_samples) if o.mode in FULL_INTEGER else None
+        representative, prefix = conversion_inputs(model, ctx, o.calibration_samples)
+        if prefix is not None and o.keep_float:
+            raise EdgeloopError("keep_float does not work with fold_preprocessing yet: give one or the other")
+        if o.mode not in FULL_INTEGER:
+            representative = None
         label = f"calibrate ({n_samples(representative)} samples)" if representative is not None else f"convert ({o.mode})"
-        total = n_samples(representative) if representative is not None else 1
-        with ctx.progress(label, total) as advance:
+        with ctx.progress(label, n_samples(representative) if representative is not None else 1) as advance:
             try:
                 data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type,
-                               per_channel=o.per_channel, progress=lambda done, total: advance(1))
+                               per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix)
             except ConversionError as exc:
                 kept = keep(exc.rejected, ctx.path(REJECTED_FILE)) if exc.rejected else None
                 if kept:
@@ -111,8 +122,14 @@ class Convert(Step):
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
         if o.debug or o.keep_float:
-            data, info, checks = self._selective(model, representative, data, info, checks, ctx)
+            data, info, checks = self._selective(model, ctx.data.representative(o.calibration_samples), data, info,
+                                                 checks, ctx)
         verified = list(checks)  # what makes the file what was asked (the rest: what compression left in it)
+        if prefix is not None:
+            fold_checks, fold = check_fold(model, prefix, info, ctx.data)
+            checks += fold_checks
+            ctx.record(fold=fold)
+        data = add_metadata(data, input_payload(ctx.data, folded=prefix is not None))
         sparsity = weight_sparsity(info)
         pruned = ctx.state.get("pruned")
         unique = weight_unique_values(info)
@@ -124,14 +141,15 @@ class Convert(Step):
         if clustered:
             checks.append(_clusters_check(unique, clustered["clusters"]))
         ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data), ops=op_counts(info),
-                   weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks))
+                   weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks),
+                   input=input_expectation(data))
         if o.mode in FULL_INTEGER and not all(c.passed for c in verified):
             kept = keep(data, ctx.path(REJECTED_FILE))  # a resumed run leaves the first one as it is
             ctx.record(rejected_file=REJECTED_FILE)
             raise rejection(info, verified, o.mode, kept)
         enforce(checks)  # the report above already holds what failed
         _io.write_bytes(ctx.path(MODEL_FILE), data)
-        ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type}
+        ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type, "folded": prefix is not None}
 
         if o.baseline:
             base = convert(ctx.baseline_model(model), mode="float32")
@@ -164,6 +182,14 @@ class Convert(Step):
             "note": f"{len(kept)} float op(s) run on the CPU next to an Edge TPU, each splitting the graph there",
         })
         return selective, sel_info, sel_checks
+
+
+def conversion_inputs(model, ctx: Context, samples: int):
+    """Calibration samples and the prefix to convert in front of the model (folded
+    preprocessing, when the run asks for it; else ``None``)."""
+    from edgeloop.pipeline.folding import prepare
+
+    return prepare(model, ctx.data, samples, ctx.fold_preprocessing)
 
 
 def verify_checks(info):

@@ -81,10 +81,10 @@ def check_model_data(data, model, output: str | None = None) -> None:
         return check_compatible(data, model.input_shape, classes)
     bind_inputs(data, [(s.name, s.shape) for s in model_inputs(model)])
     for spec in model_inputs(model):  # integer inputs (ids) take integers
-        if np.dtype(spec.dtype).kind in "iu" and isinstance(data.x_train, dict):
+        if spec.dtype.startswith(("int", "uint")) and isinstance(data.x_train, dict):
             data.x_train[spec.name] = data.x_train[spec.name].astype(spec.dtype)
             data.x_val[spec.name] = data.x_val[spec.name].astype(spec.dtype)
-    if classes is not None and data.classes > classes:
+    if classes is not None and data.labeled and data.classes > classes:
         raise EdgeloopError(f"data {data.source} has labels up to {data.classes - 1} but output {scored.name} has "
                             f"only {classes} values")
 

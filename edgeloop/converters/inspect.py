@@ -214,9 +214,25 @@ class _Reader:
         self.root, self.n_buffers = root, _count(root.BuffersLength(), self.buf, "buffer")
         self.codes = [self.op_code(root.OperatorCodes(i)) for i in range(n_codes)]
         infos = tuple(self.subgraph(g, i) for i, g in enumerate(graphs))
+        self.signatures(root, infos)
         _limits.check_shared_constants(self.claimed, len(self.buf))
         main = infos[0]
         return ModelInfo(main.tensors, main.ops, main.inputs, main.outputs, len(self.buf), infos, int(root.Version()))
+
+    def signatures(self, root, graphs: tuple[SubgraphInfo, ...]) -> None:
+        """Every signature's subgraph, names and tensor indices checked (what names a model's I/O)."""
+        for k in range(_count(root.SignatureDefsLength(), self.buf, "signature")):
+            sig = root.SignatureDefs(k)
+            at = f"signature {k}"
+            graph = graphs[_limits.check_index(sig.SubgraphIndex(), len(graphs), f"{at}: its subgraph")]
+            self.text(sig.SignatureKey(), "", f"{at}: its key")
+            for kind in ("Inputs", "Outputs"):
+                n = _count(getattr(sig, f"{kind}Length")(), self.buf, f"signature {kind.lower()}")
+                self.budget.take(n, "signature tensors")
+                for i in range(n):
+                    entry = getattr(sig, kind)(i)
+                    self.text(entry.Name(), "", f"{at}: an {kind[:-1].lower()}'s name")
+                    _limits.check_index(entry.TensorIndex(), len(graph.tensors), f"{at}: an {kind[:-1].lower()} tensor")
 
     def op_code(self, code) -> tuple[str, int]:
         # Old files carry the code in the deprecated byte field; new ones in BuiltinCode.

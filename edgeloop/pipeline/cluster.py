@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from edgeloop.errors import VerificationError
-from edgeloop.pipeline._sparsity import kernel_sparsity, kernel_unique_values
+from edgeloop.errors import EdgeloopError, VerificationError
+from edgeloop.pipeline._sparsity import is_clusterable, kernel_sparsity, kernel_unique_values
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
 from edgeloop.pipeline.base import Context, Step, register_step
 
@@ -62,15 +62,28 @@ class Cluster(Step):
     compresses = True
 
     def apply(self, model, ctx: Context):
-        from edgeloop._tf import tfmot
+        from edgeloop._tf import keras, tfmot
 
         o = self.options
         clustering = tfmot.clustering.keras
         pruned = ctx.state.get("pruned")
         preserve = bool(pruned) if o.preserve_sparsity is None else o.preserve_sparsity
         init = getattr(clustering.CentroidInitialization, _INIT[o.init])
-        wrapped = clustering.cluster_weights(model, number_of_clusters=o.clusters, cluster_centroids_init=init,
-                                             preserve_sparsity=preserve)
+        if not any(is_clusterable(layer) for layer in model.layers):
+            raise EdgeloopError("cluster: the model has no layer with weights to cluster")
+
+        def wrap(layer):
+            # Only the layers the table names: tfmot's whole-model call refuses a model with
+            # any other weighted layer (PReLU, a custom layer) instead of leaving it alone.
+            if not is_clusterable(layer):
+                return layer
+            return clustering.cluster_weights(layer, number_of_clusters=o.clusters, cluster_centroids_init=init,
+                                              preserve_sparsity=preserve)
+
+        try:
+            wrapped = keras.models.clone_model(model, clone_function=wrap)
+        except ValueError as exc:  # subclassed models cannot be cloned layer by layer
+            raise EdgeloopError(f"cluster needs a Sequential or functional model: {exc}") from None
         compile_classifier(wrapped, o.learning_rate)
         ctx.record(**fit(wrapped, ctx, o.epochs, o.batch_size, "cluster"))
         stripped = clustering.strip_clustering(wrapped)

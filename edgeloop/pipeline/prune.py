@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from edgeloop.errors import EdgeloopError, VerificationError
-from edgeloop.pipeline._sparsity import kernel_sparsity
+from edgeloop.pipeline._sparsity import is_prunable, kernel_sparsity, prunable_kernels
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit, steps_per_epoch
 from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
 
@@ -98,10 +98,6 @@ def std_threshold_sparsity(kernel, s: float) -> float:
     return float(np.mean(np.abs(kernel) < s * np.std(kernel)))
 
 
-def _prunable(layer) -> bool:
-    return any(hasattr(layer, attr) for attr in ("kernel", "depthwise_kernel"))
-
-
 @register_step
 class Prune(Step):
     """Magnitude pruning of the prunable layers to per-layer targets (or M:N)."""
@@ -119,8 +115,11 @@ class Prune(Step):
                 raise EdgeloopError("prune: from_sensitivity needs a sensitivity step before it")
             return dict(ctx.state["sensitivity"])
         if o.std_threshold is not None:
-            return {layer.name: min(0.99, std_threshold_sparsity(layer.get_weights()[0], o.std_threshold))
-                    for layer in model.layers if _prunable(layer)}
+            import numpy as np
+
+            return {layer.name: min(0.99, std_threshold_sparsity(
+                        np.concatenate([k.ravel() for k in prunable_kernels(layer).values()]), o.std_threshold))
+                    for layer in model.layers if is_prunable(layer)}
         return None
 
     def apply(self, model, ctx: Context):
@@ -147,7 +146,7 @@ class Prune(Step):
             return sparsity.PolynomialDecay(o.initial_sparsity, target, begin_step=0, end_step=end_step, frequency=frequency)
 
         def wrap(layer):
-            if not _prunable(layer):
+            if not is_prunable(layer):
                 return layer
             target = o.target_for(layer.name)
             if target is None:
@@ -160,8 +159,8 @@ class Prune(Step):
                     return layer
             if o.m_by_n:
                 m, n = o.m_by_n
-                kernel = getattr(layer, "kernel", None)
-                if kernel is None or kernel.shape[-2] % n:
+                kernels = prunable_kernels(layer).values()
+                if any(len(k.shape) < 2 or k.shape[-2] % n for k in kernels):
                     skipped[layer.name] = f"input channels not a multiple of {n}"
                     return layer
                 targets[layer.name] = 1.0 - m / n

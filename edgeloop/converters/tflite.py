@@ -85,6 +85,11 @@ def convert(
         EdgeloopError: bad arguments, or the converter refused the model.
     """
     require_legacy_keras(model)
+    from edgeloop.converters.trial import crash_check
+    from edgeloop.models.flatten import flatten_nested
+
+    model, _ = flatten_nested(model)  # a nested base converts, and its ops keep their own layer names
+    crash_check(model, mode)
     if mode not in MODES:
         raise EdgeloopError(f"unknown conversion mode {mode!r}; modes: {', '.join(MODES)}")
     allowed = io_types_for(mode)

@@ -1,0 +1,363 @@
+"""How each layer goes through QAT, decided before tfmot sees the model, and the graph
+fixes that let tfmot build models it breaks on.
+
+Per layer, one of:
+
+- ``tfmot``: tfmot's registry for the scheme has a config for it;
+- ``edgeloop``: edgeloop supplies the config (:data:`EDGELOOP_CONFIGS`: tfmot's own
+  8-bit building blocks for layers its registry leaves out: Conv1D, SeparableConv1D,
+  LayerNormalization, PReLU; tfmot's default config where a sparsity- or
+  cluster-preserving registry lacks the layer; an output-only config for weightless
+  layers such as Rescaling or Normalization);
+- ``pass-through``: left unwrapped: TFOpLambda / SlicingOpLambda (``x[:, 1:3]``, ``x * 2``)
+  and Lambda layers, whose keyword arguments (the slice, the other operand) tfmot's
+  wrapper drops when it calls them (tensorflow/model-optimization #1139); their outputs
+  get their ranges from the converter's calibration;
+- ``float``: named in ``qat: {skip: …}``: left unwrapped, calibrated by the converter;
+- ``unsupported``: tfmot has no config and edgeloop supplies none (LSTM, GRU, Conv3D,
+  Embedding, a custom layer with weights): QAT cannot run until it is skipped.
+
+Graph fix: every ``SeparableConv2D`` is split into a ``DepthwiseConv2D`` named
+``<layer>_depthwise`` and a 1x1 ``Conv2D`` keeping the layer's name, pointwise kernel,
+bias and activation, before annotation. tfmot makes the same split itself
+(``SeparableConvQuantize`` in ``default_8bit_transforms.py``) but names the two new
+layers from Keras's per-process name counter (``conv2d``, ``depthwise_conv2d_3`` …). A
+model built in another process and loaded from a file already holds layers with those
+names, and tfmot's ``ModelTransformer``, which finds layers by name, then wires a
+layer's input to the wrong tensor: on a residual mini-Xception loaded from ``.h5``,
+``quantize_model`` fails with "Inputs have incompatible shapes (31, 31, 8) and (30, 30,
+16)" at the ``Add``. Splitting first with names of our own avoids it, and keeps the
+pointwise kernel, the one pruning made sparse, under the layer's own name.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+from dataclasses import dataclass
+
+from edgeloop.errors import EdgeloopError
+
+TFMOT, EDGELOOP, PASS_THROUGH, FLOAT, UNSUPPORTED = "tfmot", "edgeloop", "pass-through", "float", "unsupported"
+_UNWRAPPABLE = ("TFOpLambda", "SlicingOpLambda", "Lambda")
+SPLIT_SUFFIX = "_depthwise"
+
+
+def _edgeloop_configs() -> dict:
+    """Layer class -> a factory of the QuantizeConfig edgeloop supplies for it.
+
+    Built from tfmot's own 8-bit config classes (so ``quantize_scope`` restores a saved
+    model without anything registered): the weights tfmot's TFLite-matching scheme
+    quantizes (symmetric, narrow range; per output channel for convolutions), and the
+    output (or the activation, for layers that have one).
+    """
+    registry, configs, _ = _tfmot_modules()
+    return {
+        # One scale for the kernel: per output channel, the converter cannot carry the scales
+        # through the reshape that turns Conv1D into CONV_2D ("'tfl.reshape' op requires 'output' type").
+        "Conv1D": lambda: registry.Default8BitQuantizeConfig(["kernel"], ["activation"], False),
+        # One scale for each kernel: the depthwise kernel's last axis is its multiplier, not its channels.
+        "SeparableConv1D": lambda: registry.Default8BitQuantizeConfig(["depthwise_kernel", "pointwise_kernel"],
+                                                                      ["activation"], False),
+        "LayerNormalization": lambda: configs.Default8BitOutputQuantizeConfig(),
+        "PReLU": lambda: registry.Default8BitQuantizeConfig(["alpha"], [], True),
+    }
+
+
+@dataclass(frozen=True)
+class QatDecision:
+    """How one layer goes through QAT.
+
+    Attributes:
+        layer: the layer's name.
+        kind: the layer's class name.
+        how: ``tfmot``, ``edgeloop``, ``pass-through``, ``float`` or ``unsupported``.
+        detail: which config, or why.
+    """
+
+    layer: str
+    kind: str
+    how: str
+    detail: str = ""
+
+
+def _tfmot_modules():
+    """tfmot's config modules the public API does not re-export (imported after edgeloop._tf
+    has selected Keras 2)."""
+    import edgeloop._tf  # noqa: F401
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
+        prune_preserve_quantize_registry,
+    )
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_configs,
+        default_8bit_quantize_registry,
+    )
+
+    return default_8bit_quantize_registry, default_8bit_quantize_configs, prune_preserve_quantize_registry
+
+
+def _registries(scheme: str):
+    """(the scheme's registry, tfmot's default 8-bit registry)."""
+    from edgeloop._tf import tfmot
+
+    default = tfmot.quantization.keras.default_8bit.Default8BitQuantizeRegistry()
+    return make_scheme(scheme).get_quantize_registry(), default
+
+
+def make_scheme(scheme: str):
+    """tfmot's QuantizeScheme for edgeloop's scheme name, its registry guarded (see :func:`_guarded`)."""
+    from edgeloop._tf import tfmot
+
+    quantize = tfmot.quantization.keras
+    combine = tfmot.experimental.combine
+    schemes = {
+        "default": lambda: quantize.default_8bit.Default8BitQuantizeScheme(),
+        "prune_preserve": lambda: combine.Default8BitPrunePreserveQuantizeScheme(),
+        "cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=False),
+        "prune_cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True),
+    }
+    return _guarded(schemes[scheme]())
+
+
+def _guarded(base):
+    """``base`` with a registry that does not claim layers it cannot give a config for.
+
+    The sparsity- and cluster-preserving registries say they support every layer without
+    trainable weights, then fail in ``get_quantize_config`` on those tfmot's default
+    registry lacks (a TFOpLambda slice, Rescaling). ``quantize_apply`` asks exactly that of
+    an unannotated layer feeding an annotated one, so a pass-through layer would crash it.
+    """
+    from edgeloop._tf import tfmot
+
+    quantize = tfmot.quantization.keras
+    default = quantize.default_8bit.Default8BitQuantizeRegistry()
+    registry = base.get_quantize_registry()
+
+    class GuardedRegistry(quantize.QuantizeRegistry):
+        def supports(self, layer):
+            if type(layer).__name__ in _UNWRAPPABLE:
+                return False
+            return registry.supports(layer) and (bool(layer.trainable_weights) or default.supports(layer))
+
+        def get_quantize_config(self, layer):
+            return registry.get_quantize_config(layer)
+
+    class GuardedScheme(quantize.QuantizeScheme):
+        def get_layout_transformer(self):
+            return base.get_layout_transformer()
+
+        def get_quantize_registry(self):
+            return GuardedRegistry()
+
+    return GuardedScheme()
+
+
+def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecision]:
+    """How each layer of ``model`` (split as :func:`split_separable` splits it) goes through QAT."""
+    registry, default = _registries(scheme)
+    ours = _edgeloop_configs()
+    kinds = {layer.name: type(layer).__name__ for layer in model.layers}
+    inputs = _inputs_of(model)
+    out = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            continue
+        source = [kinds[n] for n in inputs.get(layer.name, [])]
+        if any(fnmatch.fnmatchcase(layer.name, p) for p in skip):
+            out.append(QatDecision(layer.name, kind, FLOAT, "qat skip: left float, calibrated by the converter"))
+        elif kind in _UNWRAPPABLE:
+            out.append(QatDecision(layer.name, kind, PASS_THROUGH,
+                                   "tfmot's wrapper drops its call arguments: left unwrapped, calibrated by the converter"))
+        elif kind == "SeparableConv2D":
+            out.append(QatDecision(layer.name, kind, EDGELOOP, "split into DepthwiseConv2D + Conv2D, each tfmot's"))
+        elif kind == "BatchNormalization" and source in (["Conv2D"], ["DepthwiseConv2D"], ["Dense"], ["SeparableConv2D"]):
+            # No registry entry: tfmot's layout transforms fold it into the layer before it.
+            out.append(QatDecision(layer.name, kind, TFMOT, f"folded into the {source[0]} before it"))
+        elif kind == "BatchNormalization":
+            out.append(QatDecision(layer.name, kind, EDGELOOP, "output-only config (no conv before it to fold into)"))
+        elif default.supports(layer) and registry.supports(layer):
+            out.append(QatDecision(layer.name, kind, TFMOT))
+        elif default.supports(layer):
+            out.append(QatDecision(layer.name, kind, EDGELOOP, f"tfmot's 8-bit config ({scheme} registry lacks {kind})"))
+        elif kind in ours:
+            out.append(QatDecision(layer.name, kind, EDGELOOP, f"edgeloop's {kind} config"))
+        elif not layer.trainable_weights and not layer.weights:
+            out.append(QatDecision(layer.name, kind, EDGELOOP, "output-only config"))
+        else:
+            out.append(QatDecision(layer.name, kind, UNSUPPORTED,
+                                   f"tfmot has no 8-bit QAT config for {kind} and edgeloop supplies none"))
+    return out
+
+
+def _inputs_of(model) -> dict[str, list[str]]:
+    """Each layer's inbound layer names (its first call), from the model's config."""
+    config = model.get_config()
+    if "input_layers" not in config:  # Sequential: each layer reads the one before
+        names = [layer.name for layer in model.layers]
+        return {b: [a] for a, b in zip(names, names[1:])}
+    out = {}
+    for entry in config["layers"]:
+        nodes = entry.get("inbound_nodes") or []
+        if nodes:
+            node = nodes[0]
+            refs = [node] if node and isinstance(node[0], str) else node
+            out[entry["config"]["name"]] = [r[0] for r in refs if isinstance(r, list) and r and isinstance(r[0], str)]
+    return out
+
+
+def layer_named_in(message: str) -> str | None:
+    """The layer a ``qat: … layer NAME (Kind): …`` message names."""
+    import re
+
+    found = re.search(r"layer (\S+) \(", message)
+    return found.group(1) if found else None
+
+
+def unsupported_error(decision: QatDecision) -> EdgeloopError:
+    """The one-line error for a layer QAT cannot take, with the ways out."""
+    return EdgeloopError(
+        f"qat: layer {decision.layer} ({decision.kind}): {decision.detail}; ways out: "
+        f"`qat: {{skip: [{decision.layer}]}}` leaves it float in QAT (the converter calibrates it), "
+        "or drop the qat step (convert calibrates the whole model)")
+
+
+def split_separable(model):
+    """``model`` with every SeparableConv2D split into ``<name>_depthwise`` + a 1x1 Conv2D ``<name>``."""
+    from edgeloop.models.graph import split_layers
+
+    names = {layer.name for layer in model.layers}
+    replacements = {}
+    for layer in model.layers:
+        if type(layer).__name__ != "SeparableConv2D":
+            continue
+        cfg = layer.get_config()
+        depthwise_name = f"{layer.name}{SPLIT_SUFFIX}"
+        if depthwise_name in names:
+            raise EdgeloopError(f"qat: cannot split {layer.name}: a layer named {depthwise_name} already exists")
+        weights = layer.get_weights()
+        depthwise = {
+            "name": depthwise_name, "trainable": cfg["trainable"], "kernel_size": cfg["kernel_size"],
+            "strides": cfg["strides"], "padding": cfg["padding"], "depth_multiplier": cfg["depth_multiplier"],
+            "data_format": cfg["data_format"], "dilation_rate": cfg["dilation_rate"], "activation": "linear",
+            "use_bias": False,
+        }
+        pointwise = {
+            "name": layer.name, "trainable": cfg["trainable"], "filters": cfg["filters"], "kernel_size": [1, 1],
+            "strides": [1, 1], "padding": "valid", "data_format": cfg["data_format"],
+            "activation": cfg["activation"], "use_bias": cfg["use_bias"],
+        }
+        replacements[layer.name] = [("DepthwiseConv2D", depthwise, weights[:1]), ("Conv2D", pointwise, weights[1:])]
+    return split_layers(model, replacements) if replacements else model
+
+
+def annotate(model, decisions: list[QatDecision], scheme: str, pruned: set[str] = frozenset()):
+    """``model`` with each layer wrapped in tfmot's ``QuantizeAnnotate`` as ``decisions`` say.
+
+    Layers that get a config from edgeloop and were pruned get tfmot's sparsity-preserving
+    weight quantizer under a preserving scheme, as tfmot's own configs do.
+    """
+    from edgeloop._tf import keras, tfmot
+
+    quantize = tfmot.quantization.keras
+    default = quantize.default_8bit.Default8BitQuantizeRegistry()
+    ours = _edgeloop_configs()
+    how = {d.layer: d for d in decisions}
+
+    def config_for(layer):
+        kind = type(layer).__name__
+        if default.supports(layer):
+            config = default.get_quantize_config(layer)
+        elif kind in ours:
+            config = ours[kind]()
+        else:
+            config = _tfmot_modules()[1].Default8BitOutputQuantizeConfig()
+        if layer.name in pruned and scheme in ("prune_preserve", "prune_cluster_preserve") and hasattr(config, "weight_quantizer"):
+            config = copy.copy(config)  # the registry hands every Conv2D the same config object
+            config.weight_quantizer = _prune_preserving_quantizer(config)
+        return config
+
+    def wrap(layer):
+        d = how.get(layer.name)
+        if d is None or d.how in (PASS_THROUGH, FLOAT, UNSUPPORTED):
+            return layer
+        if d.how == TFMOT:
+            return quantize.quantize_annotate_layer(layer)
+        return quantize.quantize_annotate_layer(layer, config_for(layer))
+
+    return keras.models.clone_model(model, clone_function=wrap)
+
+
+def _prune_preserving_quantizer(config):
+    pp = _tfmot_modules()[2]
+    conv = type(config).__name__ == "Default8BitConvQuantizeConfig"
+    return pp.PrunePreserveDefault8BitConvWeightsQuantizer() if conv else pp.PrunePreserveDefault8BitWeightsQuantizer()
+
+
+def quantize(model, skip: list[str] = (), scheme: str = "default", pruned: set[str] = frozenset()):
+    """Split, plan, annotate and ``quantize_apply``: the QAT model and the decisions taken.
+
+    Raises:
+        EdgeloopError: one line naming the layer QAT cannot take and the ways out,
+            whether the plan found it or tfmot failed on it (found by bisection).
+    """
+    separable = {layer.name for layer in model.layers if type(layer).__name__ == "SeparableConv2D"}
+    model = split_separable(model)
+    decisions = [QatDecision(d.layer, d.kind, d.how, f"SeparableConv2D {d.layer} split into {d.layer}{SPLIT_SUFFIX} "
+                             f"+ a 1x1 Conv2D") if d.layer in separable else d for d in plan(model, skip, scheme)]
+    bad = [d for d in decisions if d.how == UNSUPPORTED]
+    if bad:
+        raise unsupported_error(bad[0])
+    if not any(d.how in (TFMOT, EDGELOOP) for d in decisions):
+        raise EdgeloopError("qat: no layer left to quantize (every layer is skipped or passed through)")
+    try:
+        return _apply(model, decisions, scheme, pruned), decisions
+    # tfmot fails deep inside its graph rewrite with whatever the broken layer raises
+    # (ValueError, RuntimeError, TypeError, KeyError …): any of them means "cannot build".
+    except Exception as exc:  # noqa: BLE001
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        culprit = find_failing_layer(model, decisions, scheme, pruned)
+        if culprit is None:
+            raise EdgeloopError(f"qat: tfmot cannot build the QAT model: {first}; drop the qat step "
+                                "(convert calibrates the whole model)") from None
+        raise EdgeloopError(f"qat: tfmot cannot quantize layer {culprit.layer} ({culprit.kind}): {first}; ways out: "
+                            f"`qat: {{skip: [{culprit.layer}]}}` leaves it float in QAT (the converter calibrates "
+                            "it), or drop the qat step") from None
+
+
+def _apply(model, decisions: list[QatDecision], scheme: str, pruned: set[str]):
+    from edgeloop._tf import tfmot
+
+    quantize = tfmot.quantization.keras
+    with quantize.quantize_scope():
+        return quantize.quantize_apply(annotate(model, decisions, scheme, pruned), make_scheme(scheme))
+
+
+def find_failing_layer(model, decisions: list[QatDecision], scheme: str, pruned: set[str] = frozenset()):
+    """The first layer whose annotation makes ``quantize_apply`` fail, by bisection over the
+    annotated layers in graph order (a layer left out stays float); ``None`` if the model
+    fails even with none of them or builds with all of them."""
+    wrapped = [i for i, d in enumerate(decisions) if d.how in (TFMOT, EDGELOOP)]
+
+    def fails(k: int) -> bool:
+        keep = set(wrapped[:k])
+        trial = [d if i in keep or d.how not in (TFMOT, EDGELOOP) else QatDecision(d.layer, d.kind, FLOAT)
+                 for i, d in enumerate(decisions)]
+        if not keep:
+            return False
+        try:
+            _apply(model, trial, scheme, pruned)
+            return False
+        except Exception:  # noqa: BLE001  (see quantize)
+            return True
+
+    if not wrapped or not fails(len(wrapped)):
+        return None
+    lo, hi = 1, len(wrapped)  # the smallest prefix that fails is in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fails(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return decisions[wrapped[lo - 1]]

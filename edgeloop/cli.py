@@ -421,9 +421,11 @@ def models_list(names, as_json, quiet) -> None:
 
 def _add_commands() -> None:
     # Larger commands live in their own modules (imported without TensorFlow).
+    from edgeloop.doctor.command import doctor
     from edgeloop.search.command import search
 
     cli.add_command(search)
+    cli.add_command(doctor)
 
 
 _add_commands()

@@ -60,6 +60,7 @@ def write_report(run_dir: Path, state: dict) -> dict:
         "recipe": state["recipe"],
         "data": state["data"],
         "model_params": state.get("model_params"),
+        "flattened": state.get("flattened"),
         "summary": summarize(state),
         "steps": state["finished"],
         "warnings": state["warnings"],
@@ -99,6 +100,10 @@ def render_markdown(report: dict) -> str:
                f"({report.get('model_params')} parameters)")
     out.append(f"Data: `{data['source']}`, {data['n_train']} train / {data['n_val']} validation samples, "
                f"split seed {data['seed']} (validation labels sha256 {data['val_labels_sha256']})")
+    if report.get("flattened"):
+        f = report["flattened"]
+        out.append(f"Nested model(s) {', '.join(f['flattened'])} flattened into one graph before the first step "
+                   f"(outputs equal within {f['max_difference']:.1g}).")
     out.append("")
     if report.get("error"):
         out += [f"**Failed at step {report['error']['step']}:** {report['error']['message']}", ""]

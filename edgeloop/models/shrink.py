@@ -136,6 +136,11 @@ def _output_roots(maps: dict[str, list], groups: _Groups, outputs: set[str]) -> 
     return {groups.find(g) for name in outputs for g, _ in maps[name]}
 
 
+def makes_channels(layer) -> bool:
+    """The layer makes new output channels (a conv or Dense: what shrink narrows)."""
+    return type(layer).__name__ in _PRODUCERS
+
+
 def layer_width(layer) -> int:
     """Output channels of a layer that makes them: its ``filters`` or ``units``."""
     return int(layer.get_config()[layer_kind(type(layer).__name__).width])

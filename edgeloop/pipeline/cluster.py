@@ -14,9 +14,10 @@ from typing import Literal
 import numpy as np
 
 from edgeloop.errors import EdgeloopError, VerificationError
+from edgeloop.models.flatten import flatten_nested
 from edgeloop.pipeline._sparsity import is_clusterable, kernel_sparsity, kernel_unique_values
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, first_line, graph_problems, register_step
 
 _INIT = {
     "kmeans_plus_plus": "KMEANS_PLUS_PLUS",
@@ -61,9 +62,28 @@ class Cluster(Step):
     changes_model = True
     compresses = True
 
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Nothing to cluster, or a layer tfmot will not wrap."""
+        from edgeloop._tf import tfmot
+
+        problems = graph_problems(model, self.name)
+        candidates = [layer for layer in model.layers if is_clusterable(layer)]
+        if not problems and not candidates:
+            return [Problem(self.name, "cluster: the model has no Conv, Dense, SeparableConv, Embedding or recurrent "
+                                       "kernel to cluster; drop the cluster step")]
+        for layer in [] if problems else candidates:
+            try:
+                tfmot.clustering.keras.cluster_weights(layer, number_of_clusters=self.options.clusters,
+                                                       cluster_centroids_init=tfmot.clustering.keras.CentroidInitialization.LINEAR)
+            except (ValueError, TypeError) as exc:
+                problems.append(Problem(self.name, f"cluster: tfmot cannot cluster layer {layer.name} "
+                                        f"({type(layer).__name__}): {first_line(exc)}; drop the cluster step", layer.name))
+        return problems
+
     def apply(self, model, ctx: Context):
         from edgeloop._tf import keras, tfmot
 
+        model, _ = flatten_nested(model)
         o = self.options
         clustering = tfmot.clustering.keras
         pruned = ctx.state.get("pruned")

@@ -14,7 +14,7 @@ from typing import Literal
 from edgeloop import _io
 from edgeloop.converters.modes import FULL_INTEGER, io_types_for
 from edgeloop.pipeline._sparsity import layer_kinds
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, register_step
 from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
 MODEL_FILE = "model.tflite"
@@ -76,6 +76,20 @@ class Convert(Step):
 
     name = "convert"
     Options = ConvertOptions
+
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Convert once with a few samples when steps before this one train: an op that stays
+        float or a converter error is found before that work, not after."""
+        from edgeloop.converters.trial import trial_convert
+
+        o = self.options
+        if not plan.work_before or o.keep_float or plan.samples is None:
+            return []  # failing here loses nothing: the conversion itself says why
+        key = ("convert", o.mode, o.io_type, id(model))
+        if key not in plan.cache:
+            plan.cache[key] = trial_convert(model, o.mode, plan.samples, o.io_type)
+        trial = plan.cache[key]
+        return [Problem(self.name, f"convert: {trial.problem}", trial.layer)] if trial.problem else []
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import (

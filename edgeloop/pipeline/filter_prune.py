@@ -6,8 +6,9 @@ import fnmatch
 from dataclasses import dataclass, field
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.models.flatten import flatten_nested
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
-from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, check_patterns, graph_problems, register_step
 
 
 @dataclass
@@ -65,10 +66,35 @@ class FilterPrune(Step):
     changes_model = True
     compresses = True
 
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Shrink a clone as ``apply`` would (no fine-tuning): a layer shrink cannot follow, or nothing to remove."""
+        from edgeloop.models.shrink import shrink
+
+        o = self.options
+        problems = graph_problems(model, self.name)
+        if problems:
+            return problems
+        try:
+            model, _ = flatten_nested(model, check=False)
+            check_patterns(model, o.layers, self.name)
+            channels = o.channels or channels_for_fraction(model, o.keep, o.layers)
+            if not channels:
+                raise EdgeloopError("filter_prune: no conv or Dense layer whose filters can be removed (those tied to "
+                                    "the input or an output stay); drop the filter_prune step")
+            shrink(model, channels)
+        except EdgeloopError as exc:
+            text = str(exc) if str(exc).startswith("filter_prune") else f"filter_prune: {exc}"
+            if "drop the" not in text:
+                text += "; way out: drop the filter_prune step"
+            layer = text.split(": ")[1] if text.count(": ") > 1 else None
+            return [Problem(self.name, text, layer if layer in {x.name for x in model.layers} else None)]
+        return []
+
     def apply(self, model, ctx: Context):
         from edgeloop.models.macs import model_macs
         from edgeloop.models.shrink import layer_width, shrink
 
+        model, _ = flatten_nested(model)
         o = self.options
         check_patterns(model, o.layers, self.name)
         channels = o.channels or channels_for_fraction(model, o.keep, o.layers)

@@ -12,9 +12,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from edgeloop.errors import EdgeloopError, VerificationError
+from edgeloop.models.flatten import flatten_nested
 from edgeloop.pipeline._sparsity import is_prunable, kernel_sparsity, prunable_kernels
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit, steps_per_epoch
-from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
+from edgeloop.pipeline.base import (
+    Context,
+    Preflight,
+    Problem,
+    Step,
+    check_patterns,
+    first_line,
+    graph_problems,
+    register_step,
+)
 
 # Rounding of the mask to whole weights can leave a small layer a hair under its target.
 SPARSITY_TOLERANCE = 0.01
@@ -122,9 +132,38 @@ class Prune(Step):
                     for layer in model.layers if is_prunable(layer)}
         return None
 
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Patterns that match no layer, nothing left to prune, a layer tfmot will not wrap."""
+        from edgeloop._tf import tfmot
+
+        o = self.options
+        problems = graph_problems(model, self.name)
+        if problems:
+            return problems
+        try:
+            check_patterns(model, [*o.layers, *o.skip], self.name)
+        except EdgeloopError as exc:
+            return [Problem(self.name, str(exc))]
+        if o.from_sensitivity and "sensitivity" not in plan.state:
+            return [Problem(self.name, "prune: from_sensitivity needs a sensitivity step before it; add one or set "
+                                       "the targets another way")]
+        candidates = [layer for layer in model.layers if is_prunable(layer) and o.target_for(layer.name) is not None]
+        if not candidates:
+            return [Problem(self.name, "prune: no layer to prune: no Conv, Dense, SeparableConv, Embedding or recurrent "
+                                       "kernel outside `skip`; drop the prune step")]
+        for layer in candidates:  # wrapping builds nothing: instant, and tfmot refuses here if it will
+            try:
+                tfmot.sparsity.keras.prune_low_magnitude(layer)
+            except (ValueError, TypeError) as exc:
+                problems.append(Problem(self.name, f"prune: tfmot cannot prune layer {layer.name} "
+                                        f"({type(layer).__name__}): {first_line(exc)}; way out: "
+                                        f"`prune: {{skip: [{layer.name}]}}` leaves it dense", layer.name))
+        return problems
+
     def apply(self, model, ctx: Context):
         from edgeloop._tf import keras, tfmot
 
+        model, _ = flatten_nested(model)
         o = self.options
         sparsity = tfmot.sparsity.keras
         per_epoch = steps_per_epoch(len(ctx.data.y_train), o.batch_size)

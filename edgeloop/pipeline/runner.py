@@ -55,6 +55,8 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunRe
     """Run ``recipe`` from its first step in a new run folder under ``out``."""
     ui = ui or Ui(quiet=True)
     data, model = _load_inputs(recipe)
+    model, flattened = _flatten(model, ui)
+    _preflight(recipe.steps, model, data, {}, 1, ui)
     run_dir = new_run_dir(Path(out), recipe.name)
     _io.write_text(run_dir / RECIPE_FILE, yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     state = {
@@ -68,6 +70,8 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunRe
         "warnings": [],
         "status": "running",
     }
+    if flattened:
+        state["flattened"] = flattened
     return _execute(recipe, state, run_dir, data, model, ui)
 
 
@@ -95,7 +99,8 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
     if saved:
         model = load_model(run_dir / saved[-1])
     else:
-        model = _load_model(recipe, data)
+        model = _flatten(_load_model(recipe, data), ui)[0]
+    _preflight(recipe.steps[len(done):], model, data, state["state"], len(done) + 1, ui)
     state["status"] = "running"
     state.pop("error", None)
     return _execute(recipe, state, run_dir, data, model, ui)
@@ -148,6 +153,27 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
         _io.write_json(run_dir / STATE_FILE, state)
         report = write_report(run_dir, state)
     return RunResult(run_dir, report)
+
+
+def _flatten(model, ui: Ui):
+    """The model with nested models flattened into one graph (see :mod:`edgeloop.models.flatten`)."""
+    from edgeloop.models.flatten import flatten_nested
+
+    model, report = flatten_nested(model)
+    if report["flattened"]:
+        ui.info(f"flattened nested model(s) {', '.join(report['flattened'])} into one graph of {len(model.layers)} "
+                f"layers (outputs equal within {report['max_difference']:.1g})")
+    return model, report if report["flattened"] else None
+
+
+def _preflight(steps, model, data, state: dict, start: int, ui: Ui) -> None:
+    """Stop before any work when a step cannot run on this model (see :mod:`edgeloop.doctor`)."""
+    from edgeloop.doctor.preflight import preflight
+
+    if steps:
+        with ui.progress("pre-flight", 1) as advance:
+            preflight(steps, model, data, state, start)
+            advance(1)
 
 
 def _load_data(recipe: Recipe):

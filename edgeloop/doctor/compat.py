@@ -49,8 +49,10 @@ def architectures(zoo: bool = True) -> list[str]:
     return names
 
 
-def build(name: str, side: int | None = None, classes: int = CLASSES):
+def build(name: str, side: int | None = None, classes: int = CLASSES, **options):
     """The architecture with random weights at the smallest square RGB input it accepts.
+
+    ``options`` go to the constructor (``alpha=0.35``, ``width=0.5``).
 
     Returns:
         ``(model, side)``.
@@ -65,14 +67,14 @@ def build(name: str, side: int | None = None, classes: int = CLASSES):
         from edgeloop.models import create
 
         side = side or SIDES[0]
-        return create(name[len(ZOO_PREFIX):], input_shape=(side, side, 3), classes=classes), side
+        return create(name[len(ZOO_PREFIX):], input_shape=(side, side, 3), classes=classes, **options), side
     constructor = getattr(keras.applications, name.removeprefix(KERAS_PREFIX), None)
     if constructor is None:
         raise ValueError(f"no tf_keras.applications.{name.removeprefix(KERAS_PREFIX)}")
     last: Exception | None = None
     for s in (side,) if side else SIDES:
         try:
-            return constructor(weights=None, input_shape=(s, s, 3), classes=classes), s
+            return constructor(weights=None, input_shape=(s, s, 3), classes=classes, **options), s
         except ValueError as exc:  # "Input size must be at least 75x75" and the like
             last = exc
     raise ValueError(str(last).splitlines()[0] if last else "does not build")
@@ -85,13 +87,15 @@ def _steps():
             (("prune", {}), ("cluster", {}), ("qat", {}), ("filter_prune", {"epochs": 0}))]
 
 
-def check_architecture(name: str, pipeline: bool = False, max_params: int | None = None) -> dict:
+def check_architecture(name: str, pipeline: bool = False, max_params: int | None = None,
+                       options: dict | None = None) -> dict:
     """One architecture through conversion, the Edge TPU analyzer and the pre-flight.
 
     Args:
         name: ``keras:<Constructor>`` or ``zoo:<name>``.
         pipeline: also run prune -> QAT -> int8 for real (a few optimizer steps).
         max_params: record larger models as built but not converted here (memory).
+        options: given to the constructor (``{"alpha": 0.35}``).
 
     Returns:
         A row: ``builds``, ``side``, ``params``, ``layers``, and for each of ``ptq_int8``,
@@ -105,7 +109,7 @@ def check_architecture(name: str, pipeline: bool = False, max_params: int | None
     started = time.perf_counter()
     row: dict = {"name": name, "builds": False}
     try:
-        model, side = build(name)
+        model, side = build(name, **(options or {}))
     except Exception as exc:  # noqa: BLE001  (any reason it does not build is the finding)
         row["why"] = f"does not build here: {str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__}"
         return row

@@ -64,6 +64,22 @@ class _Groups:
             self.parent[rb] = ra
 
 
+def _is_ref(value) -> bool:
+    """``[layer, node, tensor(, kwargs)]``: how a config names a tensor."""
+    return isinstance(value, list) and len(value) in (3, 4) and isinstance(value[0], str) and isinstance(value[1], int)
+
+
+def _tensor_refs(node) -> list[str]:
+    """The layers a call reads, in order: its inputs, then tensors passed as keyword
+    arguments (``x + y`` as a TFOpLambda carries ``y`` there)."""
+    refs = [node] if _is_ref(node) else [r for r in node if _is_ref(r)]
+    names = [r[0] for r in refs]
+    for r in refs:
+        if len(r) > 3 and isinstance(r[3], dict):
+            names += [v[0] for v in r[3].values() if _is_ref(v)]
+    return names
+
+
 def _graph(model) -> list[tuple[dict, list[str]]]:
     """(layer config entry, inbound layer names) in topological order."""
     config = model.get_config()
@@ -72,9 +88,11 @@ def _graph(model) -> list[tuple[dict, list[str]]]:
         out = []
         for entry in entries:
             nodes = entry.get("inbound_nodes") or []
+            if nodes and _is_ref(nodes):  # a TFOpLambda's one call, written as a bare reference
+                nodes = [nodes]
             if len(nodes) > 1:
                 raise EdgeloopError(f"layer {entry['config']['name']} is called more than once: cannot shrink shared layers")
-            out.append((entry, [n[0] for n in nodes[0]] if nodes else []))
+            out.append((entry, _tensor_refs(nodes[0]) if nodes else []))
         return out
     out, previous = [], []
     for entry in entries:
@@ -124,6 +142,8 @@ def _channel_maps(model, groups: _Groups) -> tuple[dict[str, list], dict[str, li
             layer = model.get_layer(name)
             if layer.weights:
                 raise EdgeloopError(f"{name}: {kind} layers cannot be shrunk through yet")
+            if len(ins) > 1:
+                raise EdgeloopError(f"{name}: {kind} joins {len(ins)} tensors; shrink cannot follow it")
             if ins and layer.output_shape[-1] != len(ins[0]):
                 raise EdgeloopError(f"{name}: {kind} changes the channel count; shrink cannot follow it")
             if kind == "Permute" and cfg["dims"][-1] != len(cfg["dims"]):

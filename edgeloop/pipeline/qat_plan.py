@@ -310,6 +310,7 @@ def quantize(model, skip: list[str] = (), scheme: str = "default", pruned: set[s
         raise unsupported_error(bad[0])
     if not any(d.how in (TFMOT, EDGELOOP) for d in decisions):
         raise EdgeloopError("qat: no layer left to quantize (every layer is skipped or passed through)")
+    _check_clonable(model)
     try:
         return _apply(model, decisions, scheme, pruned), decisions
     # tfmot fails deep inside its graph rewrite with whatever the broken layer raises
@@ -323,6 +324,21 @@ def quantize(model, skip: list[str] = (), scheme: str = "default", pruned: set[s
         raise EdgeloopError(f"qat: tfmot cannot quantize layer {culprit.layer} ({culprit.kind}): {first}; ways out: "
                             f"`qat: {{skip: [{culprit.layer}]}}` leaves it float in QAT (the converter calibrates "
                             "it), or drop the qat step") from None
+
+
+def _check_clonable(model) -> None:
+    """tfmot rebuilds the model from its config: a layer whose class Keras cannot find again fails that."""
+    from edgeloop._tf import keras
+
+    try:
+        type(model).from_config(model.get_config())  # what tfmot's clones do: classes found by name
+    except (ValueError, TypeError, KeyError) as exc:
+        custom = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers
+                  if not type(layer).__module__.startswith(("tf_keras", "keras", "tensorflow"))]
+        where = f" (custom layers: {', '.join(custom)})" if custom else ""
+        raise EdgeloopError(f"qat: tfmot rebuilds the model from its config and cannot{where}: "
+                            f"{(str(exc).strip().splitlines() or [''])[0][:160]}; register the custom classes "
+                            "(keras.utils.register_keras_serializable) or drop the qat step") from None
 
 
 def _apply(model, decisions: list[QatDecision], scheme: str, pruned: set[str]):

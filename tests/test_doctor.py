@@ -105,9 +105,11 @@ def test_the_way_out_the_pre_flight_names_works(models, tmp_path):
     (("doctor", "missing.keras"), "model not found"),
     (("doctor", "{models}/sep.keras", "--recipe", "{models}/bad.yaml"), "unknown option 'nope'"),
     (("doctor", "zoo:mobilenet_v2"), "needs data"),
+    (("doctor", "{models}/sep.keras", "--data", "{models}/rgb.npz"), "has samples of shape (8, 8, 3)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(models, capsys, args, fragment):
     _recipe(models, "  - prune: {nope: 1}\n", "bad.yaml")
+    np.savez(models / "rgb.npz", x=np.zeros((10, 8, 8, 3), np.float32), y=np.arange(10) % 2)
     code, _, err = _cli(capsys, *(a.format(models=models) for a in args))
     assert code == 2
     assert fragment in _one_line(err)

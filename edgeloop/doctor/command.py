@@ -45,13 +45,16 @@ def doctor(model_spec, recipe_spec, data, as_json) -> None:
 
 
 def _load(model_spec: str, data: str | None):
-    from edgeloop.data import load_data
+    from edgeloop.data import check_compatible, load_data
     from edgeloop.models import load_model
 
     dataset = load_data(data) if data else None
     if dataset is None:
         return None, load_model(model_spec)
-    return dataset, load_model(model_spec, input_shape=dataset.sample_shape, classes=dataset.classes)
+    model = load_model(model_spec, input_shape=dataset.sample_shape, classes=dataset.classes)
+    if len(getattr(model, "inputs", None) or []) == 1:
+        check_compatible(dataset, tuple(model.inputs[0].shape), None)
+    return dataset, model
 
 
 def _cell(verdict) -> str:

@@ -67,9 +67,17 @@ def diagnose(model, steps=(), data=None, name: str = "") -> Diagnosis:
         out.steps = check_steps(steps, model, data)
         out.seconds = time.perf_counter() - started
         return out
+    cache: dict = {}
+    if not (isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False)):
+        out.notes.append(f"{type(model).__name__} is a subclassed model: it has no layer graph, so pruning, "
+                         "clustering, QAT and filter_prune (which clone it layer by layer) cannot run on it; rebuild "
+                         "it with the functional API to use them")
+        _conversion_trial(model, data, out, cache)
+        out.steps = check_steps(steps, model, data, cache=cache)
+        out.seconds = time.perf_counter() - started
+        return out
     model, flat = flatten_nested(model)
     out.flattened = flat["flattened"]
-    cache: dict = {}
     decisions, failure = _qat_trial(model, cache, out)
     analysis, info = _conversion_trial(model, data, out, cache)
     out.layers = layer_facts(model, decisions, failure, analysis, info)

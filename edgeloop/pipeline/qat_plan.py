@@ -4,7 +4,7 @@ fixes that let tfmot build models it breaks on.
 Per layer, one of:
 
 - ``tfmot``: tfmot's registry for the scheme has a config for it;
-- ``edgeloop``: edgeloop supplies the config (:data:`EDGELOOP_CONFIGS`: tfmot's own
+- ``edgeloop``: edgeloop supplies the config (:func:`~edgeloop.pipeline.qat_configs.edgeloop_configs`: tfmot's own
   8-bit building blocks for layers its registry leaves out: Conv1D, SeparableConv1D,
   LayerNormalization, PReLU; tfmot's default config where a sparsity- or
   cluster-preserving registry lacks the layer; an output-only config for weightless
@@ -25,8 +25,7 @@ layers from Keras's per-process name counter (``conv2d``, ``depthwise_conv2d_3``
 model built in another process and loaded from a file already holds layers with those
 names, and tfmot's ``ModelTransformer``, which finds layers by name, then wires a
 layer's input to the wrong tensor: on a residual mini-Xception loaded from ``.h5``,
-``quantize_model`` fails with "Inputs have incompatible shapes (31, 31, 8) and (30, 30,
-16)" at the ``Add``. Splitting first with names of our own avoids it, and keeps the
+``quantize_model`` fails at the ``Add`` with "Inputs have incompatible shapes". Splitting first with names of our own avoids it, and keeps the
 pointwise kernel, the one pruning made sparse, under the layer's own name.
 """
 
@@ -37,31 +36,17 @@ import fnmatch
 from dataclasses import dataclass
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.pipeline.qat_configs import (
+    UNWRAPPABLE,
+    edgeloop_configs,
+    make_scheme,
+    prune_preserving_quantizer,
+    registries,
+    tfmot_modules,
+)
 
 TFMOT, EDGELOOP, PASS_THROUGH, FLOAT, UNSUPPORTED = "tfmot", "edgeloop", "pass-through", "float", "unsupported"
-_UNWRAPPABLE = ("TFOpLambda", "SlicingOpLambda", "Lambda")
 SPLIT_SUFFIX = "_depthwise"
-
-
-def _edgeloop_configs() -> dict:
-    """Layer class -> a factory of the QuantizeConfig edgeloop supplies for it.
-
-    Built from tfmot's own 8-bit config classes (so ``quantize_scope`` restores a saved
-    model without anything registered): the weights tfmot's TFLite-matching scheme
-    quantizes (symmetric, narrow range; per output channel for convolutions), and the
-    output (or the activation, for layers that have one).
-    """
-    registry, configs, _ = _tfmot_modules()
-    return {
-        # One scale for the kernel: per output channel, the converter cannot carry the scales
-        # through the reshape that turns Conv1D into CONV_2D ("'tfl.reshape' op requires 'output' type").
-        "Conv1D": lambda: registry.Default8BitQuantizeConfig(["kernel"], ["activation"], False),
-        # One scale for each kernel: the depthwise kernel's last axis is its multiplier, not its channels.
-        "SeparableConv1D": lambda: registry.Default8BitQuantizeConfig(["depthwise_kernel", "pointwise_kernel"],
-                                                                      ["activation"], False),
-        "LayerNormalization": lambda: configs.Default8BitOutputQuantizeConfig(),
-        "PReLU": lambda: registry.Default8BitQuantizeConfig(["alpha"], [], True),
-    }
 
 
 @dataclass(frozen=True)
@@ -81,81 +66,10 @@ class QatDecision:
     detail: str = ""
 
 
-def _tfmot_modules():
-    """tfmot's config modules the public API does not re-export (imported after edgeloop._tf
-    has selected Keras 2)."""
-    import edgeloop._tf  # noqa: F401
-    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
-        prune_preserve_quantize_registry,
-    )
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_configs,
-        default_8bit_quantize_registry,
-    )
-
-    return default_8bit_quantize_registry, default_8bit_quantize_configs, prune_preserve_quantize_registry
-
-
-def _registries(scheme: str):
-    """(the scheme's registry, tfmot's default 8-bit registry)."""
-    from edgeloop._tf import tfmot
-
-    default = tfmot.quantization.keras.default_8bit.Default8BitQuantizeRegistry()
-    return make_scheme(scheme).get_quantize_registry(), default
-
-
-def make_scheme(scheme: str):
-    """tfmot's QuantizeScheme for edgeloop's scheme name, its registry guarded (see :func:`_guarded`)."""
-    from edgeloop._tf import tfmot
-
-    quantize = tfmot.quantization.keras
-    combine = tfmot.experimental.combine
-    schemes = {
-        "default": lambda: quantize.default_8bit.Default8BitQuantizeScheme(),
-        "prune_preserve": lambda: combine.Default8BitPrunePreserveQuantizeScheme(),
-        "cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=False),
-        "prune_cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True),
-    }
-    return _guarded(schemes[scheme]())
-
-
-def _guarded(base):
-    """``base`` with a registry that does not claim layers it cannot give a config for.
-
-    The sparsity- and cluster-preserving registries say they support every layer without
-    trainable weights, then fail in ``get_quantize_config`` on those tfmot's default
-    registry lacks (a TFOpLambda slice, Rescaling). ``quantize_apply`` asks exactly that of
-    an unannotated layer feeding an annotated one, so a pass-through layer would crash it.
-    """
-    from edgeloop._tf import tfmot
-
-    quantize = tfmot.quantization.keras
-    default = quantize.default_8bit.Default8BitQuantizeRegistry()
-    registry = base.get_quantize_registry()
-
-    class GuardedRegistry(quantize.QuantizeRegistry):
-        def supports(self, layer):
-            if type(layer).__name__ in _UNWRAPPABLE:
-                return False
-            return registry.supports(layer) and (bool(layer.trainable_weights) or default.supports(layer))
-
-        def get_quantize_config(self, layer):
-            return registry.get_quantize_config(layer)
-
-    class GuardedScheme(quantize.QuantizeScheme):
-        def get_layout_transformer(self):
-            return base.get_layout_transformer()
-
-        def get_quantize_registry(self):
-            return GuardedRegistry()
-
-    return GuardedScheme()
-
-
 def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecision]:
     """How each layer of ``model`` (split as :func:`split_separable` splits it) goes through QAT."""
-    registry, default = _registries(scheme)
-    ours = _edgeloop_configs()
+    registry, default = registries(scheme)
+    ours = edgeloop_configs()
     kinds = {layer.name: type(layer).__name__ for layer in model.layers}
     inputs = _inputs_of(model)
     out = []
@@ -166,7 +80,7 @@ def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecisi
         source = [kinds[n] for n in inputs.get(layer.name, [])]
         if any(fnmatch.fnmatchcase(layer.name, p) for p in skip):
             out.append(QatDecision(layer.name, kind, FLOAT, "qat skip: left float, calibrated by the converter"))
-        elif kind in _UNWRAPPABLE:
+        elif kind in UNWRAPPABLE:
             out.append(QatDecision(layer.name, kind, PASS_THROUGH,
                                    "tfmot's wrapper drops its call arguments: left unwrapped, calibrated by the converter"))
         elif kind == "SeparableConv2D":
@@ -261,7 +175,7 @@ def annotate(model, decisions: list[QatDecision], scheme: str, pruned: set[str] 
 
     quantize = tfmot.quantization.keras
     default = quantize.default_8bit.Default8BitQuantizeRegistry()
-    ours = _edgeloop_configs()
+    ours = edgeloop_configs()
     how = {d.layer: d for d in decisions}
 
     def config_for(layer):
@@ -271,10 +185,10 @@ def annotate(model, decisions: list[QatDecision], scheme: str, pruned: set[str] 
         elif kind in ours:
             config = ours[kind]()
         else:
-            config = _tfmot_modules()[1].Default8BitOutputQuantizeConfig()
+            config = tfmot_modules()[1].Default8BitOutputQuantizeConfig()
         if layer.name in pruned and scheme in ("prune_preserve", "prune_cluster_preserve") and hasattr(config, "weight_quantizer"):
             config = copy.copy(config)  # the registry hands every Conv2D the same config object
-            config.weight_quantizer = _prune_preserving_quantizer(config)
+            config.weight_quantizer = prune_preserving_quantizer(config)
         return config
 
     def wrap(layer):
@@ -288,10 +202,6 @@ def annotate(model, decisions: list[QatDecision], scheme: str, pruned: set[str] 
     return keras.models.clone_model(model, clone_function=wrap)
 
 
-def _prune_preserving_quantizer(config):
-    pp = _tfmot_modules()[2]
-    conv = type(config).__name__ == "Default8BitConvQuantizeConfig"
-    return pp.PrunePreserveDefault8BitConvWeightsQuantizer() if conv else pp.PrunePreserveDefault8BitWeightsQuantizer()
 
 
 def quantize(model, skip: list[str] = (), scheme: str = "default", pruned: set[str] = frozenset()):

@@ -83,7 +83,7 @@ def _edgeloop(*args: str, timeout: int = 3600) -> subprocess.CompletedProcess:
 
 
 def _pipelines(quick: bool, progress: Progress) -> dict:
-    epochs = (1, 1, 1) if quick else (20, 6, 6)
+    epochs = (1, 1, 1) if quick else (12, 4, 4)
     out = {}
     with tempfile.TemporaryDirectory(prefix="edgeloop-compat-") as tmp:
         folder = Path(tmp)

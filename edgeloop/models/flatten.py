@@ -68,7 +68,11 @@ def flatten_nested(model, check: bool = True):
     from edgeloop.models.loading import register_custom_classes
 
     register_custom_classes()
-    flat = keras.Model.from_config(config)
+    try:
+        flat = keras.Model.from_config(config)
+    except (ValueError, TypeError, KeyError) as exc:  # a layer class Keras cannot find by name
+        raise EdgeloopError(f"cannot flatten nested model(s) {', '.join(flattened)} into one graph: "
+                            f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None
     for layer in flat.layers:
         if layer.weights:
             layer.set_weights(owners[layer.name].get_weights())

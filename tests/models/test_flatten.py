@@ -68,3 +68,18 @@ def test_prune_and_filter_prune_reach_the_layers_inside(ctx):
     build_step("filter_prune", {"channels": {"base_conv": 5}, "epochs": 0}, "t").apply(nested_transfer(), ctx)
     assert ctx.result["channels"] == {"base_conv": {"before": 8, "after": 5}}
     assert "base" not in {layer.name for layer in pruned.layers}
+
+
+def test_a_run_flattens_a_nested_model_first_and_its_report_says_so(tmp_path):
+    from edgeloop.models import save_model
+    from edgeloop.pipeline.runner import run
+    from edgeloop.recipe import from_dict
+
+    save_model(nested_transfer(), tmp_path / "transfer.keras")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.random((40, 8, 8, 3), dtype=np.float32), y=np.arange(40) % 10)
+    result = run(from_dict({"name": "t", "model": str(tmp_path / "transfer.keras"), "data": str(tmp_path / "d.npz"),
+                            "measure_steps": False, "steps": [{"convert": {"calibration_samples": 8}}]}), out=tmp_path)
+    assert result.report["flattened"]["flattened"] == ["base"]
+    assert "Nested model(s) base flattened into one graph" in (result.run_dir / "report.md").read_text()
+    assert {"sep", "base_conv"} <= set(result.report["steps"][0]["result"]["weight_sparsity"])

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import re
 from dataclasses import dataclass
 
 from edgeloop.errors import EdgeloopError
@@ -72,12 +73,21 @@ def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecisi
     ours = edgeloop_configs()
     kinds = {layer.name: type(layer).__name__ for layer in model.layers}
     inputs = _inputs_of(model)
+    readers: dict[str, int] = {}
+    for names in inputs.values():
+        for name in names:
+            readers[name] = readers.get(name, 0) + 1
     out = []
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "InputLayer":
             continue
         source = [kinds[n] for n in inputs.get(layer.name, [])]
+        # tfmot folds a BatchNormalization into the conv before it only when nothing else reads
+        # the conv and the conv has no activation of its own (its transforms' patterns).
+        foldable = source in (["Conv2D"], ["DepthwiseConv2D"], ["Dense"], ["SeparableConv2D"]) and \
+            readers.get(inputs[layer.name][0]) == 1 and \
+            model.get_layer(inputs[layer.name][0]).get_config().get("activation") in ("linear", None)
         if any(fnmatch.fnmatchcase(layer.name, p) for p in skip):
             out.append(QatDecision(layer.name, kind, FLOAT, "qat skip: left float, calibrated by the converter"))
         elif kind in UNWRAPPABLE:
@@ -85,11 +95,12 @@ def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecisi
                                    "tfmot's wrapper drops its call arguments: left unwrapped, calibrated by the converter"))
         elif kind == "SeparableConv2D":
             out.append(QatDecision(layer.name, kind, EDGELOOP, "split into DepthwiseConv2D + Conv2D, each tfmot's"))
-        elif kind == "BatchNormalization" and source in (["Conv2D"], ["DepthwiseConv2D"], ["Dense"], ["SeparableConv2D"]):
+        elif kind == "BatchNormalization" and foldable:
             # No registry entry: tfmot's layout transforms fold it into the layer before it.
             out.append(QatDecision(layer.name, kind, TFMOT, f"folded into the {source[0]} before it"))
         elif kind == "BatchNormalization":
-            out.append(QatDecision(layer.name, kind, EDGELOOP, "output-only config (no conv before it to fold into)"))
+            out.append(QatDecision(layer.name, kind, EDGELOOP, "output-only config (no conv of its own before it "
+                                                               "to fold into)"))
         elif default.supports(layer) and registry.supports(layer):
             out.append(QatDecision(layer.name, kind, TFMOT))
         elif default.supports(layer):
@@ -122,8 +133,6 @@ def _inputs_of(model) -> dict[str, list[str]]:
 
 def layer_named_in(message: str) -> str | None:
     """The layer a ``qat: … layer NAME (Kind): …`` message names."""
-    import re
-
     found = re.search(r"layer (\S+) \(", message)
     return found.group(1) if found else None
 
@@ -227,7 +236,10 @@ def quantize(model, skip: list[str] = (), scheme: str = "default", pruned: set[s
     # (ValueError, RuntimeError, TypeError, KeyError …): any of them means "cannot build".
     except Exception as exc:  # noqa: BLE001
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        culprit = find_failing_layer(model, decisions, scheme, pruned)
+        named = re.match(r"Layer (\S+):<class", first)  # tfmot's "Layer NAME:<class …> is not supported"
+        by_name = {d.layer: d for d in decisions}
+        culprit = by_name.get(named.group(1)) if named else None
+        culprit = culprit or find_failing_layer(model, decisions, scheme, pruned)
         if culprit is None:
             raise EdgeloopError(f"qat: tfmot cannot build the QAT model: {first}; drop the qat step "
                                 "(convert calibrates the whole model)") from None

@@ -74,7 +74,7 @@ def _print_summary(report: dict, ui) -> None:
         r = s["size_ratio_vs_baseline"]
         lines.append(f"float32 baseline / model: {r['raw']:.2f}x raw, {r['gzip']:.2f}x gzipped")
     if s.get("converted_sparsity_min"):  # only worth a line when something was pruned
-        lines.append(f"sparsity in the converted file: >= {s['converted_sparsity_min']:.1%} in every weight tensor")
+        lines.append(f"sparsity in the converted file: >= {s['converted_sparsity_min']:.1%} in every pruned layer")
     if "latency_median_ms" in s:
         lines.append("median latency: " + ", ".join(f"{k} {v:.3f} ms" for k, v in s["latency_median_ms"].items()))
     lines.append(f"checks: {s['checks']['passed']} passed, {len(s['checks']['failed'])} failed")

@@ -120,5 +120,5 @@ class Cluster(Step):
                                         + ", ".join(f"{n} {s:.1%}" for n, s in lost.items()))
         ctx.record(clusters=o.clusters, preserve_sparsity=preserve, kernel_unique_values=unique,
                    kernel_sparsity=sparsity, max_unique=int(np.max(list(unique.values()))) if unique else 0)
-        ctx.state["clustered"] = {"clusters": o.clusters}
+        ctx.state["clustered"] = {"clusters": o.clusters, "layers": sorted(unique)}
         return stripped

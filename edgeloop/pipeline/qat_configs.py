@@ -8,6 +8,10 @@ so that it does not claim layers it cannot give a config for.
 
 from __future__ import annotations
 
+import copy
+
+from edgeloop.models.graph import readers
+
 UNWRAPPABLE = ("TFOpLambda", "SlicingOpLambda", "Lambda")
 
 
@@ -71,7 +75,8 @@ def make_scheme(scheme: str):
 
 
 def _guarded(base):
-    """``base`` with a registry that does not claim layers it cannot give a config for.
+    """``base`` with a registry that does not claim layers it cannot give a config for, and
+    its layout transforms' ReLU mistake undone (see ``ReluAfterWeights``).
 
     The sparsity- and cluster-preserving registries say they support every layer without
     trainable weights, then fail in ``get_quantize_config`` on those tfmot's default
@@ -93,9 +98,35 @@ def _guarded(base):
         def get_quantize_config(self, layer):
             return registry.get_quantize_config(layer)
 
+    class ReluAfterWeights:
+        """tfmot's layout transforms, then the configs its ReLU transform wrongly dropped put back.
+
+        ``LayerReLUQuantize`` and ``LayerReluActivationQuantize`` (``default_8bit_transforms``)
+        are meant for Add -> ReLU ("ensure FQ does not get placed between Add and ReLU") but
+        also match Conv2D / DepthwiseConv2D / Dense -> ReLU, and replace the layer's whole
+        config with ``NoOpQuantizeConfig``: its weights get no fake quantization in QAT and,
+        after pruning, no sparsity mask (a MobileNetV3 squeeze-excite conv lost its zeros).
+        The layer gets the scheme's config back, without an output quantizer: the ReLU's
+        own one quantizes after it, as in the fused TFLite op.
+        """
+
+        def apply(self, model, layer_quantize_map):
+            model, layer_quantize_map = base.get_layout_transformer().apply(model, layer_quantize_map)
+            read_by = readers(model)
+            for layer in model.layers:
+                entry = layer_quantize_map.get(layer.name) or {}
+                if (type(layer).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense")
+                        and type(entry.get("quantize_config")).__name__ == "NoOpQuantizeConfig"
+                        and registry.supports(layer) and read_by.get(layer.name)
+                        and all(type(model.get_layer(r)).__name__ in ("ReLU", "Activation") for r in read_by[layer.name])):
+                    config = copy.copy(registry.get_quantize_config(layer))
+                    config.activation_attrs, config.quantize_output = [], False
+                    entry["quantize_config"] = config
+            return model, layer_quantize_map
+
     class GuardedScheme(quantize.QuantizeScheme):
         def get_layout_transformer(self):
-            return base.get_layout_transformer()
+            return ReluAfterWeights()
 
         def get_quantize_registry(self):
             return GuardedRegistry()

@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.models.graph import inbound_layers, readers
 from edgeloop.pipeline.qat_configs import (
     UNWRAPPABLE,
     edgeloop_configs,
@@ -72,11 +73,8 @@ def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecisi
     registry, default = registries(scheme)
     ours = edgeloop_configs()
     kinds = {layer.name: type(layer).__name__ for layer in model.layers}
-    inputs = _inputs_of(model)
-    readers: dict[str, int] = {}
-    for names in inputs.values():
-        for name in names:
-            readers[name] = readers.get(name, 0) + 1
+    inputs = inbound_layers(model)
+    read_by = readers(model)
     out = []
     for layer in model.layers:
         kind = type(layer).__name__
@@ -86,7 +84,7 @@ def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecisi
         # tfmot folds a BatchNormalization into the conv before it only when nothing else reads
         # the conv and the conv has no activation of its own (its transforms' patterns).
         foldable = source in (["Conv2D"], ["DepthwiseConv2D"], ["Dense"], ["SeparableConv2D"]) and \
-            readers.get(inputs[layer.name][0]) == 1 and \
+            len(read_by.get(inputs[layer.name][0], [])) == 1 and \
             model.get_layer(inputs[layer.name][0]).get_config().get("activation") in ("linear", None)
         if any(fnmatch.fnmatchcase(layer.name, p) for p in skip):
             out.append(QatDecision(layer.name, kind, FLOAT, "qat skip: left float, calibrated by the converter"))
@@ -112,22 +110,6 @@ def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecisi
         else:
             out.append(QatDecision(layer.name, kind, UNSUPPORTED,
                                    f"tfmot has no 8-bit QAT config for {kind} and edgeloop supplies none"))
-    return out
-
-
-def _inputs_of(model) -> dict[str, list[str]]:
-    """Each layer's inbound layer names (its first call), from the model's config."""
-    config = model.get_config()
-    if "input_layers" not in config:  # Sequential: each layer reads the one before
-        names = [layer.name for layer in model.layers]
-        return {b: [a] for a, b in zip(names, names[1:])}
-    out = {}
-    for entry in config["layers"]:
-        nodes = entry.get("inbound_nodes") or []
-        if nodes:
-            node = nodes[0]
-            refs = [node] if node and isinstance(node[0], str) else node
-            out[entry["config"]["name"]] = [r[0] for r in refs if isinstance(r, list) and r and isinstance(r[0], str)]
     return out
 
 

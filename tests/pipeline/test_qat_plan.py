@@ -126,3 +126,26 @@ def test_a_custom_layer_keras_cannot_rebuild_is_named():
     model = keras.Model(i, keras.layers.Dense(3)(Unregistered(name="double")(keras.layers.Dense(4)(i))))
     with pytest.raises(EdgeloopError, match=r"custom layers: double \(Unregistered\).*register"):
         quantize(model)
+
+
+def test_a_conv_read_by_a_relu_layer_keeps_its_quantized_weights_and_its_zeros():
+    # tfmot's Add -> ReLU transform also matched Conv2D -> ReLU and dropped the conv's config:
+    # no fake-quantized weights, no sparsity mask (a MobileNetV3 squeeze-excite conv lost its zeros).
+    from edgeloop._tf import keras
+    from edgeloop.pipeline._sparsity import kernel_sparsity
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((4, 4, 8))
+    x = keras.layers.ReLU(name="relu")(keras.layers.Conv2D(8, 1, name="conv")(i))
+    model = keras.Model(i, keras.layers.Dense(3, name="out")(keras.layers.Flatten()(x)))
+    kernel, bias = model.get_layer("conv").get_weights()
+    kernel.reshape(-1)[: kernel.size // 2] = 0.0
+    model.get_layer("conv").set_weights([kernel, bias])
+    qmodel, _ = quantize(model, scheme="prune_preserve", pruned={"conv"})
+    config = qmodel.get_layer("quant_conv").quantize_config
+    assert type(config.weight_quantizer).__name__ == "PrunePreserveDefault8BitConvWeightsQuantizer"
+    qmodel.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    qmodel.fit(rng.random((64, 4, 4, 8)), rng.integers(0, 3, 64), epochs=2, verbose=0)
+    assert kernel_sparsity(qmodel)["conv"] == 0.5
+    assert not _int8_ok(qmodel, (4, 4, 8))

@@ -161,6 +161,8 @@ def totals(rows: list[dict]) -> dict:
 
 def render(f: dict) -> str:
     """The table with a reason for every ✗, its totals, the trained pipelines and the doctor's time."""
+    from edgeloop.models.table import format_count
+
     rows, reasons = [], []
 
     def mark(ok: bool, why: str) -> str:
@@ -173,7 +175,7 @@ def render(f: dict) -> str:
         if not r.get("ptq_int8"):
             why = r.get("why", "")
             cells = [mark(False, why)] + ["-"] * 6 if not r.get("builds") else [f"- ({why})"] + ["-"] * 6
-            rows.append([f"`{r['name']}`", f"{r.get('side', '-')}", f"{r['params'] / 1e6:.1f} M" if r.get("params") else "-",
+            rows.append([f"`{r['name']}`", f"{r.get('side', '-')}", format_count(r["params"]) if r.get("params") else "-",
                          *cells])
             continue
         tpu = r["edgetpu"]
@@ -182,7 +184,7 @@ def render(f: dict) -> str:
         pipe = r.get("pipeline")
         pipe_cell = "" if not pipe else (f"✓ {pipe['min_sparsity_in_file']:.0%} zeros in file" if pipe.get("convert")
                                          else mark(False, f"prune -> QAT -> int8: {pipe.get('why', '')}"))
-        rows.append([f"`{r['name']}`", f"{r['side']}", f"{r['params'] / 1e6:.1f} M",
+        rows.append([f"`{r['name']}`", f"{r['side']}", format_count(r["params"]),
                      *(mark(r[c]["ok"], f"{c}: {r[c]['why']}") for c in COLUMNS), tpu_cell, pipe_cell])
     t = totals(f["architectures"])
     out = [

@@ -35,11 +35,15 @@ _SEPARABLE = ("SeparableConv1D", "SeparableConv2D")
 _DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D")
 # Layers whose output channels are their input channels (by position).
 _PASS_THROUGH = (
-    "BatchNormalization", *_DEPTHWISE, "Activation", "ReLU", "LeakyReLU", "PReLU", "Softmax", "Dropout",
+    "BatchNormalization", "Normalization", *_DEPTHWISE, "Activation", "ReLU", "LeakyReLU", "PReLU", "Softmax", "Dropout",
     "SpatialDropout2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
     "ZeroPadding2D", "Cropping2D", "UpSampling2D", "LayerNormalization", "GaussianNoise",
 )
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+# The same joins written as operators on tensors (``x + y``, ``x * y``): TFOpLambda layers.
+_MERGE_OPS = ("__operators__.add", "math.add", "math.subtract", "math.multiply", "math.maximum", "math.minimum")
+# Weighted layers whose weights run along the channel axis (a scalar, as Normalization's count, stays).
+_CHANNELWISE = ("BatchNormalization", "LayerNormalization", "PReLU", "Normalization")
 
 
 class _Groups:
@@ -128,7 +132,7 @@ def _channel_maps(model, groups: _Groups) -> tuple[dict[str, list], dict[str, li
             if cfg.get("axis", -1) not in (-1, len(model.get_layer(name).output_shape) - 1):
                 raise EdgeloopError(f"{name}: only Concatenate on the channel axis can be shrunk")
             maps[name] = [pair for m in ins for pair in m]
-        elif kind in _MERGE:
+        elif kind in _MERGE or (kind == "TFOpLambda" and cfg.get("function") in _MERGE_OPS and len(ins) > 1):
             first = ins[0]
             for other in ins[1:]:
                 if len(other) != len(first) or any(a[1] != b[1] for a, b in zip(first, other)):
@@ -301,7 +305,8 @@ def shrink(model, channels: dict[str, int]):
             weights = [kernel] + [b[out_keep] for b in weights[1:]]
         elif kind in _DEPTHWISE:
             weights = [weights[0][..., in_keep, :]] + [b[in_keep] for b in weights[1:]]
-        elif kind in ("BatchNormalization", "LayerNormalization", "PReLU"):
-            weights = [w[..., in_keep] for w in weights]
+        elif kind in _CHANNELWISE:
+            width = len(maps[inputs_of[name][0]])
+            weights = [w[..., in_keep] if w.ndim and w.shape[-1] == width else w for w in weights]
         new.get_layer(name).set_weights(weights)
     return new

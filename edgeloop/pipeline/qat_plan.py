@@ -105,7 +105,7 @@ def plan(model, skip: list[str] = (), scheme: str = "default") -> list[QatDecisi
             out.append(QatDecision(layer.name, kind, EDGELOOP, f"tfmot's 8-bit config ({scheme} registry lacks {kind})"))
         elif kind in ours:
             out.append(QatDecision(layer.name, kind, EDGELOOP, f"edgeloop's {kind} config"))
-        elif not layer.trainable_weights and not layer.weights:
+        elif not layer.trainable_weights:  # Rescaling, Normalization (its mean and variance are fixed)
             out.append(QatDecision(layer.name, kind, EDGELOOP, "output-only config"))
         else:
             out.append(QatDecision(layer.name, kind, UNSUPPORTED,

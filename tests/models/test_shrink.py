@@ -188,3 +188,24 @@ def test_weightless_layers_that_keep_the_channel_axis_pass_channels_through():
     moved = keras.Model(i, keras.layers.Dense(3, name="out2")(keras.layers.Flatten(name="flat2")(y)))
     with pytest.raises(EdgeloopError, match="changes the channel count|moves the channel axis"):
         shrink(moved, {"conv": 5})
+
+
+def test_operator_joins_and_a_normalization_layer_are_followed():
+    # RegNet and EfficientNet write residuals as `x + y` (TFOpLambda) and start with Normalization.
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((6, 6, 3))
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(np.random.default_rng(0).random((8, 6, 6, 3)).astype("float32"))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="a")(norm(i))
+    y = keras.layers.Conv2D(8, 1, name="b")(x)
+    z = keras.layers.Conv2D(8, 1, name="c")(x + y)
+    model = keras.Model(i, keras.layers.Dense(3, name="out")(keras.layers.GlobalAveragePooling2D()(z * y)))
+    tied = next(group for group in channel_groups(model).values() if "a" in group)
+    assert sorted(tied) == ["a", "b", "c"]  # x + y and z * y tie all three
+    for name in ("a", "b", "c"):
+        _zero_filters(model, name, [2, 5])
+    small = shrink(model, {"a": 6})
+    x = np.random.default_rng(1).random((4, 6, 6, 3)).astype("float32")
+    np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

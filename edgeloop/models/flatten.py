@@ -5,9 +5,12 @@ a model whose second layer is a whole model. tfmot refuses to quantize it ("Quan
 keras Model inside another keras Model is not supported"), pruning and clustering see one
 opaque layer and prune only the head, shrink cannot follow channels into it, and the
 converter names every op of the base after the base ("mobilenetv2_1.00_224"), not after
-the layer it came from. Flattening rewrites the outer model's config with the inner
-model's layers in place of the call, keeps every weight, and checks that the flat model
-computes what the nested one did.
+the layer it came from. Flattening rebuilds the graph call by call, following the
+models' configs, with a copy of every layer (the inner model's layers in place of its
+call), keeps every weight, and checks that the flat model computes what the nested one
+did. The layers are rebuilt one by one, as ``clone_model`` does, rather than the whole
+model from its config: tf_keras cannot rebuild some applications from their config
+(ConvNeXt: "'str' object is not callable").
 
 A call's keyword arguments carry over: ``training=False`` given to the base goes to each
 of its layers that takes ``training`` (BatchNormalization, Dropout), so they stay in
@@ -52,8 +55,8 @@ def flatten_nested(model, check: bool = True):
         and the largest output difference measured (``None`` when nothing was flattened).
 
     Raises:
-        EdgeloopError: a nested model called more than once (shared weights) or a
-            subclassed one, which have no graph to inline.
+        EdgeloopError: a nested model called more than once (shared weights), or a layer
+            that cannot be copied.
         VerificationError: the flat model's outputs differ from the nested one's.
     """
     from edgeloop._tf import keras
@@ -61,25 +64,21 @@ def flatten_nested(model, check: bool = True):
     if not nested_models(model):
         return model, {"flattened": [], "renamed": {}, "max_difference": None}
     source = model if not isinstance(model, keras.Sequential) else _as_functional(model)
-    renamed: dict[str, str] = {}
-    owners: dict[str, object] = {}
-    flattened: list[str] = []
-    config = _flat_config(source, renamed, owners, flattened)
-    from edgeloop.models.loading import register_custom_classes
-
-    register_custom_classes()
+    rebuild = _Rebuild({layer.name for layer in source.layers if not isinstance(layer, keras.Model)})
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype, name=ref[0])
+              for t, ref in zip(source.inputs, source.get_config()["input_layers"])]
     try:
-        flat = keras.Model.from_config(config)
-    except (ValueError, TypeError, KeyError) as exc:  # a layer class Keras cannot find by name
-        raise EdgeloopError(f"cannot flatten nested model(s) {', '.join(flattened)} into one graph: "
+        outputs = rebuild.call(source, inputs, {}, None)
+        flat = keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=model.name)
+    except (ValueError, TypeError, KeyError, NotImplementedError) as exc:  # a layer that cannot be copied
+        raise EdgeloopError(f"cannot flatten nested model(s) {', '.join(nested_models(source))} into one graph: "
                             f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]}") from None
-    for layer in flat.layers:
-        if layer.weights:
-            layer.set_weights(owners[layer.name].get_weights())
+    for new, old in rebuild.copies.values():
+        new.set_weights(old.get_weights())
     difference = _max_difference(model, flat) if check else None
     if difference is not None and difference > TOLERANCE:
-        raise VerificationError(f"flattening {', '.join(flattened)} changed the outputs (by up to {difference:.3g})")
-    return flat, {"flattened": flattened, "renamed": renamed, "max_difference": difference}
+        raise VerificationError(f"flattening {', '.join(rebuild.flattened)} changed the outputs (by up to {difference:.3g})")
+    return flat, {"flattened": rebuild.flattened, "renamed": rebuild.renamed, "max_difference": difference}
 
 
 def _as_functional(model):
@@ -88,123 +87,100 @@ def _as_functional(model):
 
     if not model.built or not model.inputs:
         raise EdgeloopError(f"model {model.name} is not built: it has no input shape to flatten from")
-    inputs = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype, name=model.inputs[0].name.split(":")[0])
+    inputs = keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype,
+                         name=model.inputs[0].name.split(":")[0])
     x = inputs
     for layer in model.layers:
         x = layer(x)
     return keras.Model(inputs, x, name=model.name)
 
 
-def _flat_config(model, renamed: dict, owners: dict, flattened: list) -> dict:
-    """The functional config of ``model`` with nested models inlined; ``owners`` maps each
-    layer name of the result to the layer object whose weights it takes."""
-    from edgeloop._tf import keras
+class _Rebuild:
+    """One flattening: the copies made (by the original layer), the names they took."""
 
-    config = copy.deepcopy(model.get_config())
-    if "input_layers" not in config:
-        raise EdgeloopError(f"model {model.name} is not functional: it cannot be flattened")
-    taken = {entry["config"]["name"] for entry in config["layers"]}
-    layers, outputs_of = [], {}  # nested model name -> its output refs
-    for entry in config["layers"]:
-        name = entry["config"]["name"]
-        layer = model.get_layer(name)
-        if not isinstance(layer, keras.Model):
-            owners[name] = layer
-            layers.append(entry)
-            continue
-        if len(entry.get("inbound_nodes") or []) != 1:
-            raise EdgeloopError(f"nested model {name} is called {len(entry.get('inbound_nodes') or [])} times: "
-                                "a shared model cannot be flattened into one graph")
-        inner_model = layer if not isinstance(layer, keras.Sequential) else _as_functional(layer)
-        owners_inner: dict = {}
-        inner = _flat_config(inner_model, renamed, owners_inner, flattened)
-        call_refs = _top_refs(entry["inbound_nodes"][0])
-        call_kwargs = call_refs[0][3] if call_refs and len(call_refs[0]) > 3 else {}
-        inputs = {ref[0]: call_refs[i] for i, ref in enumerate(inner["input_layers"])}
-        rename = {}
-        for inner_entry in inner["layers"]:
-            old = inner_entry["config"]["name"]
-            if old in inputs:
+    def __init__(self, reserved: set[str]) -> None:
+        self.taken = set(reserved)  # the outer model's own layers keep their names
+        self.copies: dict[int, tuple] = {}  # id(original) -> (copy, original)
+        self.renamed: dict[str, str] = {}
+        self.flattened: list[str] = []
+
+    def copy(self, layer, inside: str | None):
+        """A fresh copy of ``layer`` (one per original, so a layer called twice stays shared)."""
+        if id(layer) not in self.copies:
+            name = layer.name
+            if inside is not None and name in self.taken:
+                name = _unique(f"{inside}_{layer.name}", self.taken)
+                self.renamed[f"{inside}/{layer.name}"] = name
+            self.taken.add(name)
+            config = {**layer.get_config(), "name": name}
+            self.copies[id(layer)] = (type(layer).from_config(config), layer)
+        return self.copies[id(layer)][0]
+
+    def call(self, model, inputs: list, call_kwargs: dict, inside: str | None) -> list:
+        """``model``'s graph called on ``inputs`` with copies of its layers; its outputs.
+
+        ``inside`` names the nested model being inlined (``None`` for the outer one);
+        ``call_kwargs`` are the keyword arguments it was called with (``training``).
+        """
+        from edgeloop._tf import keras, tf
+
+        if isinstance(model, keras.Sequential):
+            model = _as_functional(model)
+        config = model.get_config()
+        # A nested model is called once (checked below); its config numbers that call 0 or 1
+        # (tf_keras leaves out a model's own first node), so its node number is not used.
+        nested = set(nested_models(model))
+
+        def key(ref) -> tuple:
+            return ref[0], 0 if ref[0] in nested else ref[1], ref[2]
+
+        tensors = {key(ref): t for ref, t in zip(config["input_layers"], inputs)}
+
+        def resolve(value):
+            if _is_ref(value):
+                return value[2] if value[0] == "_CONSTANT_VALUE" else tensors[key(value)]
+            if isinstance(value, dict):
+                return {k: resolve(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [resolve(v) for v in value]
+            return value
+
+        for entry in config["layers"]:
+            name = entry["config"]["name"]
+            layer = model.get_layer(name)
+            if isinstance(layer, keras.layers.InputLayer):
                 continue
-            new = old if old not in taken else _unique(f"{name}_{old}", taken)
-            taken.add(new)
-            rename[old] = new
-            if new != old:
-                renamed[f"{name}/{old}"] = new
-        for inner_entry in inner["layers"]:
-            old = inner_entry["config"]["name"]
-            if old in inputs:
-                continue
-            inner_entry["config"]["name"] = rename[old]
-            if "name" in inner_entry:
-                inner_entry["name"] = rename[old]
-            inner_entry["inbound_nodes"] = _rewrite(inner_entry.get("inbound_nodes") or [], rename, inputs)
-            if "training" in call_kwargs and _takes_training(owners_inner[old]):
-                for ref in _refs(inner_entry["inbound_nodes"]):
-                    if len(ref) > 3 and isinstance(ref[3], dict):
-                        ref[3].setdefault("training", call_kwargs["training"])
-            owners[rename[old]] = owners_inner[old]
-            layers.append(inner_entry)
-        outputs_of[name] = _rewrite(copy.deepcopy(inner["output_layers"]), rename, inputs)
-        flattened.append(name)
-    for entry in layers:
-        entry["inbound_nodes"] = _point_past(entry.get("inbound_nodes") or [], outputs_of)
-    config["layers"] = layers
-    config["output_layers"] = _point_past(config["output_layers"], outputs_of)
-    return config
+            nodes = entry.get("inbound_nodes") or []
+            if nodes and _is_ref(nodes):  # a TFOpLambda's one call, written as a bare reference
+                nodes = [nodes]
+            if isinstance(layer, keras.Model) and len(nodes) != 1:
+                raise EdgeloopError(f"nested model {name} is called {len(nodes)} times: a shared model cannot be "
+                                    "flattened into one graph")
+            for index, node in enumerate(nodes):
+                refs = _top_refs(node)
+                args = [tensors[key(r)] for r in refs]
+                kwargs = dict(resolve(refs[0][3])) if refs and len(refs[0]) > 3 and refs[0][3] else {}
+                arg = args[0] if len(args) == 1 else args
+                if isinstance(layer, keras.Model):
+                    self.flattened.append(name)
+                    out = self.call(layer, args, kwargs, name)
+                else:
+                    if "training" in call_kwargs and _takes_training(layer):
+                        kwargs.setdefault("training", call_kwargs["training"])
+                    out = tf.nest.flatten(self.copy(layer, inside)(arg, **kwargs))
+                for i, t in enumerate(out):
+                    tensors[key([name, index, i])] = t
+        return [tensors[key(ref)] for ref in config["output_layers"]]
 
 
 def _is_ref(value) -> bool:
     return (isinstance(value, list) and len(value) in (3, 4) and isinstance(value[0], str)
-            and isinstance(value[1], int) and isinstance(value[2], int))
+            and isinstance(value[1], int) and (isinstance(value[2], int) or value[0] == "_CONSTANT_VALUE"))
 
 
 def _top_refs(node) -> list:
     """The references a node calls its layer on (one, or a list of them), kwargs not searched."""
     return [node] if _is_ref(node) else [r for r in node if _is_ref(r)]
-
-
-def _refs(structure) -> list:
-    """Every ``[layer, node, tensor(, kwargs)]`` reference inside a config structure."""
-    if _is_ref(structure):
-        return [structure] + (_refs(structure[3]) if len(structure) > 3 else [])
-    if isinstance(structure, dict):
-        return [r for v in structure.values() for r in _refs(v)]
-    if isinstance(structure, list):
-        return [r for v in structure for r in _refs(v)]
-    return []
-
-
-def _rewrite(structure, rename: dict, inputs: dict):
-    """Point references at renamed layers, and references to an inner input at what fed it."""
-    if _is_ref(structure):
-        name, rest = structure[0], structure[1:]
-        kwargs = _rewrite(rest[2], rename, inputs) if len(rest) > 2 else None
-        if name in inputs:
-            fed = list(inputs[name][:3])
-            return fed + ([kwargs] if kwargs is not None else [])
-        return [rename.get(name, name), *rest[:2]] + ([kwargs] if kwargs is not None else [])
-    if isinstance(structure, dict):
-        return {k: _rewrite(v, rename, inputs) for k, v in structure.items()}
-    if isinstance(structure, list):
-        return [_rewrite(v, rename, inputs) for v in structure]
-    return structure
-
-
-def _point_past(structure, outputs_of: dict):
-    """Point references to a nested model's output ``i`` at the inner layer that makes it."""
-    if _is_ref(structure):
-        name = structure[0]
-        kwargs = _point_past(structure[3], outputs_of) if len(structure) > 3 else None
-        if name in outputs_of:
-            target = outputs_of[name][structure[2]]
-            return list(target[:3]) + ([kwargs] if kwargs is not None else [])
-        return list(structure[:3]) + ([kwargs] if kwargs is not None else [])
-    if isinstance(structure, dict):
-        return {k: _point_past(v, outputs_of) for k, v in structure.items()}
-    if isinstance(structure, list):
-        return [_point_past(v, outputs_of) for v in structure]
-    return structure
 
 
 def _takes_training(layer) -> bool:

@@ -120,6 +120,8 @@ def _channel_maps(model, groups: _Groups) -> tuple[dict[str, list], dict[str, li
             continue
         ins = [maps[n] for n in inbound]
         if kind in _PRODUCERS:
+            if cfg.get("groups", 1) != 1:
+                raise EdgeloopError(f"{name}: a grouped {kind} (groups={cfg['groups']}) cannot be shrunk")
             maps[name] = [(groups.add(name), i) for i in range(cfg[layer_kind(kind).width])]
         elif kind in _PASS_THROUGH:
             if kind in _DEPTHWISE and cfg.get("depth_multiplier", 1) != 1:

@@ -239,10 +239,13 @@ def _check_clonable(model) -> None:
     except (ValueError, TypeError, KeyError) as exc:
         custom = [f"{layer.name} ({type(layer).__name__})" for layer in model.layers
                   if not type(layer).__module__.startswith(("tf_keras", "keras", "tensorflow"))]
-        where = f" (custom layers: {', '.join(custom)})" if custom else ""
-        raise EdgeloopError(f"qat: tfmot rebuilds the model from its config and cannot{where}: "
-                            f"{(str(exc).strip().splitlines() or [''])[0][:160]}; register the custom classes "
-                            "(keras.utils.register_keras_serializable) or drop the qat step") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        if custom:
+            raise EdgeloopError(f"qat: tfmot rebuilds the model from its config and cannot (custom layers: "
+                                f"{', '.join(custom)}): {first}; register the custom classes "
+                                "(keras.utils.register_keras_serializable) or drop the qat step") from None
+        raise EdgeloopError(f"qat: tfmot rebuilds the model from its config and tf_keras cannot rebuild this one: "
+                            f"{first}; drop the qat step (convert calibrates the whole model)") from None
 
 
 def _apply(model, decisions: list[QatDecision], scheme: str, pruned: set[str]):

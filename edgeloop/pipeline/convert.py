@@ -43,15 +43,33 @@ class ConvertOptions:
             quantization; needs ``mode: int8`` and ``io_type: float32``). The report says
             what that costs in size and in ops the Edge TPU would hand back to the CPU.
         baseline: also convert the uncompressed model to float32 for comparison.
+        calibration: how activation ranges are chosen: ``minmax`` (the converter's),
+            ``percentile``, ``mse`` or ``kl`` (through the LiteRT quantizer).
+        percentile: the percentile ``calibration: percentile`` clips at.
+        weights: weight scales: ``minmax``, ``mse`` or ``gptq`` (fully connected ops;
+            through the LiteRT quantizer).
+        quantizer: ``converter`` (TensorFlow's) or ``litert`` (the LiteRT quantizer on the
+            float32 file); the options above and ``mode: auto`` imply ``litert``.
+        max_drop: ``mode: auto``: the accuracy budget in points; ops move off int8 (int16
+            activations, then float) until the converted model is within it.
+        edgetpu: ``mode: auto``: cost each move by the ops it cuts off the Edge TPU.
+        report: write the per-op quantization error report (``quant_report.png`` / ``.json``).
     """
 
-    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32"] = "int8"
+    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
     io_type: Literal["int8", "uint8", "int16", "float32"] | None = None
     calibration_samples: int = 200
     per_channel: bool = True
     debug: bool = False
     keep_float: int = 0
     baseline: bool = True
+    calibration: Literal["minmax", "percentile", "mse", "kl"] = "minmax"
+    percentile: float = 99.99
+    weights: Literal["minmax", "mse", "gptq"] = "minmax"
+    quantizer: Literal["converter", "litert"] = "converter"
+    max_drop: float = 0.5
+    edgetpu: bool = False
+    report: bool = False
 
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
@@ -62,7 +80,17 @@ class ConvertOptions:
             raise ValueError("keep_float (selective quantization) needs mode int8 with io_type float32")
         if self.keep_float:
             self.io_type = "float32"
-        allowed = io_types_for(self.mode)
+        if not 50.0 < self.percentile <= 100.0:
+            raise ValueError(f"percentile must be in (50, 100], got {self.percentile}")
+        if self.max_drop < 0:
+            raise ValueError(f"max_drop must be >= 0, got {self.max_drop}")
+        from edgeloop.quant.step import uses_litert
+
+        if uses_litert(self) and self.mode not in ("int8", "int16x8", "auto"):
+            raise ValueError(f"calibration, weights and quantizer: litert apply to int8, int16x8 and auto, not {self.mode}")
+        if self.mode == "auto" and self.keep_float:
+            raise ValueError("mode auto chooses the ops kept off int8 itself: drop keep_float")
+        allowed = io_types_for("int8" if self.mode == "auto" else self.mode)
         if self.io_type is None:
             self.io_type = allowed[0]
         elif self.io_type not in allowed:
@@ -77,19 +105,14 @@ class Convert(Step):
     Options = ConvertOptions
 
     def apply(self, model, ctx: Context):
-        from edgeloop.converters import (
-            checks_to_dict,
-            enforce,
-            max_nonzero_per_group,
-            op_counts,
-            read_model,
-            verify,
-            weight_sparsity,
-            weight_unique_values,
-        )
+        from edgeloop.converters import read_model, verify
         from edgeloop.converters.tflite import convert
+        from edgeloop.quant.step import uses_litert
 
         o = self.options
+
+        if uses_litert(o):
+            return self._litert(model, ctx)
         representative = ctx.data.representative(o.calibration_samples) if o.mode in FULL_INTEGER else None
         label = f"calibrate ({len(representative)} samples)" if representative is not None else f"convert ({o.mode})"
         with ctx.progress(label, len(representative) if representative is not None else 1) as advance:
@@ -99,6 +122,31 @@ class Convert(Step):
                 advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
+        return self._finish(model, ctx, data, info, checks, representative)
+
+    def _litert(self, model, ctx: Context):
+        """The accuracy-aware path (:mod:`edgeloop.quant.step`)."""
+        from edgeloop.converters import read_model
+        from edgeloop.quant.step import convert_litert
+
+        data, checks, extra = convert_litert(model, ctx, self.options)
+        ctx.record(**extra)
+        return self._finish(model, ctx, data, read_model(data), checks, None)
+
+    def _finish(self, model, ctx: Context, data, info, checks, representative):
+        """Selective quantization, sparsity / cluster checks, the report, the files."""
+        from edgeloop.converters import (
+            checks_to_dict,
+            enforce,
+            max_nonzero_per_group,
+            op_counts,
+            verify,
+            weight_sparsity,
+            weight_unique_values,
+        )
+        from edgeloop.converters.tflite import convert
+
+        o = self.options
         if o.debug or o.keep_float:
             data, info, checks = self._selective(model, representative, data, info, checks, ctx)
         sparsity = weight_sparsity(info)

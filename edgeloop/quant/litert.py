@@ -57,6 +57,7 @@ class Quantized:
     folded: dict = field(default_factory=dict)
     sparse_weights: dict = field(default_factory=dict)
     ranges: dict = field(default_factory=dict)
+    qsvs: dict | None = field(default=None, repr=False, compare=False)
 
 
 @contextlib.contextmanager
@@ -180,6 +181,7 @@ def quantize_tflite(
     weights: str = "minmax",
     per_channel: bool = True,
     ranges: Callable[[bytes, dict, np.ndarray], dict] | None = None,
+    qsvs: dict | None = None,
 ) -> Quantized:
     """Quantize a float ``.tflite`` (float16 or sparse weights included).
 
@@ -194,6 +196,8 @@ def quantize_tflite(
         per_channel: one weight scale per output channel.
         ranges: called as ``ranges(prepared_model, qsvs, samples)`` to replace calibrated
             activation ranges (see :mod:`edgeloop.quant.ranges`); returns new QSVs.
+        qsvs: calibration results of an earlier call (``Quantized.qsvs``) to reuse: the
+            same model quantized with other per-op precisions needs no new calibration.
 
     Raises:
         EdgeloopError: bad arguments, a model the quantizer cannot take, missing samples.
@@ -210,8 +214,7 @@ def quantize_tflite(
     key, name, shape = signature_input(prepared.model)
     recipe = build_recipe(mode, io_type, precisions, weights, per_channel)
     needs_samples = mode in CALIBRATED or weights == "gptq"
-    qsvs = None
-    if needs_samples:
+    if needs_samples and qsvs is None:
         if samples is None or len(samples) == 0:
             raise EdgeloopError(f"{mode} quantization needs calibration samples")
         if tuple(samples.shape[1:]) != shape[1:]:
@@ -219,15 +222,15 @@ def quantize_tflite(
     try:
         with _quiet():
             qt = quantizer.Quantizer(bytearray(prepared.model), recipe)
-            if qt.need_calibration:
+            if qt.need_calibration and qsvs is None:
                 qsvs = qt.calibrate(calibration_data(key, name, samples), num_threads=1)
                 if ranges is not None:
                     qsvs = ranges(prepared.model, qsvs, samples)
-            result = qt.quantize(qsvs, enable_progress_report=False)
+            result = qt.quantize(qsvs if qt.need_calibration else None, enable_progress_report=False)
     except EdgeloopError:
         raise
     except Exception as exc:  # the quantizer raises ValueError / RuntimeError / KeyError on what it cannot do
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise EdgeloopError(f"the LiteRT quantizer could not quantize the model ({mode}): {first}") from None
     used = {t: [float(np.min(v["min"])), float(np.max(v["max"]))] for t, v in (qsvs or {}).items() if "min" in v}
-    return Quantized(bytes(result.quantized_model), recipe, prepared.folded, prepared.sparse_weights, used)
+    return Quantized(bytes(result.quantized_model), recipe, prepared.folded, prepared.sparse_weights, used, qsvs)

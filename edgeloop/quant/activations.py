@@ -1,0 +1,73 @@
+"""Float activations of a ``.tflite`` model on samples: every tensor, as the interpreter computed it.
+
+LiteRT keeps intermediate tensors only when asked (``experimental_preserve_all_tensors``);
+XNNPACK is switched off so each tensor is the one the plain kernels wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from edgeloop.device.interpreter import dequantize, interpreter_module, quantize
+
+
+def _interpreter(model: bytes):
+    from edgeloop._quiet import native_stderr_silenced
+
+    module = interpreter_module()
+    with native_stderr_silenced():
+        interpreter = module.Interpreter(
+            model_content=model, experimental_preserve_all_tensors=True,
+            experimental_op_resolver_type=module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter.allocate_tensors()
+    return interpreter
+
+
+def activation_tensors(model: bytes) -> dict[str, dict]:
+    """``{name: tensor detail}`` of every tensor an op writes (no constants)."""
+    interpreter = _interpreter(model)
+    details = interpreter.get_tensor_details()
+    inputs = {d["index"] for d in interpreter.get_input_details()}
+    out = {}
+    for d in details:
+        try:
+            interpreter.get_tensor(d["index"])
+        except ValueError:
+            continue  # tensors without data (optional operands)
+        out[d["name"]] = d
+    # Constants have no producer; an interpreter cannot tell, but their buffers are
+    # read-only: a tensor whose value survives an invoke unchanged from allocation and
+    # that is no input is a constant. Cheaper: the model's own constant list.
+    from edgeloop.converters import read_model
+
+    constants = {t.name for t in read_model(model).tensors if t.is_constant}
+    return {n: d for n, d in out.items() if n not in constants or d["index"] in inputs}
+
+
+def run_all(model: bytes, samples: np.ndarray, names: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """For each sample, ``{tensor name: float values}`` of the activations (dequantized)."""
+    interpreter = _interpreter(model)
+    wanted = activation_tensors(model)
+    if names is not None:
+        wanted = {n: d for n, d in wanted.items() if n in set(names)}
+    inp = interpreter.get_input_details()[0]
+    for sample in samples:
+        interpreter.set_tensor(inp["index"], quantize(np.asarray(sample, np.float32)[None, ...], inp))
+        interpreter.invoke()
+        yield {n: dequantize(interpreter.get_tensor(d["index"]), d) for n, d in wanted.items()}
+
+
+def histograms(model: bytes, samples: np.ndarray, bounds: dict[str, tuple[float, float]], bins: int = 2048,
+               progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """Histogram of each named tensor's values over its ``(min, max)``, summed over the samples."""
+    hists = {n: np.zeros(bins, np.int64) for n in bounds}
+    for i, values in enumerate(run_all(model, samples, list(bounds)), 1):
+        for n, v in values.items():
+            lo, hi = bounds[n]
+            if hi > lo:
+                hists[n] += np.histogram(v, bins=bins, range=(lo, hi))[0]
+        if progress:
+            progress(i, len(samples))
+    return hists

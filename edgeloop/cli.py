@@ -421,9 +421,12 @@ def models_list(names, as_json, quiet) -> None:
 
 def _add_commands() -> None:
     # Larger commands live in their own modules (imported without TensorFlow).
+    from edgeloop.quant.command import quant_report, quantize
     from edgeloop.search.command import search
 
     cli.add_command(search)
+    cli.add_command(quantize)
+    cli.add_command(quant_report)
 
 
 _add_commands()

@@ -71,3 +71,19 @@ def histograms(model: bytes, samples: np.ndarray, bounds: dict[str, tuple[float,
         if progress:
             progress(i, len(samples))
     return hists
+
+
+def run_outputs(model: bytes, samples: np.ndarray) -> list[np.ndarray]:
+    """Every output of ``model`` on each sample, dequantized: one ``(N, …)`` array per output."""
+    from edgeloop.device.interpreter import load_interpreter
+
+    interpreter = load_interpreter(model)
+    inp = interpreter.get_input_details()[0]
+    outs = interpreter.get_output_details()
+    results: list[list[np.ndarray]] = [[] for _ in outs]
+    for sample in samples:
+        interpreter.set_tensor(inp["index"], quantize(np.asarray(sample, np.float32)[None, ...], inp))
+        interpreter.invoke()
+        for k, d in enumerate(outs):
+            results[k].append(dequantize(interpreter.get_tensor(d["index"]), d)[0])
+    return [np.stack(r) for r in results]

@@ -84,6 +84,10 @@ def prepare(data: bytes) -> Prepared:
         model = fb.convert_bytearray_to_object(bytearray(data))
     except Exception as exc:  # a corrupt flatbuffer fails anywhere inside
         raise EdgeloopError(f"cannot read the model: {type(exc).__name__}: {exc}") from None
+    for code in model.operatorCodes:
+        # Files from older converters name their ops in the deprecated byte field only; the
+        # quantizer reads the new field, where such a CONV_2D reads as code 0 (ADD).
+        code.builtinCode = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
     names = opcode_names(model)
     graph = model.subgraphs[0]
     out = Prepared(model=b"")
@@ -120,6 +124,8 @@ def prepare(data: bytes) -> Prepared:
         tensor.type = 0 if values.dtype == np.float32 else tensor.type
         tensor.sparsity = None
     _drop_unused_buffers(model, used)
+    if out.folded:
+        _compact(model, used)
     if not model.signatureDefs:
         model.signatureDefs = [_signature(fb, graph)]
         out.signature_added = True
@@ -141,6 +147,26 @@ def _drop_unused_buffers(model, used: set[int]) -> None:
     for i, tensor in enumerate(graph.tensors):
         if i not in used and tensor.buffer and tensor.buffer not in live:
             model.buffers[tensor.buffer].data = None
+
+
+def _compact(model, used: set[int]) -> None:
+    # Tensors nothing reads any more are removed (an interpreter asked for every tensor,
+    # as calibration does, fails on a constant whose data was dropped).
+    graph = model.subgraphs[0]
+    keep = sorted(used)
+    new = {old: i for i, old in enumerate(keep)}
+    graph.tensors = [graph.tensors[i] for i in keep]
+    for op in graph.operators:
+        op.inputs = [new[int(i)] if i >= 0 else -1 for i in op.inputs]
+        op.outputs = [new[int(i)] for i in op.outputs]
+        if op.intermediates is not None and len(op.intermediates):
+            op.intermediates = [new[int(i)] for i in op.intermediates if int(i) in new]
+    graph.inputs = [new[int(i)] for i in graph.inputs]
+    graph.outputs = [new[int(i)] for i in graph.outputs]
+    for sig in model.signatureDefs or []:
+        if sig.subgraphIndex == 0:
+            for m in (*(sig.inputs or []), *(sig.outputs or [])):
+                m.tensorIndex = new[int(m.tensorIndex)]
 
 
 def _signature(fb, graph):

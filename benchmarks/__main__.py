@@ -17,7 +17,7 @@ from benchmarks import _common
 
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
-SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search")
+SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "fidelity")
 
 
 def _progress(message: str) -> None:
@@ -39,7 +39,7 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import agent_overhead, baselines, digits, pipeline_cost, search, zoo
+    from benchmarks import agent_overhead, baselines, digits, fidelity, pipeline_cost, search, zoo
 
     f = results["figures"]
     m = results["machine"]
@@ -74,6 +74,8 @@ def render(results: dict, folder: Path) -> str:
     if "search" in f:
         out += ["## 7. Hardware-aware search against uniform width multipliers", "", search.render(f["search"]), "",
                 f"![search: accuracy vs measured latency]({search.plot(f['search'], folder)})", ""]
+    if "fidelity" in f:
+        out += ["## 8. Quantization fidelity", "", fidelity.render(f["fidelity"]), ""]
     return "\n".join(out)
 
 

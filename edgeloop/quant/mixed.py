@@ -63,7 +63,7 @@ class MixedResult:
                 continue
             t = info.tensors[op.outputs[0]]
             precision = {"int8": "int8", "uint8": "int8", "int16": "int16"}.get(t.dtype, "float")
-            out.append({"op": op.name, "tensor": t.name, "layer": _layer(t.name), "precision": precision})
+            out.append({"op": op.name, "tensor": t.name, "layer": op.layer or _layer(t.name), "precision": precision})
         return out
 
 

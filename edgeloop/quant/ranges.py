@@ -65,32 +65,31 @@ def _kl(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def kl_range(hist: np.ndarray, lo: float, hi: float, levels: int = 128) -> tuple[float, float]:
-    """TensorRT's entropy calibration on the magnitude histogram: the threshold of least KL divergence."""
-    # Fold the signed histogram onto |x| so one threshold serves both sides.
-    edges = np.linspace(lo, hi, len(hist) + 1)
+    """TensorRT's entropy calibration on the magnitude histogram: the threshold of least KL divergence.
+
+    For each candidate threshold (bin ``i``), ``p`` is the histogram up to it with the mass
+    beyond added to its last bin, ``q`` the same bins without that mass merged into
+    ``levels`` groups and spread back evenly over each group's non-empty bins.
+    """
     limit = max(abs(lo), abs(hi))
     mags = np.abs(_centers(lo, hi, len(hist)))
     h, _ = np.histogram(mags, bins=len(hist), range=(0.0, limit), weights=hist.astype(np.float64))
-    levels = levels * 2 if lo >= 0 else levels  # one-sided tensors use the whole int8 range
-    best_i, best = len(h), np.inf
-    total = h.sum()
-    if total == 0:
+    if h.sum() == 0:
         return lo, hi
+    best_i, best = len(h), np.inf
     for i in range(levels, len(h) + 1, max(1, len(h) // 256)):
         p = h[:i].copy()
         p[-1] += h[i:].sum()
-        # Merge p's bins into `levels` groups and spread each group back over its non-empty bins.
-        groups = np.array_split(np.arange(i), levels)
-        q = np.zeros(i)
-        for g in groups:
-            nonzero = h[g] > 0
-            if nonzero.any():
-                q[g[nonzero]] = h[g].sum() / nonzero.sum()
+        starts = np.linspace(0, i, levels + 1).astype(int)[:-1]
+        sums = np.add.reduceat(h[:i], starts)
+        nonzero = h[:i] > 0
+        counts = np.add.reduceat(nonzero.astype(np.float64), starts)
+        group = np.searchsorted(starts, np.arange(i), side="right") - 1
+        q = np.where(nonzero, sums[group] / np.maximum(counts[group], 1), 0.0)
         d = _kl(p / p.sum(), q / max(q.sum(), 1e-12))
         if d < best:
             best, best_i = d, i
     threshold = float(best_i * limit / len(h))
-    del edges
     return (max(lo, -threshold) if lo < 0 else lo), min(hi, threshold)
 
 

@@ -78,7 +78,7 @@ def tensor_errors(float_model: bytes, quantized: bytes, samples: np.ndarray) -> 
         if not np.isfinite(worst_in) and np.isfinite(acc):
             lost = float("inf")  # the first quantized op: all of its error is its own
         rel = float(np.sqrt(noise[out.name] / sig[out.name])) if sig.get(out.name) else 0.0
-        rows.append({"op_index": op.index, "op": op.name, "tensor": out.name, "layer": _layer(out.name),
+        rows.append({"op_index": op.index, "op": op.name, "tensor": out.name, "layer": op.layer or _layer(out.name),
                      "dtype": out.dtype, "snr_db": acc, "rel_rmse": rel, "lost_db": float(lost)})
     return rows
 

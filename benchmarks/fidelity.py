@@ -108,7 +108,6 @@ def _model_rows(label, name, options, relu, epochs, quick, progress, tmp: Path) 
     from edgeloop.quant.litert import quantize_tflite
     from edgeloop.quant.mixed import auto_mixed
     from edgeloop.quant.prepare import prepare
-    from edgeloop.quant.ranges import range_chooser
 
     factor = 1 if quick else 4
     d = load_data("digits")
@@ -131,9 +130,10 @@ def _model_rows(label, name, options, relu, epochs, quick, progress, tmp: Path) 
 
     timed("plain PTQ (TF converter, min/max)", lambda: convert(model, "int8", calib))
     timed("LiteRT quantizer, min/max", lambda: quantize_tflite(plain, calib).model)
-    for method in ("percentile", "mse", "kl"):
-        timed(f"activations: {method}", lambda m=method: quantize_tflite(plain, calib, ranges=range_chooser(m)).model)
-    timed("activations: percentile 99.9", lambda: quantize_tflite(plain, calib, ranges=range_chooser("percentile", 99.9)).model)
+    for method in ("ema", "percentile", "mse", "kl"):
+        timed(f"activations: {method}", lambda m=method: quantize_tflite(plain, calib, calibration=m).model)
+    timed("activations: percentile 99.9", lambda: quantize_tflite(plain, calib, calibration="percentile",
+                                                                    percentile=99.9).model)
     timed("weights: MSE", lambda: quantize_tflite(plain, calib, weights="mse").model)
     timed("calibration: 50 samples", lambda: quantize_tflite(plain, calib[:50]).model)
     sel_x, sel_y = x_tr[CALIBRATION:CALIBRATION + 500], d.y_train[CALIBRATION:CALIBRATION + 500]
@@ -173,7 +173,6 @@ def _third_party(name: str, quick: bool, progress) -> dict:
     from edgeloop.quant.command import fidelity_against
     from edgeloop.quant.litert import quantize_tflite, signature_input
     from edgeloop.quant.prepare import prepare
-    from edgeloop.quant.ranges import range_chooser
 
     raw = (FIXTURES / name).read_bytes()
     plain = prepare(raw).model
@@ -181,8 +180,8 @@ def _third_party(name: str, quick: bool, progress) -> dict:
     x = _photos(size, 60 if quick else 300)
     calib, held = x[:50 if quick else 200], x[200:] if not quick else x[50:]
     rows = []
-    for label, kw in (("min/max", {}), ("percentile", {"ranges": range_chooser("percentile")}),
-                      ("mse", {"ranges": range_chooser("mse")}), ("int16x8", {"mode": "int16x8"})):
+    for label, kw in (("min/max", {}), ("percentile", {"calibration": "percentile"}),
+                      ("mse", {"calibration": "mse"}), ("int16x8", {"mode": "int16x8"})):
         progress(f"fidelity: {name} / {label}")
         with timer() as t:
             q = quantize_tflite(raw, calib, **kw)

@@ -44,7 +44,7 @@ class ConvertOptions:
             what that costs in size and in ops the Edge TPU would hand back to the CPU.
         baseline: also convert the uncompressed model to float32 for comparison.
         calibration: how activation ranges are chosen: ``minmax`` (the converter's),
-            ``percentile``, ``mse`` or ``kl`` (through the LiteRT quantizer).
+            ``percentile``, ``mse``, ``kl`` or ``ema`` (the LiteRT quantizer's moving average).
         percentile: the percentile ``calibration: percentile`` clips at.
         weights: weight scales: ``minmax``, ``mse`` or ``gptq`` (fully connected ops;
             through the LiteRT quantizer).
@@ -54,6 +54,10 @@ class ConvertOptions:
             activations, then float) until the converted model is within it.
         edgetpu: ``mode: auto``: cost each move by the ops it cuts off the Edge TPU.
         report: write the per-op quantization error report (``quant_report.png`` / ``.json``).
+        equalize: cross-layer equalization of the float model first (pairs joined by ReLU).
+        bias_correction: correct biases for the rounding of the weights first.
+        adaround: learn each weight's rounding (AdaRound) on calibration samples first.
+        adaround_iterations: optimisation steps per layer for ``adaround``.
     """
 
     mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
@@ -63,13 +67,17 @@ class ConvertOptions:
     debug: bool = False
     keep_float: int = 0
     baseline: bool = True
-    calibration: Literal["minmax", "percentile", "mse", "kl"] = "minmax"
+    calibration: Literal["minmax", "percentile", "mse", "kl", "ema"] = "minmax"
     percentile: float = 99.99
     weights: Literal["minmax", "mse", "gptq"] = "minmax"
     quantizer: Literal["converter", "litert"] = "converter"
     max_drop: float = 0.5
     edgetpu: bool = False
     report: bool = False
+    equalize: bool = False
+    bias_correction: bool = False
+    adaround: bool = False
+    adaround_iterations: int = 300
 
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
@@ -82,6 +90,8 @@ class ConvertOptions:
             self.io_type = "float32"
         if not 50.0 < self.percentile <= 100.0:
             raise ValueError(f"percentile must be in (50, 100], got {self.percentile}")
+        if self.adaround_iterations < 1:
+            raise ValueError(f"adaround_iterations must be at least 1, got {self.adaround_iterations}")
         if self.max_drop < 0:
             raise ValueError(f"max_drop must be >= 0, got {self.max_drop}")
         from edgeloop.quant.step import uses_litert
@@ -110,31 +120,53 @@ class Convert(Step):
         from edgeloop.quant.step import uses_litert
 
         o = self.options
-
+        converted = self._transformed(model, ctx)
         if uses_litert(o):
-            return self._litert(model, ctx)
+            self._litert(converted, ctx, original=model)
+            return model
         representative = ctx.data.representative(o.calibration_samples) if o.mode in FULL_INTEGER else None
         label = f"calibrate ({len(representative)} samples)" if representative is not None else f"convert ({o.mode})"
         with ctx.progress(label, len(representative) if representative is not None else 1) as advance:
-            data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type,
+            data = convert(converted, mode=o.mode, representative=representative, io_type=o.io_type,
                            per_channel=o.per_channel, progress=lambda done, total: advance(1))
             if representative is None:
                 advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
-        return self._finish(model, ctx, data, info, checks, representative)
+        self._finish(converted, ctx, data, info, checks, representative, original=model)
+        return model
 
-    def _litert(self, model, ctx: Context):
+    def _transformed(self, model, ctx: Context):
+        """The model the file is made from: ``model``, or its transformed copy (:mod:`edgeloop.quant.keras_prep`)."""
+        from edgeloop.quant.keras_prep import transform, wants_transforms
+
+        o = self.options
+        if not wants_transforms(o):
+            return model
+        with ctx.progress("equalize / bias correction / AdaRound", 1) as advance:
+            converted, record = transform(model, ctx.data.representative(o.calibration_samples), o, o.per_channel)
+            advance(1)
+        from edgeloop.pipeline._training import keras_accuracy
+
+        record["transformed_float_accuracy"] = keras_accuracy(converted, ctx.data.x_val, ctx.data.y_val)
+        ctx.record(float_transforms=record)
+        return converted
+
+    def _litert(self, model, ctx: Context, original):
         """The accuracy-aware path (:mod:`edgeloop.quant.step`)."""
         from edgeloop.converters import read_model
         from edgeloop.quant.step import convert_litert
 
         data, checks, extra = convert_litert(model, ctx, self.options)
         ctx.record(**extra)
-        return self._finish(model, ctx, data, read_model(data), checks, None)
+        self._finish(model, ctx, data, read_model(data), checks, None, original)
 
-    def _finish(self, model, ctx: Context, data, info, checks, representative):
-        """Selective quantization, sparsity / cluster checks, the report, the files."""
+    def _finish(self, model, ctx: Context, data, info, checks, representative, original):
+        """Selective quantization, sparsity / cluster checks, the report, the files.
+
+        ``model`` is what the file was made from, ``original`` the step's input model
+        (they differ after float-model transforms); the float baseline is the original's.
+        """
         from edgeloop.converters import (
             checks_to_dict,
             enforce,
@@ -166,12 +198,11 @@ class Convert(Step):
         ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type}
 
         if o.baseline:
-            base = convert(ctx.baseline_model(model), mode="float32")
+            base = convert(ctx.baseline_model(original), mode="float32")
             enforce(verify(base, mode="float32", io_type="float32"))
             _io.write_bytes(ctx.path(BASELINE_FILE), base)
             ctx.record(baseline={"file": BASELINE_FILE, "sizes": file_sizes(base)})
             ctx.state["baseline_tflite"] = BASELINE_FILE
-        return model
 
 
     def _selective(self, model, representative, data, info, checks, ctx: Context):

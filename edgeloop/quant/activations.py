@@ -59,6 +59,17 @@ def run_all(model: bytes, samples: np.ndarray, names: list[str] | None = None) -
         yield {n: dequantize(interpreter.get_tensor(d["index"]), d) for n, d in wanted.items()}
 
 
+def extremes(model: bytes, samples: np.ndarray, names: list[str]) -> dict[str, tuple[float, float]]:
+    """The smallest and largest value of each named tensor over all the samples."""
+    lo = {n: np.inf for n in names}
+    hi = {n: -np.inf for n in names}
+    for values in run_all(model, samples, names):
+        for n, v in values.items():
+            lo[n] = min(lo[n], float(v.min()))
+            hi[n] = max(hi[n], float(v.max()))
+    return {n: (lo[n], hi[n]) for n in names if np.isfinite(lo[n])}
+
+
 def histograms(model: bytes, samples: np.ndarray, bounds: dict[str, tuple[float, float]], bins: int = 2048,
                progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
     """Histogram of each named tensor's values over its ``(min, max)``, summed over the samples."""

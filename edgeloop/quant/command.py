@@ -59,8 +59,8 @@ def fidelity_against(float_model: bytes, quantized: bytes, x) -> list[dict]:
 @click.option("--data", help="Calibration and comparison data: digits, a .npz or an image folder, "
               "already scaled the way the model expects.")
 @click.option("--samples", default=200, show_default=True, help="Calibration samples.")
-@click.option("--calibration", type=click.Choice(["minmax", "percentile", "mse", "kl"]), default="minmax",
-              show_default=True, help="How activation ranges are chosen.")
+@click.option("--calibration", type=click.Choice(["minmax", "percentile", "mse", "kl", "ema"]), default="minmax",
+              show_default=True, help="How activation ranges are chosen (ema: the quantizer's moving average).")
 @click.option("--percentile", default=99.99, show_default=True, help="For --calibration percentile.")
 @click.option("--weights", type=click.Choice(["minmax", "mse", "gptq"]), default="minmax", show_default=True,
               help="Weight scales (gptq: fully connected ops).")
@@ -79,7 +79,6 @@ def quantize(model_path, mode, io_type, data, samples, calibration, percentile, 
     from edgeloop.pipeline.convert import file_sizes
     from edgeloop.quant.litert import CALIBRATED, IO_TYPES, quantize_tflite
     from edgeloop.quant.prepare import prepare
-    from edgeloop.quant.ranges import range_chooser
 
     out = Path(output)
     if out.exists() and not force:
@@ -93,7 +92,7 @@ def quantize(model_path, mode, io_type, data, samples, calibration, percentile, 
         raise EdgeloopError(f"--{mode.replace('_', '-')} needs calibration data: give --data")
     io_type = io_type or IO_TYPES[mode][0]
     dataset, calib = _samples_for(blob, data, samples) if data else (None, None)
-    q = quantize_tflite(blob, calib, mode, io_type, weights=weights, ranges=range_chooser(calibration, percentile))
+    q = quantize_tflite(blob, calib, mode, io_type, weights=weights, calibration=calibration, percentile=percentile)
     info = read_model(q.model)
     checks = verify(info, mode=mode if mode in CALIBRATED else "float32", io_type=io_type)
     enforce(checks)
@@ -137,7 +136,6 @@ def quant_report(model_path, data, samples, calibration, worst, top, out, as_jso
     from edgeloop import _io
     from edgeloop.quant.litert import quantize_tflite
     from edgeloop.quant.prepare import prepare
-    from edgeloop.quant.ranges import range_chooser
     from edgeloop.quant.report import plot, quant_report as build, report_lines
 
     if model_path.endswith(".tflite"):
@@ -152,8 +150,7 @@ def quant_report(model_path, data, samples, calibration, worst, top, out, as_jso
         blob = convert(load_model(model_path), mode="float32")
     plain = prepare(blob).model
     dataset, calib = _samples_for(plain, data, samples)
-    ranges = range_chooser(calibration)
-    first = quantize_tflite(plain, calib, "int8", "float32", ranges=ranges)
+    first = quantize_tflite(plain, calib, "int8", "float32", calibration=calibration)
     report = build(plain, first.model, calib[:32], dataset.x_val, worst=worst,
                    quantize=lambda p: quantize_tflite(plain, calib, "int8", "float32", p, qsvs=first.qsvs).model)
     folder = Path(out) / f"quant-report-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

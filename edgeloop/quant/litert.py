@@ -180,6 +180,8 @@ def quantize_tflite(
     precisions: dict[str, str] | None = None,
     weights: str = "minmax",
     per_channel: bool = True,
+    calibration: str = "minmax",
+    percentile: float = 99.99,
     ranges: Callable[[bytes, dict, np.ndarray], dict] | None = None,
     qsvs: dict | None = None,
 ) -> Quantized:
@@ -194,8 +196,10 @@ def quantize_tflite(
         precisions: per-op overrides, ``{op output tensor name: "int8" | "int16" | "float"}``.
         weights: weight quantization algorithm (:data:`WEIGHT_ALGORITHMS`).
         per_channel: one weight scale per output channel.
-        ranges: called as ``ranges(prepared_model, qsvs, samples)`` to replace calibrated
-            activation ranges (see :mod:`edgeloop.quant.ranges`); returns new QSVs.
+        calibration: how activation ranges are chosen (:data:`edgeloop.quant.ranges.METHODS`).
+        percentile: the percentile ``calibration="percentile"`` clips at.
+        ranges: called as ``ranges(prepared_model, qsvs, samples)`` instead of the
+            ``calibration`` method, to replace calibrated ranges; returns new QSVs.
         qsvs: calibration results of an earlier call (``Quantized.qsvs``) to reuse: the
             same model quantized with other per-op precisions needs no new calibration.
 
@@ -210,6 +214,10 @@ def quantize_tflite(
     if weights not in WEIGHT_ALGORITHMS:
         raise EdgeloopError(f"unknown weight algorithm {weights!r}; algorithms: {', '.join(WEIGHT_ALGORITHMS)}")
     quantizer, _ = _lq()
+    if ranges is None:
+        from edgeloop.quant.ranges import range_chooser
+
+        ranges = range_chooser(calibration, percentile)
     prepared = prepare(model)
     key, name, shape = signature_input(prepared.model)
     recipe = build_recipe(mode, io_type, precisions, weights, per_channel)

@@ -55,11 +55,10 @@ def convert_litert(model, ctx, o) -> tuple[bytes, list[Check], dict]:
     from edgeloop.converters import read_model, verify
     from edgeloop.converters.tflite import convert
     from edgeloop.quant.litert import quantize_tflite
-    from edgeloop.quant.ranges import range_chooser
 
     samples = ctx.data.representative(o.calibration_samples)
     float_blob = convert(model, mode="float32")
-    ranges = range_chooser(o.calibration, o.percentile)
+    ranges = {"calibration": o.calibration, "percentile": o.percentile}
     extra: dict = {"quantizer": "litert-quantizer", "calibration": o.calibration, "weights": o.weights}
     if o.mode == "auto":
         from edgeloop.quant.mixed import auto_mixed
@@ -67,7 +66,7 @@ def convert_litert(model, ctx, o) -> tuple[bytes, list[Check], dict]:
         x_sel, y_sel = selection_split(ctx.data, len(samples))
         with ctx.progress(f"mixed precision (budget {o.max_drop} points)", 1) as advance:
             result = auto_mixed(float_blob, samples, x_sel, y_sel, o.max_drop, io_type=o.io_type,
-                                edgetpu=bool(o.edgetpu), weights=o.weights, ranges=ranges)
+                                edgetpu=bool(o.edgetpu), weights=o.weights, **ranges)
             advance(1)
         data = result.model
         info = read_model(data)
@@ -86,7 +85,7 @@ def convert_litert(model, ctx, o) -> tuple[bytes, list[Check], dict]:
         }
     else:
         q = quantize_tflite(float_blob, samples, o.mode, o.io_type, weights=o.weights, per_channel=o.per_channel,
-                            ranges=ranges)
+                            **ranges)
         data, info = q.model, read_model(q.model)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
     if o.report:

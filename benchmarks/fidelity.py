@@ -89,6 +89,16 @@ def _row(label, blob, ref_out, x_val, y_val, seconds):
             "ops_off_int8": _off_int8(blob), "seconds": seconds}
 
 
+def _transform(model, calib, flags: dict, quick: bool):
+    from types import SimpleNamespace
+
+    from edgeloop.quant.keras_prep import transform
+
+    options = SimpleNamespace(equalize=False, bias_correction=False, adaround=False,
+                              adaround_iterations=30 if quick else 300, **flags)
+    return transform(model, calib, options)[0]
+
+
 def _qat(model, x, y, data_spec, tmp: Path, epochs: int) -> bytes:
     from edgeloop.pipeline.runner import run as run_recipe
     from edgeloop.recipe import from_dict
@@ -135,6 +145,10 @@ def _model_rows(label, name, options, relu, epochs, quick, progress, tmp: Path) 
     timed("activations: percentile 99.9", lambda: quantize_tflite(plain, calib, calibration="percentile",
                                                                     percentile=99.9).model)
     timed("weights: MSE", lambda: quantize_tflite(plain, calib, weights="mse").model)
+    for label_, flags in (("CLE", {"equalize": True}), ("bias correction", {"bias_correction": True}),
+                          ("CLE + bias correction", {"equalize": True, "bias_correction": True}),
+                          ("AdaRound", {"adaround": True}), ("CLE + AdaRound", {"equalize": True, "adaround": True})):
+        timed(f"{label_} (converter)", lambda f=flags: convert(_transform(model, calib, f, quick), "int8", calib))
     timed("calibration: 50 samples", lambda: quantize_tflite(plain, calib[:50]).model)
     sel_x, sel_y = x_tr[CALIBRATION:CALIBRATION + 500], d.y_train[CALIBRATION:CALIBRATION + 500]
     auto = {}

@@ -120,6 +120,9 @@ class Convert(Step):
         from edgeloop.quant.step import uses_litert
 
         o = self.options
+        if getattr(model, "is_tflite", False):  # a float .tflite in: the LiteRT quantizer on the file itself
+            self._litert(model, ctx, original=model)
+            return model
         converted = self._transformed(model, ctx)
         if uses_litert(o):
             self._litert(converted, ctx, original=model)
@@ -198,7 +201,8 @@ class Convert(Step):
         ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type}
 
         if o.baseline:
-            base = convert(ctx.baseline_model(original), mode="float32")
+            baseline = ctx.baseline_model(original)
+            base = baseline.data if getattr(baseline, "is_tflite", False) else convert(baseline, mode="float32")
             enforce(verify(base, mode="float32", io_type="float32"))
             _io.write_bytes(ctx.path(BASELINE_FILE), base)
             ctx.record(baseline={"file": BASELINE_FILE, "sizes": file_sizes(base)})

@@ -159,6 +159,11 @@ def _load_model(recipe: Recipe, data):
     from edgeloop._tf import keras
     from edgeloop.models import load_model
 
+    if str(recipe.model).endswith(".tflite"):  # a float file: post-training steps only
+        from edgeloop.quant.tflite_model import load_float_tflite
+
+        return load_float_tflite(recipe.model, [s.name for s in recipe.steps], data.sample_shape)
+
     keras.utils.set_random_seed(recipe.seed)  # a zoo model's initial weights follow the seed too
     model = load_model(recipe.model, input_shape=data.sample_shape, classes=data.classes)
     output = model.output_shape

@@ -57,7 +57,16 @@ def convert_litert(model, ctx, o) -> tuple[bytes, list[Check], dict]:
     from edgeloop.quant.litert import quantize_tflite
 
     samples = ctx.data.representative(o.calibration_samples)
-    float_blob = convert(model, mode="float32")
+    if getattr(model, "is_tflite", False):
+        from edgeloop.errors import EdgeloopError
+
+        if o.mode not in ("int8", "int16x8", "auto") or o.debug or o.keep_float or o.equalize or o.bias_correction \
+                or o.adaround:
+            raise EdgeloopError("a .tflite model converts with mode int8, int16x8 or auto; debug, keep_float, "
+                                "equalize, bias_correction and adaround need the Keras model")
+        float_blob = model.data
+    else:
+        float_blob = convert(model, mode="float32")
     ranges = {"calibration": o.calibration, "percentile": o.percentile}
     extra: dict = {"quantizer": "litert-quantizer", "calibration": o.calibration, "weights": o.weights}
     if o.mode == "auto":

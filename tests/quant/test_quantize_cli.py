@@ -29,7 +29,7 @@ def test_float16_file_to_verified_full_int8(tmp_path, face_npz):
     info = read_model(out)
     assert all(c.passed for c in verify(info, mode="int8", io_type="int8"))
     assert "DEQUANTIZE" not in op_counts(info)
-    assert result["folded"] == {"DEQUANTIZE": 74}
+    assert result["folded"] == {"DEQUANTIZE": 74, "activation fused": 17}
     boxes, scores = result["fidelity"]
     assert boxes["samples"] == 8 and boxes["snr_db"] > 10.0  # int8 boxes follow the float file
     assert scores["cosine"] > 0.9

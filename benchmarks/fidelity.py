@@ -94,8 +94,8 @@ def _transform(model, calib, flags: dict, quick: bool):
 
     from edgeloop.quant.keras_prep import transform
 
-    options = SimpleNamespace(equalize=False, bias_correction=False, adaround=False,
-                              adaround_iterations=30 if quick else 300, **flags)
+    options = SimpleNamespace(**{"equalize": False, "bias_correction": False, "adaround": False,
+                                 "adaround_iterations": 30 if quick else 300, **flags})
     return transform(model, calib, options)[0]
 
 

@@ -155,6 +155,9 @@ def auto_mixed(float_model: bytes, samples: np.ndarray, x_val: np.ndarray, y_val
 
         return analyze(read_model(model)).ops_on_cpu
 
+    # With integer I/O the op writing a graph output must stay int8 (its type is the output's).
+    info = read_model(plain)
+    fixed = {info.tensors[i].name for i in info.outputs} if io_type != "float32" else set()
     precisions: dict[str, str] = {}
     model, acc = first.model, _accuracy(first.model, x_val, y_val)
     result = MixedResult(model, {}, acc, float_acc, False,
@@ -164,7 +167,8 @@ def auto_mixed(float_model: bytes, samples: np.ndarray, x_val: np.ndarray, y_val
     base_cut = cut(model) if edgetpu else 0
     while (float_acc - acc) * 100 > max_drop and len(result.moves) < max_moves:
         rows = rank(tensor_errors(plain, model, samples[:32]))
-        tried = [r["tensor"] for r in rows if precisions.get(r["tensor"], "int8") in STEPS][:candidates]
+        tried = [r["tensor"] for r in rows
+                 if precisions.get(r["tensor"], "int8") in STEPS and r["tensor"] not in fixed][:candidates]
         best = None
         for tensor in tried:
             current = precisions.get(tensor, "int8")

@@ -26,24 +26,22 @@ def _interpreter(model: bytes):
 
 
 def activation_tensors(model: bytes) -> dict[str, dict]:
-    """``{name: tensor detail}`` of every tensor an op writes (no constants)."""
+    """``{name: tensor detail}`` of the graph's input and every tensor an op writes (no constants)."""
+    from edgeloop.converters import read_model
+
+    info = read_model(model)
+    constants = {t.name for t in info.tensors if t.is_constant}
     interpreter = _interpreter(model)
-    details = interpreter.get_tensor_details()
-    inputs = {d["index"] for d in interpreter.get_input_details()}
     out = {}
-    for d in details:
+    for d in interpreter.get_tensor_details():
+        if d["name"] in constants:
+            continue
         try:
             interpreter.get_tensor(d["index"])
         except ValueError:
             continue  # tensors without data (optional operands)
         out[d["name"]] = d
-    # Constants have no producer; an interpreter cannot tell, but their buffers are
-    # read-only: a tensor whose value survives an invoke unchanged from allocation and
-    # that is no input is a constant. Cheaper: the model's own constant list.
-    from edgeloop.converters import read_model
-
-    constants = {t.name for t in read_model(model).tensors if t.is_constant}
-    return {n: d for n, d in out.items() if n not in constants or d["index"] in inputs}
+    return out
 
 
 def run_all(model: bytes, samples: np.ndarray, names: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:

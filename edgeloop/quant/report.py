@@ -66,14 +66,10 @@ def tensor_errors(float_model: bytes, quantized: bytes, samples: np.ndarray) -> 
             return float("inf")
         return 10 * np.log10(sig[n] / noise[n]) if sig[n] else float("-inf")
 
-    def first_name(n: str) -> str:
-        # Quantized inputs are often renamed by a QUANTIZE op; follow it back to a float name.
-        return n
-
     rows = []
     for op, out, ins in ops:
         acc = float(db(out.name))
-        worst_in = min((db(first_name(n)) for n in ins), default=float("inf"))
+        worst_in = min((db(n) for n in ins), default=float("inf"))
         lost = 0.0 if not np.isfinite(acc) else (acc if not np.isfinite(worst_in) else worst_in - acc)
         if not np.isfinite(worst_in) and np.isfinite(acc):
             lost = float("inf")  # the first quantized op: all of its error is its own
@@ -81,11 +77,6 @@ def tensor_errors(float_model: bytes, quantized: bytes, samples: np.ndarray) -> 
         rows.append({"op_index": op.index, "op": op.name, "tensor": out.name, "layer": op.layer or _layer(out.name),
                      "dtype": out.dtype, "snr_db": acc, "rel_rmse": rel, "lost_db": float(lost)})
     return rows
-
-
-def _lost_key(row: dict) -> float:
-    lost = row["lost_db"]
-    return -1e9 if not np.isfinite(lost) and lost > 0 and row["snr_db"] == float("inf") else lost
 
 
 def rank(rows: list[dict]) -> list[dict]:

@@ -104,6 +104,13 @@ def median_latency_us(model: bytes, runs: int = 60) -> float:
     return float(np.median(times) * 1e6)
 
 
+def ops_off_edgetpu(model: bytes) -> int:
+    """Ops edgeloop's Edge TPU analyzer says run on the CPU: what an op off int8 costs there."""
+    from edgeloop.converters.edgetpu import analyze
+
+    return analyze(read_model(model)).ops_on_cpu
+
+
 def _accuracy(model: bytes, x: np.ndarray, y: np.ndarray) -> float:
     from edgeloop.device.interpreter import TFLiteModel
 
@@ -150,11 +157,7 @@ def auto_mixed(float_model: bytes, samples: np.ndarray, x_val: np.ndarray, y_val
     def cost_us(tensor: str, current: str, target: str) -> float:
         return max(macs.get(tensor, 0) * (per_mac[target] - per_mac[current]), 0.0) + 1.0  # 1 µs: the QUANTIZE pair
 
-    def cut(model: bytes) -> int:
-        from edgeloop.converters.edgetpu import analyze
-
-        return analyze(read_model(model)).ops_on_cpu
-
+    cut = ops_off_edgetpu
     # With integer I/O the op writing a graph output must stay int8 (its type is the output's).
     info = read_model(plain)
     fixed = {info.tensors[i].name for i in info.outputs} if io_type != "float32" else set()
@@ -173,19 +176,18 @@ def auto_mixed(float_model: bytes, samples: np.ndarray, x_val: np.ndarray, y_val
         for tensor in tried:
             current = precisions.get(tensor, "int8")
             target = STEPS[current]
-            trial = {**precisions, tensor: target}
-            blob = convert_with_precisions(plain, samples, trial, io_type, qsvs, **kwargs)
-            if blob == model and target == "int16":  # the op has no int16 kernel: go straight to float
-                target, trial = "float", {**precisions, tensor: "float"}
+            while target is not None:  # int16 first; float when int16 buys nothing
+                trial = {**precisions, tensor: target}
                 blob = convert_with_precisions(plain, samples, trial, io_type, qsvs, **kwargs)
-            result.tried += 1
-            trial_acc = _accuracy(blob, x_val, y_val)
-            gain = (trial_acc - acc) * 100
-            cost = cost_us(tensor, current, target)
-            ops_cut = cut(blob) - base_cut if edgetpu else 0
-            score = gain / (cost + (1000.0 * ops_cut if edgetpu else 0.0))
-            if gain > 0 and (best is None or score > best[0]):
-                best = (score, tensor, target, trial, blob, trial_acc, cost, ops_cut)
+                result.tried += 1
+                trial_acc = _accuracy(blob, x_val, y_val) if blob != model else acc  # no int16 kernel: unchanged
+                gain = (trial_acc - acc) * 100
+                cost = cost_us(tensor, current, target)
+                ops_cut = cut(blob) - base_cut if edgetpu else 0
+                score = gain / (cost + (1000.0 * ops_cut if edgetpu else 0.0))
+                if gain > 0 and (best is None or score > best[0]):
+                    best = (score, tensor, target, trial, blob, trial_acc, cost, ops_cut)
+                target = STEPS.get(target) if gain <= 0 else None
         if best is None:
             say(f"auto: nothing among {len(tried)} ops buys accuracy; stopping at {acc:.2%}")
             break

@@ -68,3 +68,15 @@ def test_convert_step_auto_and_report(ctx, make_tiny_cnn):
     assert all(c["passed"] for c in ctx.result["checks"])
     assert (ctx.run_dir / "quant_report.png").stat().st_size > 1000
     assert ctx.state["tflite"]["mode"] == "auto"
+
+
+def test_an_op_off_int8_costs_edgetpu_ops(trained_float, digits):
+    from edgeloop.quant.mixed import ops_off_edgetpu
+
+    calib = digits.x_train[:50]
+    full = convert_with_precisions(trained_float, calib, {}, io_type="int8")
+    info = read_model(trained_float)
+    middle = info.tensors[info.ops[2].outputs[0]].name  # an op in the middle of the graph
+    mixed = convert_with_precisions(trained_float, calib, {middle: "float"}, io_type="int8")
+    assert ops_off_edgetpu(full) == 0
+    assert ops_off_edgetpu(mixed) >= 2  # the float op and everything after the cut it makes

@@ -53,7 +53,7 @@ def _relu6_free(model):
 
 
 def _train(name, options, relu, epochs, x, y, seed=0):
-    from edgeloop._tf import keras, tf
+    from edgeloop._tf import keras
     from edgeloop.models import create
 
     keras.utils.set_random_seed(seed)
@@ -63,7 +63,6 @@ def _train(name, options, relu, epochs, x, y, seed=0):
     model.compile(keras.optimizers.Adam(2e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
-    del tf
     return model
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from edgeloop.converters import read_model
 from edgeloop.converters.inspect import layer_name
 from edgeloop.quant.activations import run_all
-from edgeloop.quant.fidelity import output_fidelity, relative_rmse, snr_db
+from edgeloop.quant.fidelity import output_fidelity
 
 _SKIP = ("QUANTIZE", "DEQUANTIZE")
 

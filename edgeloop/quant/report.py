@@ -41,6 +41,19 @@ def tensor_errors(float_model: bytes, quantized: bytes, samples: np.ndarray) -> 
     """Per op output of ``quantized``, the error against ``float_model``, in execution order."""
     qinfo, finfo = read_model(quantized), read_model(float_model)
     float_names = {t.name for t in finfo.tensors}
+    producer = qinfo.producer()
+
+    def source(index: int) -> str:
+        # A QUANTIZE (int8 <-> int16, float <-> int8) between two ops writes a tensor the float
+        # file does not have: compare the tensor it was made from instead.
+        for _ in range(4):
+            t = qinfo.tensors[index]
+            op = producer.get(index)
+            if t.name in float_names or op is None or op.name not in _SKIP:
+                return t.name
+            index = op.inputs[0]
+        return qinfo.tensors[index].name
+
     ops = []
     for op in qinfo.ops:
         if op.name in _SKIP or not op.outputs:
@@ -48,7 +61,7 @@ def tensor_errors(float_model: bytes, quantized: bytes, samples: np.ndarray) -> 
         out = qinfo.tensors[op.outputs[0]]
         if out.name not in float_names:
             continue
-        ins = [qinfo.tensors[i].name for i in op.inputs if i >= 0 and not qinfo.tensors[i].is_constant]
+        ins = [source(i) for i in op.inputs if i >= 0 and not qinfo.tensors[i].is_constant]
         ops.append((op, out, ins))
     names = sorted({o.name for _, o, _ in ops} | {n for _, _, ins in ops for n in ins})
     sig = {n: 0.0 for n in names}

@@ -46,8 +46,7 @@ class ConvertOptions:
         calibration: how activation ranges are chosen: ``minmax`` (the converter's),
             ``percentile``, ``mse``, ``kl`` or ``ema`` (the LiteRT quantizer's moving average).
         percentile: the percentile ``calibration: percentile`` clips at.
-        weights: weight scales: ``minmax``, ``mse`` or ``gptq`` (fully connected ops;
-            through the LiteRT quantizer).
+        weights: weight scales: ``minmax`` or ``mse`` (through the LiteRT quantizer).
         quantizer: ``converter`` (TensorFlow's) or ``litert`` (the LiteRT quantizer on the
             float32 file); the options above and ``mode: auto`` imply ``litert``.
         max_drop: ``mode: auto``: the accuracy budget in points; ops move off int8 (int16
@@ -69,7 +68,7 @@ class ConvertOptions:
     baseline: bool = True
     calibration: Literal["minmax", "percentile", "mse", "kl", "ema"] = "minmax"
     percentile: float = 99.99
-    weights: Literal["minmax", "mse", "gptq"] = "minmax"
+    weights: Literal["minmax", "mse"] = "minmax"
     quantizer: Literal["converter", "litert"] = "converter"
     max_drop: float = 0.5
     edgetpu: bool = False

@@ -63,7 +63,7 @@ def fidelity_against(float_model: bytes, quantized: bytes, x) -> list[dict]:
               show_default=True, help="How activation ranges are chosen (ema: the quantizer's moving average).")
 @click.option("--percentile", default=99.99, show_default=True, help="For --calibration percentile.")
 @click.option("--weights", type=click.Choice(["minmax", "mse", "gptq"]), default="minmax", show_default=True,
-              help="Weight scales (gptq: fully connected ops).")
+              help="Weight scales (gptq: fully connected ops of --weight-only / --dynamic files).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite to write.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--json", "as_json", is_flag=True)

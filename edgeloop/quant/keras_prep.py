@@ -25,14 +25,27 @@ def _copy(model):
     return clone
 
 
+def _functional(model):
+    """A Sequential model as the same layers called functionally (the transforms read a layer graph)."""
+    from edgeloop._tf import keras
+
+    if not isinstance(model, keras.Sequential):
+        return model
+    x = inputs = keras.Input(batch_shape=model.input_shape)
+    for layer in model.layers:
+        x = layer(x)
+    return keras.Model(inputs, x, name=model.name)
+
+
 def transform(model, samples: np.ndarray, o, per_channel: bool = True) -> tuple[object, dict]:
     """A transformed copy of ``model`` and a record of what each transform did."""
     from edgeloop.quant.equalize import equalize
     from edgeloop.quant.fold import fold_batch_norms
     from edgeloop.quant.rounding import adaround, bias_correct
 
-    folded_model, folded = fold_batch_norms(model)
-    work = folded_model if folded else _copy(model)
+    functional = _functional(model)
+    folded_model, folded = fold_batch_norms(functional)
+    work = folded_model if folded else _copy(functional)
     record: dict = {"folded_batch_norms": len(folded)}
     if o.equalize:
         _, pairs = equalize(work)

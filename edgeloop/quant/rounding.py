@@ -14,9 +14,9 @@ the rounding the file holds (the tests check it in the converted file).
   2020): a rectified sigmoid per weight, the reconstruction error plus a regulariser
   that drives it to 0 or 1, its temperature annealed.
 
-Layers with a fused non-linear activation are skipped (their pre-activation output is
-not visible); run :func:`edgeloop.quant.fold.fold_batch_norms` first so the kernels are
-the ones the file will hold.
+Both look at a layer's linear part (the kernel alone), so a fused activation does not
+matter; run :func:`edgeloop.quant.fold.fold_batch_norms` first so the kernels are the
+ones the file will hold.
 """
 
 from __future__ import annotations
@@ -67,16 +67,9 @@ def nearest(class_name: str, kernel: np.ndarray, per_channel: bool = True) -> np
 
 
 def target_layers(model) -> list:
-    """Conv2D / DepthwiseConv2D / Dense layers without a fused non-linear activation."""
-    out = []
-    for layer in model.layers:
-        if type(layer).__name__ not in WEIGHTED:
-            continue
-        act = getattr(layer, "activation", None)
-        if act is not None and getattr(act, "__name__", "linear") != "linear":
-            continue
-        out.append(layer)
-    return out
+    """Conv2D / DepthwiseConv2D / Dense layers (their linear part is what both transforms look at)."""
+    return [layer for layer in model.layers
+            if type(layer).__name__ in WEIGHTED and getattr(layer, "groups", 1) == 1]  # grouped: no CPU kernel to replay
 
 
 def layer_inputs(model, layers: list, x: np.ndarray) -> list[np.ndarray]:
@@ -95,10 +88,10 @@ def bias_correct(model, x: np.ndarray, per_channel: bool = True) -> list[str]:
     for layer, inputs in zip(layers, layer_inputs(model, layers, x)):
         weights = layer.get_weights()
         name = type(layer).__name__
-        quantized = nearest(name, weights[0], per_channel)
-        float_out = np.asarray(layer(inputs))
-        layer.set_weights([quantized, *weights[1:]])
-        shift = (np.asarray(layer(inputs)) - float_out).reshape(-1, float_out.shape[-1]).mean(axis=0)
+        linear = _apply_fn(layer)
+        # The linear part only: a fused activation comes after the bias this corrects.
+        diff = np.asarray(linear(inputs, nearest(name, weights[0], per_channel) - weights[0]))
+        shift = diff.reshape(-1, diff.shape[-1]).mean(axis=0)
         layer.set_weights([weights[0], weights[1] - shift.astype(np.float32), *weights[2:]])
         done.append(layer.name)
     return done
@@ -122,11 +115,11 @@ def adaround(model, x: np.ndarray, per_channel: bool = True, iterations: int = 3
         # Start each weight at its nearest rounding: h(v) = rest.
         v = tf.Variable(-np.log((zeta - gamma) / (np.clip(rest, 1e-3, 1 - 1e-3) - gamma) - 1), dtype=tf.float32)
         xs = tf.constant(inputs, tf.float32)
-        target = tf.constant(np.asarray(layer(inputs)))
+        conv = _apply_fn(layer)
+        target = tf.constant(np.asarray(conv(xs, tf.constant(kernel))))  # the float kernel's linear output
         energy = tf.constant(float(np.mean(np.square(target.numpy()))) or 1.0)
         opt = tf.keras.optimizers.Adam(1e-2)
         scale_t, floor_t = tf.constant(scale), tf.constant(floor.astype(np.float32))
-        conv = _apply_fn(layer)
 
         @tf.function
         def train_step(beta):
@@ -157,7 +150,7 @@ def _apply_fn(layer):
 
     name = type(layer).__name__
     if name == "Dense":
-        return lambda x, w: tf.matmul(x, w)
+        return lambda x, w: tf.tensordot(tf.cast(x, tf.float32), w, 1)
     strides = (1, *layer.strides, 1)
     padding = layer.padding.upper()
     dilations = layer.dilation_rate

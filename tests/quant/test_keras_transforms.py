@@ -101,3 +101,23 @@ def test_adaround_weights_survive_both_converters(bn_model, digits):
             assert found, (label, name)
             np.testing.assert_array_equal(found[0].data.astype(np.int64), stored, err_msg=f"{label} {name}")
     assert max(flips) > 0  # learned, not round-to-nearest
+
+
+@pytest.mark.slow
+def test_convert_step_runs_the_transforms_on_a_copy(ctx, make_tiny_cnn):
+    from edgeloop._tf import keras
+    from edgeloop.pipeline import build_step
+
+    model = make_tiny_cnn()
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(ctx.data.x_train, ctx.data.y_train, epochs=2, verbose=0)
+    before = [w.copy() for w in model.get_weights()]
+    step = build_step("convert", {"mode": "int8", "bias_correction": True, "adaround": True, "adaround_iterations": 20,
+                                  "calibration_samples": 50, "baseline": False}, "step 1 (convert)")
+    assert step.apply(model, ctx) is model
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the user's model is untouched
+    record = ctx.result["float_transforms"]
+    assert record["bias_corrected"] == ["conv", "fc", "out"] and record["adarounded"] == ["conv", "fc", "out"]
+    assert record["transformed_float_accuracy"] > 0.8
+    assert all(c["passed"] for c in ctx.result["checks"])

@@ -135,8 +135,12 @@ def _model_rows(label, name, options, relu, epochs, quick, progress, tmp: Path) 
 
     def timed(label_, fn):
         progress(f"fidelity: {label} / {label_}")
-        with timer() as tt:
-            blob = fn()
+        try:
+            with timer() as tt:
+                blob = fn()
+        except Exception as exc:  # a technique that cannot run on this model is a row saying why
+            rows.append({"technique": label_, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"})
+            return
         rows.append(_row(label_, blob, ref, x_val, d.y_val, tt["seconds"]))
 
     timed("plain PTQ (TF converter, min/max)", lambda: convert(model, "int8", calib))
@@ -226,7 +230,9 @@ def render(figures: dict) -> str:
         base = rows[0]["accuracy"]
         body = [[r["technique"], f"{100 * r['accuracy']:.2f}", f"{100 * (r['accuracy'] - base):+.2f}",
                  f"{100 * r['top1_agreement']:.2f}", "inf" if not np.isfinite(r["snr_db"]) else f"{r['snr_db']:.1f}",
-                 f"{r['bytes']:,}", f"{r['latency_us']:.0f}", str(r["ops_off_int8"]), f"{r['seconds']:.0f}"] for r in rows]
+                 f"{r['bytes']:,}", f"{r['latency_us']:.0f}", str(r["ops_off_int8"]), f"{r['seconds']:.0f}"]
+                if "error" not in r else [r["technique"], "not run: " + r["error"], "", "", "", "", "", "", ""]
+                for r in rows]
         moves = m["auto"].get("moves", [])
         moved = ", ".join(f"{x['layer']} -> {x['precision']}" for x in moves) or "none"
         note = (f"**{m['label']}**, input {m['input']}, trained {m['epochs']} epochs; {m['n_val']} held-out digits. "

@@ -37,9 +37,12 @@ def test_optimize_a_float_tflite_with_post_training_steps(tmp_path, trained_floa
     assert acc["tflite_int8"] > 0.8 and abs(acc["baseline_float"] - acc["tflite_int8"]) < 0.05
     assert report["steps"][0]["result"]["quantizer"] == "litert-quantizer"
 
-    recipe.write_text(f"name: t\nmodel: {model}\ndata: digits\nsteps:\n  - prune: {{target_sparsity: 0.5}}\n"
-                      "  - convert: {mode: int8}\n")
+    from edgeloop.errors import EdgeloopError
+    from edgeloop.pipeline.runner import run
+    from edgeloop.recipe import from_dict
+
     before = set((tmp_path / "runs").iterdir())
-    refused = run_cli("optimize", recipe, "--out", tmp_path / "runs")
-    assert refused.returncode == 2 and "post-training steps only" in refused.stderr
+    with pytest.raises(EdgeloopError, match="post-training steps only"):
+        run(from_dict({"name": "t", "model": str(model), "data": "digits",
+                       "steps": [{"prune": {"target_sparsity": 0.5}}, {"convert": {"mode": "int8"}}]}), out=tmp_path / "runs")
     assert set((tmp_path / "runs").iterdir()) == before  # refused before a run folder was made

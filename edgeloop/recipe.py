@@ -31,7 +31,8 @@ import yaml
 from edgeloop.errors import EdgeloopError
 
 PRESET_PREFIX = "edgeloop:"
-TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "measure_steps", "steps")
+TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "preprocess", "fold_preprocessing",
+                  "expected_accuracy", "measure_steps", "steps")
 
 
 @dataclass
@@ -49,6 +50,13 @@ class Recipe:
         measure_steps: convert, score and time the model after every step that changes
             it (see :mod:`edgeloop.pipeline.measure`).
         source: where the recipe came from (a file or a preset).
+        preprocess: how raw 0–255 pixels become the model's input, as plain data (see
+            :class:`edgeloop.preprocess.Preprocess`; ``None``: [0, 1] for images, a
+            ``.npz`` as stored).
+        fold_preprocessing: converted models take raw 0–255 pixels (the preprocessing
+            folded in as their first layer).
+        expected_accuracy: the validation accuracy the model's own training recorded; the
+            float model far below it stops the run before compression.
     """
 
     name: str
@@ -60,6 +68,9 @@ class Recipe:
     image_size: list[int] | None = None
     measure_steps: bool = True
     source: str = ""
+    preprocess: dict | None = None
+    fold_preprocessing: bool = False
+    expected_accuracy: float | None = None
 
     def to_dict(self) -> dict:
         """Plain data that :func:`from_dict` turns back into this recipe."""
@@ -70,18 +81,25 @@ class Recipe:
             "seed": self.seed,
             "val_fraction": self.val_fraction,
             "image_size": self.image_size,
+            "preprocess": self.preprocess,
+            "fold_preprocessing": self.fold_preprocessing,
+            "expected_accuracy": self.expected_accuracy,
             "measure_steps": self.measure_steps,
             "steps": [{s.name: s.describe()["options"]} for s in self.steps],
         }
 
 
-def load_recipe(spec: str, model: str | None = None, data: str | None = None) -> Recipe:
+def load_recipe(spec: str, model: str | None = None, data: str | None = None, preprocess: str | None = None,
+                max_drop: float | None = None) -> Recipe:
     """Read a recipe from a YAML file or a preset name, with optional overrides.
 
     Args:
         spec: a path to a ``.yaml`` file, or ``edgeloop:<preset>``.
         model: overrides the recipe's model.
         data: overrides the recipe's data.
+        preprocess: overrides the recipe's preprocess (a convention name, a YAML / JSON
+            mapping or a file holding one).
+        max_drop: overrides ``max_drop`` of every ``evaluate`` step.
     """
     if spec.startswith(PRESET_PREFIX):
         from edgeloop.presets import preset
@@ -93,7 +111,28 @@ def load_recipe(spec: str, model: str | None = None, data: str | None = None) ->
         raw["model"] = model
     if data is not None:
         raw["data"] = data
+    if preprocess is not None:
+        from edgeloop.preprocess import Preprocess
+
+        raw["preprocess"] = Preprocess.parse(preprocess, "--preprocess").to_dict()
+    if max_drop is not None:
+        _set_step_option(raw, "evaluate", "max_drop", max_drop, "--max-drop")
     return from_dict(raw, source=spec)
+
+
+def _set_step_option(raw: Any, step: str, key: str, value: Any, flag: str) -> None:
+    """Set ``key`` of every ``step`` in recipe data (a flag that overrides a step's option)."""
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    found = False
+    for i, entry in enumerate(steps if isinstance(steps, list) else []):
+        if entry == step:
+            steps[i] = {step: {key: value}}
+            found = True
+        elif isinstance(entry, dict) and list(entry) == [step] and isinstance(entry[step], (dict, type(None))):
+            steps[i] = {step: {**(entry[step] or {}), key: value}}
+            found = True
+    if not found:
+        raise EdgeloopError(f"{flag} sets the {step} step's {key}, but the recipe has no {step} step")
 
 
 def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
@@ -132,6 +171,18 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         not isinstance(image_size, list) or len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size)
     ):
         raise EdgeloopError(f"{source}: image_size must be [height, width], got {image_size!r}")
+    preprocess = raw.get("preprocess")
+    if preprocess is not None:
+        from edgeloop.preprocess import Preprocess
+
+        preprocess = Preprocess.parse(preprocess, f"{source}: preprocess").to_dict()
+    fold = raw.get("fold_preprocessing", False)
+    if not isinstance(fold, bool):
+        raise EdgeloopError(f"{source}: fold_preprocessing must be true or false, got {fold!r}")
+    expected = raw.get("expected_accuracy")
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, (int, float))
+                                 or not 0 < expected <= 1):
+        raise EdgeloopError(f"{source}: expected_accuracy must be a fraction in (0, 1], got {expected!r}")
     measure_steps = raw.get("measure_steps", True)
     if not isinstance(measure_steps, bool):
         raise EdgeloopError(f"{source}: measure_steps must be true or false, got {measure_steps!r}")
@@ -145,6 +196,9 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         val_fraction=float(val_fraction),
         image_size=image_size,
         source=source,
+        preprocess=preprocess,
+        fold_preprocessing=fold,
+        expected_accuracy=None if expected is None else float(expected),
     )
 
 

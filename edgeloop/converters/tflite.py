@@ -20,14 +20,20 @@ from edgeloop.errors import EdgeloopError
 IO_TYPES = {"int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16, "float32": tf.float32}
 
 
-def static_batch_function(model):
-    """A concrete function of ``model`` whose input has batch dimension 1."""
+def static_batch_function(model, prefix=None):
+    """A concrete function of ``model`` whose input has batch dimension 1.
+
+    ``prefix`` (a layer or function, e.g. folded preprocessing) is applied to the input
+    first, outside the model, so the model's tensors keep their layer names.
+    """
     if len(model.inputs) != 1:
         raise EdgeloopError(f"only single-input models are supported for now; this one has {len(model.inputs)} inputs")
     shape = model.inputs[0].shape
     if any(d is None for d in shape[1:]):
         raise EdgeloopError(f"the model's input shape {tuple(shape)} has unknown dimensions besides the batch")
     spec = tf.TensorSpec([1, *shape[1:]], model.inputs[0].dtype, name="input")
+    if prefix is not None:
+        return tf.function(lambda x: model(prefix(x), training=False)).get_concrete_function(spec)
     return tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
 
 
@@ -61,6 +67,7 @@ def convert(
     io_type: str | None = None,
     per_channel: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    prefix=None,
 ) -> bytes:
     """Convert a tf_keras model to a TFLite flatbuffer.
 
@@ -77,6 +84,8 @@ def convert(
             (default) or ``float32``. Other modes have float32 I/O.
         per_channel: one weight scale per output channel (per tensor when false).
         progress: called as ``progress(done, total)`` after each calibration sample.
+        prefix: a layer applied to the input before the model (folded preprocessing,
+            :mod:`edgeloop.models.fold`); ``representative`` then holds its inputs.
 
     Returns:
         The ``.tflite`` bytes (verify them with :func:`edgeloop.converters.verify`).
@@ -92,7 +101,8 @@ def convert(
         io_type = allowed[0]
     if io_type not in allowed:
         raise EdgeloopError(f"{mode} models take {' or '.join(allowed)} input/output, not {io_type!r}")
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model)], variables_holder(model))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model, prefix)],
+                                                                variables_holder(model))
     if mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":

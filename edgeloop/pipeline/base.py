@@ -40,12 +40,15 @@ class Step:
         changes_model: the step returns a new Keras model (the runner saves it).
         compresses: the step makes the model smaller or cheaper; the model as it stood
             before the first such step is the run's *baseline*, kept for comparison.
+        needs_labels: the step trains or scores against labels (data without labels is
+            refused before the run starts).
     """
 
     name: ClassVar[str]
     Options: ClassVar[type]
     changes_model: ClassVar[bool] = False
     compresses: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = True
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -110,6 +113,8 @@ class Context:
             context manager yielding an ``advance(n)`` callable.
         warn: reports a warning to the user and into the report.
         result: what the running step recorded so far (the runner resets it per step).
+        fold_preprocessing: converted models take raw 0–255 pixels, the data's
+            preprocessing folded in as their first layer (:mod:`edgeloop.models.fold`).
     """
 
     data: Dataset
@@ -119,6 +124,7 @@ class Context:
     progress: Callable = None  # type: ignore[assignment]
     warn: Callable[[str], None] = print
     result: dict = field(default_factory=dict)
+    fold_preprocessing: bool = False
 
     def record(self, **values: Any) -> None:
         """Add results of the current step to its part of the report."""

@@ -50,6 +50,7 @@ class Benchmark(Step):
 
     name = "benchmark"
     Options = BenchmarkOptions
+    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.device.agent import read_token

@@ -2,7 +2,11 @@
 
 Writes ``model.tflite`` (the compressed model in the asked mode) and, for comparison,
 ``baseline_float32.tflite`` (the model before compression, plain float32). Both are
-verified; a failed check stops the run with the op or tensor named.
+verified; a failed check stops the run with the op or tensor named. With
+``fold_preprocessing`` the model is converted behind its preprocessing layer
+(:mod:`edgeloop.models.fold`), calibrated on raw pixels, and checked to take raw 0–255
+pixels and to give the unfolded model's outputs. ``model.tflite`` says what it expects in
+its metadata (:mod:`edgeloop.converters.metadata`).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edgeloop import _io
+from edgeloop.errors import EdgeloopError
+from edgeloop.converters.metadata import add_metadata
 from edgeloop.converters.modes import FULL_INTEGER, io_types_for
 from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.folding import check_fold, input_expectation, input_payload
 from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
 MODEL_FILE = "model.tflite"
@@ -112,30 +119,40 @@ class Convert(Step):
 
     name = "convert"
     Options = ConvertOptions
+    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import read_model, verify
         from edgeloop.converters.tflite import convert
+        from edgeloop.quant.keras_prep import wants_transforms
         from edgeloop.quant.step import uses_litert
 
         o = self.options
+        litert = getattr(model, "is_tflite", False) or uses_litert(o)
+        if getattr(ctx, "fold_preprocessing", False) and (litert or wants_transforms(o)):
+            raise EdgeloopError("fold_preprocessing does not work with the LiteRT quantizer path (calibration, "
+                                "weights, mode auto, a .tflite model) or the float transforms yet: give one or the other")
         if getattr(model, "is_tflite", False):  # a float .tflite in: the LiteRT quantizer on the file itself
             self._litert(model, ctx, original=model)
             return model
         converted = self._transformed(model, ctx)
-        if uses_litert(o):
+        if litert:
             self._litert(converted, ctx, original=model)
             return model
-        representative = ctx.data.representative(o.calibration_samples) if o.mode in FULL_INTEGER else None
+        representative, prefix = conversion_inputs(converted, ctx, o.calibration_samples)
+        if prefix is not None and o.keep_float:
+            raise EdgeloopError("keep_float does not work with fold_preprocessing yet: give one or the other")
+        if o.mode not in FULL_INTEGER:
+            representative = None
         label = f"calibrate ({len(representative)} samples)" if representative is not None else f"convert ({o.mode})"
         with ctx.progress(label, len(representative) if representative is not None else 1) as advance:
             data = convert(converted, mode=o.mode, representative=representative, io_type=o.io_type,
-                           per_channel=o.per_channel, progress=lambda done, total: advance(1))
+                           per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix)
             if representative is None:
                 advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
-        self._finish(converted, ctx, data, info, checks, representative, original=model)
+        self._finish(converted, ctx, data, info, checks, original=model, prefix=prefix)
         return model
 
     def _transformed(self, model, ctx: Context):
@@ -161,10 +178,10 @@ class Convert(Step):
 
         data, checks, extra = convert_litert(model, ctx, self.options)
         ctx.record(**extra)
-        self._finish(model, ctx, data, read_model(data), checks, None, original)
+        self._finish(model, ctx, data, read_model(data), checks, original=original, prefix=None)
 
-    def _finish(self, model, ctx: Context, data, info, checks, representative, original):
-        """Selective quantization, sparsity / cluster checks, the report, the files.
+    def _finish(self, model, ctx: Context, data, info, checks, original, prefix):
+        """Selective quantization, fold / sparsity / cluster checks, the report, the files.
 
         ``model`` is what the file was made from, ``original`` the step's input model
         (they differ after float-model transforms); the float baseline is the original's.
@@ -182,7 +199,13 @@ class Convert(Step):
 
         o = self.options
         if o.debug or o.keep_float:
-            data, info, checks = self._selective(model, representative, data, info, checks, ctx)
+            data, info, checks = self._selective(model, ctx.data.representative(o.calibration_samples), data, info,
+                                                 checks, ctx)
+        if prefix is not None:
+            fold_checks, fold = check_fold(model, prefix, info, ctx.data)
+            checks += fold_checks
+            ctx.record(fold=fold)
+        data = add_metadata(data, input_payload(ctx.data, folded=prefix is not None))
         sparsity = weight_sparsity(info)
         pruned = ctx.state.get("pruned")
         unique = weight_unique_values(info)
@@ -194,10 +217,11 @@ class Convert(Step):
         if clustered:
             checks.append(_clusters_check(unique, clustered["clusters"]))
         ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data), ops=op_counts(info),
-                   weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks))
+                   weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks),
+                   input=input_expectation(data))
         enforce(checks)  # the report above already holds what failed
         _io.write_bytes(ctx.path(MODEL_FILE), data)
-        ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type}
+        ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type, "folded": prefix is not None}
 
         if o.baseline:
             baseline = ctx.baseline_model(original)
@@ -230,6 +254,14 @@ class Convert(Step):
             "note": f"{len(kept)} float op(s) run on the CPU next to an Edge TPU, each splitting the graph there",
         })
         return selective, sel_info, sel_checks
+
+
+def conversion_inputs(model, ctx: Context, samples: int):
+    """Calibration samples and the prefix to convert in front of the model (folded
+    preprocessing, when the run asks for it; else ``None``)."""
+    from edgeloop.pipeline.folding import prepare
+
+    return prepare(model, ctx.data, samples, ctx.fold_preprocessing)
 
 
 def verify_checks(info):

@@ -5,6 +5,12 @@ finished so far, rewritten atomically after each), one ``NN_<step>.keras`` (a ``
 folder for QAT models) per step that changes the model, ``baseline.keras``, the ``.tflite`` files, and ``report.json`` /
 ``report.md``. Nothing in an existing run folder is overwritten except ``state.json`` and
 the report, which a resumed run brings up to date.
+
+Before the first step that is not training, the float model is checked on the data
+(:mod:`edgeloop.pipeline.sanity`): a model no better than chance stops the run with the
+likely cause, unless forced. A step's failed *gate* (a check recorded with ``gate: true``,
+e.g. ``evaluate``'s accuracy drop) does not stop the run: the later steps run and the
+run's status is ``gate_failed``, naming the gates in ``failed_gates``.
 """
 
 from __future__ import annotations
@@ -51,10 +57,14 @@ def new_run_dir(out: Path, name: str) -> Path:
     raise EdgeloopError(f"cannot create a new run folder in {out}")
 
 
-def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunResult:
-    """Run ``recipe`` from its first step in a new run folder under ``out``."""
+def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None, force: bool = False) -> RunResult:
+    """Run ``recipe`` from its first step in a new run folder under ``out``.
+
+    ``force`` goes on past a float model that fails the sanity check (with a warning).
+    """
     ui = ui or Ui(quiet=True)
     data, model = _load_inputs(recipe)
+    _check_labels_needed(recipe, data)
     run_dir = new_run_dir(Path(out), recipe.name)
     _io.write_text(run_dir / RECIPE_FILE, yaml.safe_dump(recipe.to_dict(), sort_keys=False))
     state = {
@@ -67,11 +77,14 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunRe
         "state": {},
         "warnings": [],
         "status": "running",
+        "model_input_size": _input_size(model),
     }
-    return _execute(recipe, state, run_dir, data, model, ui)
+    if data.notes:
+        state["data_notes"] = list(data.notes)
+    return _execute(recipe, state, run_dir, data, model, ui, force)
 
 
-def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
+def resume(run_dir: Path | str, ui: Ui | None = None, force: bool = False) -> RunResult:
     """Continue a run after its last finished step, with the recipe it was started with."""
     from edgeloop.models import load_model
 
@@ -85,8 +98,9 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
         recipe = from_dict(state["recipe"], source=str(run_dir / RECIPE_FILE))
     except (ValueError, KeyError, TypeError) as exc:
         raise EdgeloopError(f"{state_path} is damaged: {exc}") from None
-    data = _load_data(recipe)
-    if data.split_info() != state["data"]:
+    data = _load_data(recipe, state.get("model_input_size"))
+    info = data.split_info()
+    if {k: info.get(k) for k in state["data"]} != state["data"]:  # runs recorded before a key was added still resume
         raise EdgeloopError(f"the data {recipe.data} is not what run {run_dir} was started with")
     done = state["finished"]
     if len(done) == len(recipe.steps):
@@ -98,10 +112,10 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
         model = _load_model(recipe, data)
     state["status"] = "running"
     state.pop("error", None)
-    return _execute(recipe, state, run_dir, data, model, ui)
+    return _execute(recipe, state, run_dir, data, model, ui, force)
 
 
-def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) -> RunResult:
+def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, force: bool = False) -> RunResult:
     from edgeloop.models import model_suffix, save_model
     from edgeloop.report import write_report
 
@@ -109,11 +123,14 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
         ui.warn(message)
         state["warnings"].append(message)
 
-    ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn)
+    ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn,
+                  fold_preprocessing=recipe.fold_preprocessing)
     first = len(state["finished"])
     try:
         for index, step in enumerate(recipe.steps[first:], first + 1):
             ui.info(f"[bold]step {index}/{len(recipe.steps)}[/bold] {step.name}")
+            if step.name != "train" and "sanity" not in state:
+                state["sanity"] = _sanity(model, data, recipe, force, warn)
             if step.compresses and "baseline_model" not in ctx.state:
                 baseline = "baseline" + model_suffix(model)
                 save_model(model, run_dir / baseline)
@@ -139,7 +156,8 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
                         advance(1)
             state["finished"].append(entry)
             _io.write_json(run_dir / STATE_FILE, state)
-        state["status"] = "finished"
+        state["failed_gates"] = failed_gates(state)
+        state["status"] = "gate_failed" if state["failed_gates"] else "finished"
     except BaseException as exc:
         state["status"] = "failed"
         state["error"] = {"step": len(state["finished"]) + 1, "message": str(exc) or type(exc).__name__, "partial": ctx.result}
@@ -150,9 +168,49 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
     return RunResult(run_dir, report)
 
 
-def _load_data(recipe: Recipe):
+def failed_gates(state: dict) -> list[dict]:
+    """The gates (checks recorded with ``gate: true``) that failed in the finished steps."""
+    return [{"step": e["index"], "gate": c["name"], "detail": c["detail"]}
+            for e in state["finished"] for c in e["result"].get("checks", []) if c.get("gate") and not c["passed"]]
+
+
+def _sanity(model, data, recipe: Recipe, force: bool, warn) -> dict:
+    from edgeloop.pipeline.sanity import SanityError, check_baseline
+
+    if not data.labeled:
+        return {"verdict": "no_labels", "message": "no labels: the float model's outputs are the reference"}
+    output = model.output_shape
+    if not (isinstance(output, tuple) and len(output) == 2 and (output[-1] or 0) > 1):
+        return {"verdict": "not_a_classifier", "message": f"the model's output {output} is not one score per class: "
+                "no accuracy to check"}
+    result = check_baseline(model, data, recipe.expected_accuracy)
+    if result["verdict"] != "ok":
+        if not force:
+            raise SanityError(result["message"])
+        warn(f"{result['message']} (--force: going on)")
+        result["forced"] = True
+    return result
+
+
+def _check_labels_needed(recipe: Recipe, data) -> None:
+    if data.labeled:
+        return
+    needing = [s.name for s in recipe.steps if s.needs_labels]
+    if needing:
+        raise EdgeloopError(f"data {data.source} has no labels (images without class folders, or a .npz without y), "
+                            f"but {', '.join(dict.fromkeys(needing))} needs them; without labels only convert, "
+                            "evaluate, benchmark and compile run (the float model is the reference)")
+
+
+def _input_size(model) -> list[int] | None:
+    shape = model.input_shape
+    return [int(shape[1]), int(shape[2])] if isinstance(shape, tuple) and len(shape) == 4 and None not in shape[1:3] else None
+
+
+def _load_data(recipe: Recipe, model_size=None):
     size = tuple(recipe.image_size) if recipe.image_size else None
-    return load_data(recipe.data, val_fraction=recipe.val_fraction, seed=recipe.seed, image_size=size)
+    return load_data(recipe.data, val_fraction=recipe.val_fraction, seed=recipe.seed, image_size=size,
+                     preprocess=recipe.preprocess, model_size=tuple(model_size) if model_size else None)
 
 
 def _load_model(recipe: Recipe, data):
@@ -162,16 +220,30 @@ def _load_model(recipe: Recipe, data):
     if str(recipe.model).endswith(".tflite"):  # a float file: post-training steps only
         from edgeloop.quant.tflite_model import load_float_tflite
 
-        return load_float_tflite(recipe.model, [s.name for s in recipe.steps], data.sample_shape)
-
+        return load_float_tflite(recipe.model, [s.name for s in recipe.steps],
+                                 data.sample_shape if data is not None else None)
+    if data is not None and not data.labeled and recipe.model.startswith("zoo:"):
+        raise EdgeloopError(f"a zoo model starts untrained and needs labelled data; {data.source} has no labels")
     keras.utils.set_random_seed(recipe.seed)  # a zoo model's initial weights follow the seed too
-    model = load_model(recipe.model, input_shape=data.sample_shape, classes=data.classes)
-    output = model.output_shape
-    classes = output[-1] if isinstance(output, tuple) else None
-    check_compatible(data, model.input_shape, classes)
+    model = load_model(recipe.model, input_shape=data.sample_shape if data else None,
+                       classes=data.classes if data else None)
+    if data is not None:
+        check_data(data, model)
     return model
 
 
+def check_data(data, model) -> None:
+    """``data`` fits ``model``: sample shape, and labels against its outputs."""
+    output = model.output_shape
+    classes = output[-1] if isinstance(output, tuple) else None
+    check_compatible(data, model.input_shape, classes)
+
+
 def _load_inputs(recipe: Recipe):
-    data = _load_data(recipe)
-    return data, _load_model(recipe, data)
+    if recipe.model.startswith("zoo:"):  # the zoo builds its model for the data
+        data = _load_data(recipe)
+        return data, _load_model(recipe, data)
+    model = _load_model(recipe, None)  # a model file: its input size sizes the images
+    data = _load_data(recipe, _input_size(model))
+    check_data(data, model)
+    return data, model

@@ -61,7 +61,7 @@ class FloatTFLiteModel:
         return TFLiteModel(self.prepared).predict(x)
 
 
-def load_float_tflite(path: str | Path, steps: list[str], sample_shape: tuple[int, ...]) -> FloatTFLiteModel:
+def load_float_tflite(path: str | Path, steps: list[str], sample_shape: tuple[int, ...] | None) -> FloatTFLiteModel:
     """The recipe's ``.tflite`` model, after checking the recipe only asks for post-training steps.
 
     Raises:
@@ -72,7 +72,7 @@ def load_float_tflite(path: str | Path, steps: list[str], sample_shape: tuple[in
         raise EdgeloopError(f"a .tflite model takes post-training steps only ({', '.join(PTQ_STEPS)}); "
                             f"{', '.join(wrong)} needs the Keras model")
     model = FloatTFLiteModel(path)
-    if tuple(sample_shape) != tuple(model.input_shape[1:]):
+    if sample_shape is not None and tuple(sample_shape) != tuple(model.input_shape[1:]):
         raise EdgeloopError(f"data samples have shape {tuple(sample_shape)}, {Path(path).name} takes "
                             f"{tuple(model.input_shape[1:])}")
     return model

@@ -101,3 +101,14 @@ def test_bad_input_is_one_line_and_exit_2(trained_model_and_files, tmp_path):
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert proc.returncode == 2 and len(lines) == 1 and fragment in lines[0], (args, proc.stderr)
     assert corrupt.read_bytes() == b"not sqlite at all\n" * 50
+
+
+@pytest.mark.slow
+def test_a_local_benchmark_of_a_model_that_never_returns_ends_at_its_time_limit(bad_models, tmp_path):
+    store = tmp_path / "s.sqlite"
+    proc = run_cli("bench", bad_models["hang"], "--time-limit", "1", "--store", store, timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert "did not finish within 11 s and was killed" in lines[0]
+    proc = run_cli("bench", "--history", "--store", store, "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []  # nothing stored for it

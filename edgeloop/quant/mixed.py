@@ -168,10 +168,8 @@ def auto_mixed(float_model: bytes, samples: np.ndarray, x_val: np.ndarray, y_val
                                 "latency_float_us": lat_float, "latency_int16x8_us": lat_int16,
                                 **({"ops_off_edgetpu": cut(model)} if edgetpu else {})})
     base_cut = cut(model) if edgetpu else 0
-    while (float_acc - acc) * 100 > max_drop and len(result.moves) < max_moves:
-        rows = rank(tensor_errors(plain, model, samples[:32]))
-        tried = [r["tensor"] for r in rows
-                 if precisions.get(r["tensor"], "int8") in STEPS and r["tensor"] not in fixed][:candidates]
+    def _best_move(tried):
+        # The move among `tried` that buys the most accuracy per µs (None when none buys any).
         best = None
         for tensor in tried:
             current = precisions.get(tensor, "int8")
@@ -188,8 +186,20 @@ def auto_mixed(float_model: bytes, samples: np.ndarray, x_val: np.ndarray, y_val
                 if gain > 0 and (best is None or score > best[0]):
                     best = (score, tensor, target, trial, blob, trial_acc, cost, ops_cut)
                 target = STEPS.get(target) if gain <= 0 else None
+        return best
+
+    while (float_acc - acc) * 100 > max_drop and len(result.moves) < max_moves:
+        rows = rank(tensor_errors(plain, model, samples[:32]))
+        ranked = [r["tensor"] for r in rows if precisions.get(r["tensor"], "int8") in STEPS and r["tensor"] not in fixed]
+        best = None
+        # The worst-ranked ops first, a chunk at a time; the next chunk only when none of these helps.
+        for first_op in range(0, len(ranked), candidates):
+            tried = ranked[first_op:first_op + candidates]
+            best = _best_move(tried)
+            if best is not None:
+                break
         if best is None:
-            say(f"auto: nothing among {len(tried)} ops buys accuracy; stopping at {acc:.2%}")
+            say(f"auto: no move of the {len(ranked)} ops buys accuracy; stopping at {acc:.2%}")
             break
         _, tensor, target, trial, blob, trial_acc, cost, ops_cut = best
         precisions, model = trial, blob

@@ -38,11 +38,14 @@ def cli() -> None:
 @click.option("--max-drop", type=click.FloatRange(0), help="Most accuracy points the converted model may lose, judged "
               "against the drop's 95% interval (sets every evaluate step's max_drop).")
 @click.option("--force", is_flag=True, help="Go on when the float model fails the sanity check before compression.")
+@click.option("--custom-objects", help="Python file defining the model's custom layers (overrides the recipe).")
+@click.option("--output-name", help="The model output the labels are for, when it has several (default: the first).")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where run folders go.")
 @click.option("--resume", "resume_dir", type=click.Path(), help="Continue RUN_DIR after its last finished step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
-def optimize(recipe_file, recipe_opt, model, data, preprocess, max_drop, force, out, resume_dir, as_json, quiet) -> None:
+def optimize(recipe_file, recipe_opt, model, data, preprocess, max_drop, force, custom_objects, output_name, out,
+             resume_dir, as_json, quiet) -> None:
     """Run a recipe: compress, convert to int8, verify, evaluate and benchmark.
 
     RECIPE_FILE (or --recipe) is a YAML recipe or a preset such as edgeloop:edgetpu_int8.
@@ -57,9 +60,9 @@ def optimize(recipe_file, recipe_opt, model, data, preprocess, max_drop, force, 
 
     ui = Ui(quiet=quiet or as_json)
     if resume_dir:
-        if recipe_file or recipe_opt or model or data or preprocess or max_drop is not None:
+        if recipe_file or recipe_opt or model or data or preprocess or max_drop is not None or custom_objects or output_name:
             raise EdgeloopError("--resume continues a run with its own recipe: give no recipe, --model, --data, "
-                                "--preprocess or --max-drop")
+                                "--preprocess, --max-drop, --custom-objects or --output-name")
         result = resume(resume_dir, ui=ui, force=force)
     else:
         if recipe_file and recipe_opt:
@@ -67,7 +70,8 @@ def optimize(recipe_file, recipe_opt, model, data, preprocess, max_drop, force, 
         spec = recipe_file or recipe_opt
         if not spec:
             raise EdgeloopError("no recipe: give a recipe file or --recipe edgeloop:<preset> (see `edgeloop recipes`)")
-        recipe = load_recipe(spec, model=model, data=data, preprocess=preprocess, max_drop=max_drop)
+        recipe = load_recipe(spec, model=model, data=data, preprocess=preprocess, max_drop=max_drop,
+                             custom_objects=custom_objects, output=output_name)
         result = run(recipe, out=out, ui=ui, force=force)
     if as_json:
         _emit_json(result.report)
@@ -120,12 +124,18 @@ def _print_summary(report: dict, ui) -> None:
 @click.option("--samples", default=200, show_default=True, help="Calibration samples.")
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite to write.")
-@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists, and go on when the float model fails the "
-              "sanity check on --data.")
+@click.option("--custom-objects", help="Python file defining the model's custom layers (Keras layer classes, or a "
+              "custom_objects dict).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT (and OUTPUT's .rejected.tflite) if it exists, and go on "
+              "when the float model fails the sanity check on --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, samples, per_tensor, output, force,
-            as_json) -> None:
+def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, samples, per_tensor, output, custom_objects,
+            force, as_json) -> None:
     """Convert MODEL_PATH to TFLite and verify the result.
+
+    MODEL_PATH: a tf_keras .keras / .h5 / SavedModel, a subclassed model's SavedModel, any
+    SavedModel with a serving signature, or a Keras 3 .keras / .h5 / export() folder. When
+    an op cannot be integer, the file is kept as OUTPUT's <stem>.rejected.tflite to inspect.
 
     With --data the float model is checked first (no better than chance stops with the
     likely cause: exit status 2) and the converted model is compared with it on the
@@ -140,21 +150,24 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
         raise EdgeloopError(f"--{mode} needs calibration data: give --data (digits, a .npz or an image folder)")
     from edgeloop import _io
     from edgeloop.converters import checks_to_dict
+    from edgeloop.converters.rejected import rejected_path
     from edgeloop.data import load_data
     from edgeloop.fidelity import describe
-    from edgeloop.models import load_model
+    from edgeloop.models.loading import load_any_model
     from edgeloop.pipeline.convert import file_sizes
     from edgeloop.pipeline.convert_file import convert_file
 
-    model = load_model(model_path)
+    model = load_any_model(model_path, custom_objects=custom_objects)
     dataset = None
     if data:
-        size = tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 and None not in model.input_shape[1:3] else None
+        shape = model.input_shape
+        size = tuple(shape[1:3]) if isinstance(shape, tuple) and len(shape) == 4 and None not in shape[1:3] else None
         dataset = load_data(data, preprocess=preprocess, model_size=size)
     elif preprocess:
         raise EdgeloopError("--preprocess applies to --data: give the data too")
     io_type = io_type or io_types_for(mode)[0]
-    done = convert_file(model, mode, io_type, not per_tensor, dataset, samples, fold_preprocessing, force)
+    done = convert_file(model, mode, io_type, not per_tensor, dataset, samples, fold_preprocessing, force,
+                        rejected_to=rejected_path(out))
     for warning in done.warnings:
         click.echo(f"edgeloop: warning: {warning}", err=True)
     _io.write_bytes(out, done.blob)
@@ -184,11 +197,13 @@ def inspect(tflite_path, tensors, as_json, expect) -> None:
     """Show a .tflite file: its kind, I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
     from edgeloop.converters.describe import describe, op_lines, tensor_lines
+    from edgeloop.converters.io_order import signature_io
 
     info = read_model(Path(tflite_path))
+    names = [{i: n for n, i in m.items()} for m in signature_io(Path(tflite_path).read_bytes())]
     io = {
-        "inputs": [_tensor_summary(info.tensors[i]) for i in info.inputs],
-        "outputs": [_tensor_summary(info.tensors[i]) for i in info.outputs],
+        "inputs": [_tensor_summary(info.tensors[i], names[0].get(i)) for i in info.inputs],
+        "outputs": [_tensor_summary(info.tensors[i], names[1].get(i)) for i in info.outputs],
     }
     io_type = info.tensors[info.inputs[0]].dtype if info.inputs else "float32"
     io_type = io_type if io_type in ("int8", "uint8", "int16") else "float32"
@@ -217,7 +232,8 @@ def inspect(tflite_path, tensors, as_json, expect) -> None:
                f"{len(info.subgraphs)} subgraph(s), {info.macs:,} MACs, {info.constant_bytes:,} bytes of constants")
     for kind in ("inputs", "outputs"):
         for t in result[kind]:
-            click.echo(f"  {kind[:-1]:<6} {t['name']}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
+            name = t["name"] if t["signature_name"] in (None, t["name"]) else f"{t['signature_name']} ({t['name']})"
+            click.echo(f"  {kind[:-1]:<6} {name}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
     if result["expects"]:
         click.echo(f"  expects: {result['expects']}")
     click.echo("  ops:")
@@ -320,9 +336,10 @@ def _expects(tflite_path: str, info) -> str | None:
                    t.zero_points[0] if t.zero_points else None)
 
 
-def _tensor_summary(t) -> dict:
+def _tensor_summary(t, signature_name: str | None = None) -> dict:
     return {
         "name": t.name,
+        "signature_name": signature_name,  # the model's own name for it (image, cls …), in the file's signature
         "dtype": t.dtype,
         "shape_signature": list(t.shape_signature),
         "scale": t.scales[0] if t.scales else None,

@@ -32,7 +32,7 @@ from edgeloop.errors import EdgeloopError
 
 PRESET_PREFIX = "edgeloop:"
 TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "preprocess", "fold_preprocessing",
-                  "expected_accuracy", "measure_steps", "steps")
+                  "expected_accuracy", "measure_steps", "custom_objects", "output", "steps")
 
 
 @dataclass
@@ -49,6 +49,10 @@ class Recipe:
         image_size: ``[height, width]`` images from a folder are resized to.
         measure_steps: convert, score and time the model after every step that changes
             it (see :mod:`edgeloop.pipeline.measure`).
+        custom_objects: a Python file defining the model's custom layers (imported and
+            registered before the model is loaded).
+        output: the model output the labels are for, by name (multi-output models;
+            default the first).
         source: where the recipe came from (a file or a preset).
         preprocess: how raw 0–255 pixels become the model's input, as plain data (see
             :class:`edgeloop.preprocess.Preprocess`; ``None``: [0, 1] for images, a
@@ -67,6 +71,8 @@ class Recipe:
     val_fraction: float = 0.2
     image_size: list[int] | None = None
     measure_steps: bool = True
+    custom_objects: str | None = None
+    output: str | None = None
     source: str = ""
     preprocess: dict | None = None
     fold_preprocessing: bool = False
@@ -85,12 +91,15 @@ class Recipe:
             "fold_preprocessing": self.fold_preprocessing,
             "expected_accuracy": self.expected_accuracy,
             "measure_steps": self.measure_steps,
+            # Only when given: recipes (and run folders) without them read as they always did.
+            **({"custom_objects": self.custom_objects} if self.custom_objects else {}),
+            **({"output": self.output} if self.output else {}),
             "steps": [{s.name: s.describe()["options"]} for s in self.steps],
         }
 
 
 def load_recipe(spec: str, model: str | None = None, data: str | None = None, preprocess: str | None = None,
-                max_drop: float | None = None) -> Recipe:
+                max_drop: float | None = None, custom_objects: str | None = None, output: str | None = None) -> Recipe:
     """Read a recipe from a YAML file or a preset name, with optional overrides.
 
     Args:
@@ -100,6 +109,8 @@ def load_recipe(spec: str, model: str | None = None, data: str | None = None, pr
         preprocess: overrides the recipe's preprocess (a convention name, a YAML / JSON
             mapping or a file holding one).
         max_drop: overrides ``max_drop`` of every ``evaluate`` step.
+        custom_objects: overrides the recipe's custom objects file.
+        output: overrides the recipe's scored output.
     """
     if spec.startswith(PRESET_PREFIX):
         from edgeloop.presets import preset
@@ -117,6 +128,10 @@ def load_recipe(spec: str, model: str | None = None, data: str | None = None, pr
         raw["preprocess"] = Preprocess.parse(preprocess, "--preprocess").to_dict()
     if max_drop is not None:
         _set_step_option(raw, "evaluate", "max_drop", max_drop, "--max-drop")
+    if custom_objects is not None:
+        raw["custom_objects"] = custom_objects
+    if output is not None:
+        raw["output"] = output
     return from_dict(raw, source=spec)
 
 
@@ -186,7 +201,13 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
     measure_steps = raw.get("measure_steps", True)
     if not isinstance(measure_steps, bool):
         raise EdgeloopError(f"{source}: measure_steps must be true or false, got {measure_steps!r}")
+    for key in ("custom_objects", "output"):
+        if raw.get(key) is not None and (not isinstance(raw[key], str) or not raw[key]):
+            raise EdgeloopError(f"{source}: {key} must be a {'file name' if key == 'custom_objects' else 'name'}, "
+                                f"got {raw[key]!r}")
     return Recipe(
+        custom_objects=raw.get("custom_objects"),
+        output=raw.get("output"),
         measure_steps=measure_steps,
         name=str(raw.get("name") or Path(source).stem.replace(PRESET_PREFIX, "") or "run"),
         model=str(raw["model"]),

@@ -50,6 +50,7 @@ class Benchmark(Step):
 
     name = "benchmark"
     Options = BenchmarkOptions
+    takes_any_model = True
     needs_labels = False
 
     def apply(self, model, ctx: Context):

@@ -94,6 +94,7 @@ class Compile(Step):
 
     name = "compile"
     Options = CompileOptions
+    takes_any_model = True
     needs_labels = False
 
     def apply(self, model, ctx: Context):
@@ -159,7 +160,9 @@ def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime:
     io_type = ctx.state["tflite"]["io_type"]
     data, changes = static_batch(data)
     reconvert = None
-    if any(v.op in REPLACEMENTS for v in analysis.ops):
+    from edgeloop.models.io import is_signature_model
+
+    if any(v.op in REPLACEMENTS for v in analysis.ops) and not is_signature_model(model):  # no layers to swap
         model, replaced = replace_unmappable_layers(model, runtime)
         changes += replaced
         reconvert = "the replaced layers" if replaced else None

@@ -24,6 +24,7 @@ from edgeloop.pipeline.folding import check_fold, input_expectation, input_paylo
 from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
 MODEL_FILE = "model.tflite"
+REJECTED_FILE = "model.rejected.tflite"  # a full-integer file that failed verification, kept to look at
 BASELINE_FILE = "baseline_float32.tflite"
 
 
@@ -119,11 +120,14 @@ class Convert(Step):
 
     name = "convert"
     Options = ConvertOptions
+    takes_any_model = True
     needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import read_model, verify
+        from edgeloop.converters.rejected import ConversionError, keep, refused
         from edgeloop.converters.tflite import convert
+        from edgeloop.data import n_samples
         from edgeloop.quant.keras_prep import wants_transforms
         from edgeloop.quant.step import uses_litert
 
@@ -144,10 +148,16 @@ class Convert(Step):
             raise EdgeloopError("keep_float does not work with fold_preprocessing yet: give one or the other")
         if o.mode not in FULL_INTEGER:
             representative = None
-        label = f"calibrate ({len(representative)} samples)" if representative is not None else f"convert ({o.mode})"
-        with ctx.progress(label, len(representative) if representative is not None else 1) as advance:
-            data = convert(converted, mode=o.mode, representative=representative, io_type=o.io_type,
-                           per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix)
+        label = f"calibrate ({n_samples(representative)} samples)" if representative is not None else f"convert ({o.mode})"
+        with ctx.progress(label, n_samples(representative) if representative is not None else 1) as advance:
+            try:
+                data = convert(converted, mode=o.mode, representative=representative, io_type=o.io_type,
+                               per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix)
+            except ConversionError as exc:
+                kept = keep(exc.rejected, ctx.path(REJECTED_FILE)) if exc.rejected else None
+                if kept:
+                    ctx.record(rejected_file=REJECTED_FILE)
+                raise refused(exc, o.mode, kept) from None
             if representative is None:
                 advance(1)
         info = read_model(data)
@@ -195,12 +205,14 @@ class Convert(Step):
             weight_sparsity,
             weight_unique_values,
         )
+        from edgeloop.converters.rejected import keep, rejection
         from edgeloop.converters.tflite import convert
 
         o = self.options
         if o.debug or o.keep_float:
             data, info, checks = self._selective(model, ctx.data.representative(o.calibration_samples), data, info,
                                                  checks, ctx)
+        verified = list(checks)  # what makes the file what was asked (the rest: what compression left in it)
         if prefix is not None:
             fold_checks, fold = check_fold(model, prefix, info, ctx.data)
             checks += fold_checks
@@ -219,6 +231,10 @@ class Convert(Step):
         ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data), ops=op_counts(info),
                    weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks),
                    input=input_expectation(data))
+        if o.mode in FULL_INTEGER and not all(c.passed for c in verified):
+            kept = keep(data, ctx.path(REJECTED_FILE))  # a resumed run leaves the first one as it is
+            ctx.record(rejected_file=REJECTED_FILE)
+            raise rejection(info, verified, o.mode, kept)
         enforce(checks)  # the report above already holds what failed
         _io.write_bytes(ctx.path(MODEL_FILE), data)
         ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type, "folded": prefix is not None}

@@ -41,8 +41,12 @@ class Converted:
 
 
 def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None, samples: int = 200,
-                 fold: bool = False, force: bool = False) -> Converted:
-    """Convert ``model`` (a loaded Keras model) with ``dataset`` for calibration and checks.
+                 fold: bool = False, force: bool = False, rejected_to=None) -> Converted:
+    """Convert ``model`` (a loaded Keras model or signature model) with ``dataset`` for
+    calibration and checks.
+
+    ``rejected_to``: where a full-integer file that failed goes (an op left in float, one
+    TFLite lacks), to inspect; an existing file there is replaced only with ``force``.
 
     Raises:
         EdgeloopError: data that does not fit the model, a float model no better than
@@ -51,7 +55,9 @@ def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None
     from edgeloop.converters import enforce, read_model, verify
     from edgeloop.converters.metadata import add_metadata, input_payload
     from edgeloop.converters.modes import FULL_INTEGER
+    from edgeloop.converters.rejected import ConversionError, check_or_reject, keep, refused
     from edgeloop.converters.tflite import convert
+    from edgeloop.data import n_samples
     from edgeloop.pipeline.folding import check_fold, input_expectation, prepare
     from edgeloop.pipeline.folding import input_payload as data_payload
 
@@ -62,13 +68,19 @@ def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None
 
         check_data(dataset, model)
         warnings += _sanity(model, dataset, force)
-        representative, prefix = prepare(model, dataset, min(samples, len(dataset.x_train)), fold)
+        representative, prefix = prepare(model, dataset, min(samples, n_samples(dataset.x_train)), fold)
     elif fold:
         raise EdgeloopError("--fold-preprocessing needs --data: the preprocessing folded in is the data's")
-    blob = convert(model, mode=mode, representative=representative if mode in FULL_INTEGER else None,
-                   io_type=io_type, per_channel=per_channel, prefix=prefix)
+    try:
+        blob = convert(model, mode=mode, representative=representative if mode in FULL_INTEGER else None,
+                       io_type=io_type, per_channel=per_channel, prefix=prefix)
+    except ConversionError as exc:
+        kept = keep(exc.rejected, rejected_to, force) if exc.rejected and rejected_to else None
+        raise refused(exc, mode, kept) from None
     info = read_model(blob)
     checks = verify(info, mode=mode, io_type=io_type)
+    if mode in FULL_INTEGER and rejected_to is not None:
+        check_or_reject(blob, info, checks, mode, rejected_to, force)
     if prefix is not None:
         checks += check_fold(model, prefix, info, dataset)[0]
     enforce(checks)
@@ -80,11 +92,16 @@ def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None
     return result
 
 
+def _single_io(model) -> bool:
+    """One input and one output (what the sanity check scores)."""
+    return isinstance(model.input_shape, tuple) and isinstance(model.output_shape, tuple)
+
+
 def _sanity(model, dataset, force: bool) -> list[str]:
     from edgeloop.fidelity import is_class_scores
     from edgeloop.pipeline.sanity import SanityError, check_baseline
 
-    if not dataset.labeled or not is_class_scores(np.zeros((1, *model.output_shape[1:]))):
+    if not dataset.labeled or not _single_io(model) or not is_class_scores(np.zeros((1, *model.output_shape[1:]))):
         return []
     result = check_baseline(model, dataset)
     if result["verdict"] == "ok":
@@ -95,11 +112,13 @@ def _sanity(model, dataset, force: bool) -> list[str]:
 
 
 def _score(result: Converted, model, dataset, folded: bool) -> None:
+    from edgeloop.data import take
     from edgeloop.device.interpreter import TFLiteModel
     from edgeloop.fidelity import compare
+    from edgeloop.models.io import pick_output
 
-    x = dataset.x_val[:FIDELITY_SAMPLES]
-    reference = model.predict(x, batch_size=256, verbose=0)
+    x = take(dataset.x_val, slice(0, FIDELITY_SAMPLES))
+    reference = pick_output(model.predict(x, batch_size=256, verbose=0), 0)  # several outputs: the first
     converted = TFLiteModel(result.blob).predict(dataset.raw(x) if folded else x)
     result.fidelity = compare(reference, converted, "converted vs float")
     if dataset.labeled and reference.ndim == 2:

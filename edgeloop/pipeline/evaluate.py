@@ -53,6 +53,7 @@ class Evaluate(Step):
 
     name = "evaluate"
     Options = EvaluateOptions
+    takes_any_model = True
     needs_labels = False
 
     def apply(self, model, ctx: Context):
@@ -63,21 +64,28 @@ class Evaluate(Step):
         tflite = ctx.state.get("tflite")
         if not tflite:
             raise EdgeloopError("evaluate needs a converted model: put a convert step before it")
+        from edgeloop.data import n_samples
+        from edgeloop.models.io import model_outputs, output_index, pick_output
+
         data, o = ctx.data, self.options
         x = data.x_val
+        scored = output_index(model, ctx.output)  # a multi-output model: the output the labels are for
+        # The converted files name their outputs after the model's when it has several.
+        output = ctx.output if len(model_outputs(model)) > 1 else None
         baseline = ctx.baseline_model(model)
-        reference = baseline.predict(x, batch_size=256, verbose=0)
-        keras_out = reference if baseline is model else model.predict(x, batch_size=256, verbose=0)
-        outputs = {f"tflite_{tflite['mode']}": self._run(ctx, tflite["file"], data.raw(x) if tflite.get("folded") else x)}
+        reference = pick_output(baseline.predict(x, batch_size=256, verbose=0), scored)
+        keras_out = reference if baseline is model else pick_output(model.predict(x, batch_size=256, verbose=0), scored)
+        outputs = {f"tflite_{tflite['mode']}": self._run(ctx, tflite["file"], data.raw(x) if tflite.get("folded") else x,
+                                                         output)}
         if ctx.state.get("baseline_tflite"):
-            outputs["tflite_baseline_float32"] = self._run(ctx, ctx.state["baseline_tflite"], x)
+            outputs["tflite_baseline_float32"] = self._run(ctx, ctx.state["baseline_tflite"], x, output)
         converted = outputs[f"tflite_{tflite['mode']}"]
         classify = o.task == "classification" or (
             o.task == "auto" and fidelity.is_class_scores(reference) and (data.labeled or outputs_probabilities(baseline)))
         label = f"{tflite['mode']} model" + (" (raw pixels in)" if tflite.get("folded") else "")
         fid = {"converted_vs_float": fidelity.compare(reference, converted, f"{label} vs float baseline"),
                "conversion_only": fidelity.compare(keras_out, converted, f"{label} vs the Keras model converted")}
-        ctx.record(n_val=int(len(x)), labeled=data.labeled, task="classification" if classify else "other",
+        ctx.record(n_val=int(n_samples(x)), labeled=data.labeled, task="classification" if classify else "other",
                    fidelity=fid)
         gates = []
         if classify and data.labeled:
@@ -85,7 +93,7 @@ class Evaluate(Step):
         elif classify:
             from edgeloop.gates import top1_changes_gate
 
-            gates.append(top1_changes_gate(fid["converted_vs_float"]["changed"], len(x), o.max_drop, label))
+            gates.append(top1_changes_gate(fid["converted_vs_float"]["changed"], n_samples(x), o.max_drop, label))
         if o.min_snr_db is not None or not classify:
             gates.append(snr_gate(fid["converted_vs_float"]["snr_db"], o.min_snr_db, label))
         ctx.record(gates=[g.figures | {"name": g.name, "verdict": g.verdict} for g in gates],
@@ -112,8 +120,9 @@ class Evaluate(Step):
         return gate
 
     @staticmethod
-    def _run(ctx: Context, name: str, x: np.ndarray) -> np.ndarray:
+    def _run(ctx: Context, name: str, x, output: str | None = None) -> np.ndarray:
+        from edgeloop.data import n_samples
         from edgeloop.device.interpreter import TFLiteModel
 
-        with ctx.progress(f"evaluate {name}", len(x)) as advance:
-            return TFLiteModel(ctx.path(name)).predict(x, progress=lambda done, total: advance(1))
+        with ctx.progress(f"evaluate {name}", n_samples(x)) as advance:
+            return TFLiteModel(ctx.path(name)).predict(x, progress=lambda done, total: advance(1), output=output)

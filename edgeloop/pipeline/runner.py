@@ -107,7 +107,12 @@ def resume(run_dir: Path | str, ui: Ui | None = None, force: bool = False) -> Ru
         ui.info(f"all {len(done)} steps of {run_dir} are finished; report brought up to date")
     saved = [entry["model_file"] for entry in done if entry.get("model_file")]
     if saved:
+        from edgeloop.models.io import check_model_data
+
+        _register_custom_objects(recipe)
         model = load_model(run_dir / saved[-1])
+        if data.input_names:  # several inputs: bound to the model's names again
+            check_model_data(data, model, recipe.output)
     else:
         model = _load_model(recipe, data)
     state["status"] = "running"
@@ -124,7 +129,7 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, fo
         state["warnings"].append(message)
 
     ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn,
-                  fold_preprocessing=recipe.fold_preprocessing)
+                  output=recipe.output, fold_preprocessing=recipe.fold_preprocessing)
     first = len(state["finished"])
     try:
         for index, step in enumerate(recipe.steps[first:], first + 1):
@@ -215,7 +220,9 @@ def _load_data(recipe: Recipe, model_size=None):
 
 def _load_model(recipe: Recipe, data):
     from edgeloop._tf import keras
-    from edgeloop.models import load_model
+    from edgeloop.models.io import refuse_layer_steps
+    from edgeloop.models.loading import file_kind, load_any_model
+    from edgeloop.pipeline import step_class, step_names
 
     if str(recipe.model).endswith(".tflite"):  # a float file: post-training steps only
         from edgeloop.quant.tflite_model import load_float_tflite
@@ -224,18 +231,34 @@ def _load_model(recipe: Recipe, data):
                                  data.sample_shape if data is not None else None)
     if data is not None and not data.labeled and recipe.model.startswith("zoo:"):
         raise EdgeloopError(f"a zoo model starts untrained and needs labelled data; {data.source} has no labels")
+    needs_layers = [s.name for s in recipe.steps if not s.takes_any_model]
+    take_any = [name for name in step_names() if step_class(name).takes_any_model]
+    refuse_layer_steps(file_kind(recipe.model), recipe.model, needs_layers, take_any)  # before reading a Keras 3 file
     keras.utils.set_random_seed(recipe.seed)  # a zoo model's initial weights follow the seed too
-    model = load_model(recipe.model, input_shape=data.sample_shape if data else None,
-                       classes=data.classes if data else None)
+    model = load_any_model(recipe.model, input_shape=data.sample_shape if data else None,
+                           classes=data.classes if data else None, custom_objects=recipe.custom_objects)
+    refuse_layer_steps(model, recipe.model, needs_layers, take_any)
     if data is not None:
-        check_data(data, model)
+        check_data(data, model, recipe.output)
     return model
 
 
-def check_data(data, model) -> None:
-    """``data`` fits ``model``: sample shape, and labels against its outputs."""
-    output = model.output_shape
-    classes = output[-1] if isinstance(output, tuple) else None
+def _register_custom_objects(recipe: Recipe) -> None:
+    if recipe.custom_objects:
+        from edgeloop.models.custom_objects import register
+
+        register(recipe.custom_objects)
+
+
+def check_data(data, model, output: str | None = None) -> None:
+    """``data`` fits ``model``: sample shape, and labels against its outputs. Several inputs
+    (or a named output) are bound by name (:func:`edgeloop.models.io.check_model_data`)."""
+    from edgeloop.models.io import check_model_data, single_io
+
+    if not single_io(model) or output:
+        return check_model_data(data, model, output)
+    output_shape = model.output_shape
+    classes = output_shape[-1] if isinstance(output_shape, tuple) else None
     check_compatible(data, model.input_shape, classes)
 
 
@@ -245,5 +268,5 @@ def _load_inputs(recipe: Recipe):
         return data, _load_model(recipe, data)
     model = _load_model(recipe, None)  # a model file: its input size sizes the images
     data = _load_data(recipe, _input_size(model))
-    check_data(data, model)
+    check_data(data, model, recipe.output)
     return data, model

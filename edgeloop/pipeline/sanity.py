@@ -47,13 +47,16 @@ def check_baseline(model, data, expected_accuracy: float | None = None) -> dict:
         is ``ok``, ``chance``, ``below_expected`` or ``mismatch``; a failing verdict adds
         ``message`` (the likely cause and what to try).
     """
-    x, y = data.x_val[:SCORED_SAMPLES], data.y_val[:SCORED_SAMPLES]
+    from edgeloop.data import take
+
+    x, y = take(data.x_val, slice(0, SCORED_SAMPLES)), data.y_val[:SCORED_SAMPLES]
     pred = _predict(model, x)
     right = pred == y
     accuracy = float(np.mean(right))
     chance = float(np.bincount(y).max() / len(y))
     low, high = wilson_interval(int(right.sum()), len(y))
-    probes = _probe(model, data, x[:PROBE_SAMPLES], y[:PROBE_SAMPLES], pred[:PROBE_SAMPLES])
+    # The probes try other preprocessing of one image input; a model with several inputs is only scored.
+    probes = [] if isinstance(x, dict) else _probe(model, data, x[:PROBE_SAMPLES], y[:PROBE_SAMPLES], pred[:PROBE_SAMPLES])
     result = {"accuracy": accuracy, "n": int(len(y)), "chance": chance, "interval": [low, high],
               "expected_accuracy": expected_accuracy, "verdict": "ok", "probes": probes}
     best = probes[0] if probes else None

@@ -17,6 +17,16 @@ from edgeloop.errors import EdgeloopError
 PTQ_STEPS = ("convert", "evaluate", "benchmark", "compile")
 
 
+class _Tensor:
+    """A tensor's shape and type, as Keras tensors answer them."""
+
+    def __init__(self, shape: tuple, dtype: str) -> None:
+        from types import SimpleNamespace
+
+        self.shape = shape
+        self.dtype = SimpleNamespace(name=dtype)
+
+
 class FloatTFLiteModel:
     """A float ``.tflite`` that answers what the pipeline asks a model (shape, predict, size).
 
@@ -46,6 +56,11 @@ class FloatTFLiteModel:
         out = info.tensors[info.outputs[0]].shape
         self.output_shape = (None, *out[1:])
         self.name = self.path.stem
+        # What edgeloop.models.io reads of a model's I/O: names, and tensors with a shape and a dtype.
+        self.input_names = [t.name for t in (info.tensors[i] for i in info.inputs)]
+        self.output_names = [t.name for t in (info.tensors[i] for i in info.outputs)]
+        self.inputs = [_Tensor((None, *info.tensors[i].shape[1:]), info.tensors[i].dtype) for i in info.inputs]
+        self.outputs = [_Tensor((None, *info.tensors[i].shape[1:]), info.tensors[i].dtype) for i in info.outputs]
         self._params = sum(int(np.prod(t.shape)) for t in read_model(self.prepared).tensors
                            if t.is_constant and t.dtype == "float32")
 

@@ -187,6 +187,9 @@ def render_markdown(report: dict) -> str:
             out += [f"Selective quantization kept {len(sel['kept_float'])} op(s) in float: "
                     f"{sel['selective_sizes']['bytes']} bytes against {sel['full_int8_sizes']['bytes']} fully int8; "
                     f"{sel['note']}.", ""]
+        from edgeloop.quant.markdown import quant_markdown
+
+        out += quant_markdown(c)
 
     if "evaluate" in steps:
         ev = steps["evaluate"]

@@ -224,6 +224,11 @@ def _load_model(recipe: Recipe, data):
     from edgeloop.models.loading import file_kind, load_any_model
     from edgeloop.pipeline import step_class, step_names
 
+    if str(recipe.model).endswith(".tflite"):  # a float file: post-training steps only
+        from edgeloop.quant.tflite_model import load_float_tflite
+
+        return load_float_tflite(recipe.model, [s.name for s in recipe.steps],
+                                 data.sample_shape if data is not None else None)
     if data is not None and not data.labeled and recipe.model.startswith("zoo:"):
         raise EdgeloopError(f"a zoo model starts untrained and needs labelled data; {data.source} has no labels")
     needs_layers = [s.name for s in recipe.steps if not s.takes_any_model]

@@ -17,7 +17,8 @@ from benchmarks import _common
 
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
-SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "compat")
+SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "preprocessing",
+            "anywhere", "fidelity", "compat")
 
 
 def _progress(message: str) -> None:
@@ -39,7 +40,8 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import agent_overhead, baselines, compat, digits, pipeline_cost, search, zoo
+    from benchmarks import (agent_load, agent_overhead, anywhere, baselines, compat, digits, fidelity, pipeline_cost,
+                            preprocessing, search, zoo)
 
     f = results["figures"]
     m = results["machine"]
@@ -74,8 +76,18 @@ def render(results: dict, folder: Path) -> str:
     if "search" in f:
         out += ["## 7. Hardware-aware search against uniform width multipliers", "", search.render(f["search"]), "",
                 f"![search: accuracy vs measured latency]({search.plot(f['search'], folder)})", ""]
+    if "agent_load" in f:
+        out += ["## 8. Reliability: the device agent under load and hostile input", "", agent_load.render(f["agent_load"]), ""]
+    if "preprocessing" in f:
+        out += ["## 9. Preprocessing as data: an image folder into a [-1, 1] model", "",
+                preprocessing.render(f["preprocessing"]), ""]
+    if "anywhere" in f:
+        out += ["## 10. Models from anywhere: Keras 3, subclassed, SavedModel, against tf_keras", "",
+                anywhere.render(f["anywhere"]), ""]
+    if "fidelity" in f:
+        out += ["## 11. Quantization fidelity", "", fidelity.render(f["fidelity"]), ""]
     if "compat" in f:
-        out += ["## 8. Compatibility: every architecture through edgeloop", "", compat.render(f["compat"]), ""]
+        out += ["## 12. Compatibility: every architecture through edgeloop", "", compat.render(f["compat"]), ""]
     return "\n".join(out)
 
 

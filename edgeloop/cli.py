@@ -1,7 +1,8 @@
 """The ``edgeloop`` command: thin, it parses, calls the library and prints.
 
-Bad input of any kind ends in one line on stderr and exit status 2 (click's own usage
-errors already exit with 2); anything else is a bug and keeps its traceback.
+Exit status: 0 done; 1 a gate or target missed (the work and the report are kept);
+2 bad input, one line on stderr (click's own usage errors already exit with 2); 3 a
+missing external tool. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ def _emit_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
-@click.group()
+@click.group(epilog="Exit status: 0 done; 1 a gate or target missed (work and report kept); 2 bad input "
+             "(one line on stderr); 3 a missing external tool.")
 @click.version_option(__version__, prog_name="edgeloop")
 def cli() -> None:
     """Keras model -> small, fast, verified int8 TFLite model on an edge target."""
@@ -31,14 +33,26 @@ def cli() -> None:
 @click.option("--recipe", "recipe_opt", help="Recipe file or preset (edgeloop:<name>).")
 @click.option("--model", help="Model: .keras, .h5, SavedModel folder or zoo:<name> (overrides the recipe).")
 @click.option("--data", help="Data: digits, a .npz with x and y, or an image folder (overrides the recipe).")
+@click.option("--preprocess", help="How 0-255 pixels become the model's input (overrides the recipe): a "
+              "convention (mobilenet_v2, resnet50, torch, …), a mapping such as '{range: [-1, 1]}', or a .yaml file.")
+@click.option("--max-drop", type=click.FloatRange(0), help="Most accuracy points the converted model may lose, judged "
+              "against the drop's 95% interval (sets every evaluate step's max_drop).")
+@click.option("--force", is_flag=True, help="Go on when the float model fails the sanity check before compression.")
+@click.option("--custom-objects", help="Python file defining the model's custom layers (overrides the recipe).")
+@click.option("--output-name", help="The model output the labels are for, when it has several (default: the first).")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where run folders go.")
 @click.option("--resume", "resume_dir", type=click.Path(), help="Continue RUN_DIR after its last finished step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
-def optimize(recipe_file, recipe_opt, model, data, out, resume_dir, as_json, quiet) -> None:
+def optimize(recipe_file, recipe_opt, model, data, preprocess, max_drop, force, custom_objects, output_name, out,
+             resume_dir, as_json, quiet) -> None:
     """Run a recipe: compress, convert to int8, verify, evaluate and benchmark.
 
     RECIPE_FILE (or --recipe) is a YAML recipe or a preset such as edgeloop:edgetpu_int8.
+    The float model is checked on the data first: no better than chance, or clearly
+    better fed another way (range, channel order, label order), the run stops with the
+    likely cause (exit status 2; --force goes on). A failed gate (evaluate's max_drop or
+    min_snr_db, compile's require_mapped) lets the later steps run and exits with status 1.
     """
     from edgeloop.pipeline.runner import resume, run
     from edgeloop.recipe import load_recipe
@@ -46,20 +60,25 @@ def optimize(recipe_file, recipe_opt, model, data, out, resume_dir, as_json, qui
 
     ui = Ui(quiet=quiet or as_json)
     if resume_dir:
-        if recipe_file or recipe_opt or model or data:
-            raise EdgeloopError("--resume continues a run with its own recipe: give no recipe, --model or --data")
-        result = resume(resume_dir, ui=ui)
+        if recipe_file or recipe_opt or model or data or preprocess or max_drop is not None or custom_objects or output_name:
+            raise EdgeloopError("--resume continues a run with its own recipe: give no recipe, --model, --data, "
+                                "--preprocess, --max-drop, --custom-objects or --output-name")
+        result = resume(resume_dir, ui=ui, force=force)
     else:
         if recipe_file and recipe_opt:
             raise EdgeloopError("give the recipe once: as an argument or with --recipe, not both")
         spec = recipe_file or recipe_opt
         if not spec:
             raise EdgeloopError("no recipe: give a recipe file or --recipe edgeloop:<preset> (see `edgeloop recipes`)")
-        result = run(load_recipe(spec, model=model, data=data), out=out, ui=ui)
+        recipe = load_recipe(spec, model=model, data=data, preprocess=preprocess, max_drop=max_drop,
+                             custom_objects=custom_objects, output=output_name)
+        result = run(recipe, out=out, ui=ui, force=force)
     if as_json:
         _emit_json(result.report)
     else:
         _print_summary(result.report, ui)
+    if result.report.get("failed_gates"):
+        sys.exit(1)
 
 
 def _print_summary(report: dict, ui) -> None:
@@ -67,6 +86,10 @@ def _print_summary(report: dict, ui) -> None:
     lines = [f"run folder: {report['run_dir']}"]
     if "accuracy" in s:
         lines.append("accuracy: " + ", ".join(f"{k} {v:.2%}" for k, v in s["accuracy"].items()))
+    if "fidelity" in s:
+        from edgeloop.fidelity import describe
+
+        lines.append(f"against the float model: {describe(s['fidelity'])}")
     if "sizes" in s:
         m = s["sizes"]["model"]
         lines.append(f"model.tflite: {m['bytes']} bytes, {m['gzip_bytes']} gzipped")
@@ -78,6 +101,7 @@ def _print_summary(report: dict, ui) -> None:
     if "latency_median_ms" in s:
         lines.append("median latency: " + ", ".join(f"{k} {v:.3f} ms" for k, v in s["latency_median_ms"].items()))
     lines.append(f"checks: {s['checks']['passed']} passed, {len(s['checks']['failed'])} failed")
+    lines += [f"gate failed (step {g['step']}, {g['gate']}): {g['detail']}" for g in report.get("failed_gates") or []]
     for line in lines:
         click.echo(line)
 
@@ -91,14 +115,32 @@ def _print_summary(report: dict, ui) -> None:
 @click.option("--float32", "mode", flag_value="float32", help="Plain float32.")
 @click.option("--io-type", type=click.Choice(["int8", "uint8", "int16", "float32"]),
               help="Input/output type (default: int8 for --int8, int16 for --int16x8, else float32).")
-@click.option("--data", help="Calibration data for --int8: digits, a .npz or an image folder.")
+@click.option("--data", help="Calibration data for --int8: digits, a .npz or an image folder; its held-out part "
+              "also scores the converted model against the float one.")
+@click.option("--preprocess", help="How 0-255 pixels become the model's input: a convention (mobilenet_v2, resnet50, "
+              "torch, …), a mapping such as '{range: [-1, 1]}', or a .yaml file (default: [0, 1] for images).")
+@click.option("--fold-preprocessing", is_flag=True, help="Put the preprocessing inside the model: the file takes raw "
+              "0-255 pixels (uint8 with --io-type uint8).")
 @click.option("--samples", default=200, show_default=True, help="Calibration samples.")
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite to write.")
-@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--custom-objects", help="Python file defining the model's custom layers (Keras layer classes, or a "
+              "custom_objects dict).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT (and OUTPUT's .rejected.tflite) if it exists, and go on "
+              "when the float model fails the sanity check on --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def convert(model_path, mode, io_type, data, samples, per_tensor, output, force, as_json) -> None:
-    """Convert MODEL_PATH to TFLite and verify the result."""
+def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, samples, per_tensor, output, custom_objects,
+            force, as_json) -> None:
+    """Convert MODEL_PATH to TFLite and verify the result.
+
+    MODEL_PATH: a tf_keras .keras / .h5 / SavedModel, a subclassed model's SavedModel, any
+    SavedModel with a serving signature, or a Keras 3 .keras / .h5 / export() folder. When
+    an op cannot be integer, the file is kept as OUTPUT's <stem>.rejected.tflite to inspect.
+
+    With --data the float model is checked first (no better than chance stops with the
+    likely cause: exit status 2) and the converted model is compared with it on the
+    data's held-out samples. The output says what to feed the input (scale, zero point).
+    """
     out = Path(output)
     if out.exists() and not force:
         raise EdgeloopError(f"{out} exists; use --force to replace it")
@@ -107,29 +149,41 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
     if mode in FULL_INTEGER and not data:
         raise EdgeloopError(f"--{mode} needs calibration data: give --data (digits, a .npz or an image folder)")
     from edgeloop import _io
-    from edgeloop.converters import checks_to_dict, enforce, read_model, verify
-    from edgeloop.converters.tflite import convert as convert_model
-    from edgeloop.data import check_compatible, load_data
-    from edgeloop.models import load_model
+    from edgeloop.converters import checks_to_dict
+    from edgeloop.converters.rejected import rejected_path
+    from edgeloop.data import load_data
+    from edgeloop.fidelity import describe
+    from edgeloop.models.loading import load_any_model
     from edgeloop.pipeline.convert import file_sizes
+    from edgeloop.pipeline.convert_file import convert_file
 
-    model = load_model(model_path)
-    representative = None
-    if mode in FULL_INTEGER:
-        dataset = load_data(data, image_size=tuple(model.input_shape[1:3]) if len(model.input_shape) == 4 else None)
-        check_compatible(dataset, model.input_shape, None)
-        representative = dataset.representative(min(samples, len(dataset.y_train)))
+    model = load_any_model(model_path, custom_objects=custom_objects)
+    dataset = None
+    if data:
+        shape = model.input_shape
+        size = tuple(shape[1:3]) if isinstance(shape, tuple) and len(shape) == 4 and None not in shape[1:3] else None
+        dataset = load_data(data, preprocess=preprocess, model_size=size)
+    elif preprocess:
+        raise EdgeloopError("--preprocess applies to --data: give the data too")
     io_type = io_type or io_types_for(mode)[0]
-    blob = convert_model(model, mode=mode, representative=representative, io_type=io_type, per_channel=not per_tensor)
-    checks = verify(read_model(blob), mode=mode, io_type=io_type)
-    enforce(checks)
-    _io.write_bytes(out, blob)
-    result = {"output": str(out), "mode": mode, "io_type": io_type, "sizes": file_sizes(blob), "checks": checks_to_dict(checks)}
+    done = convert_file(model, mode, io_type, not per_tensor, dataset, samples, fold_preprocessing, force,
+                        rejected_to=rejected_path(out))
+    for warning in done.warnings:
+        click.echo(f"edgeloop: warning: {warning}", err=True)
+    _io.write_bytes(out, done.blob)
+    result = {"output": str(out), "mode": mode, "io_type": io_type, "sizes": file_sizes(done.blob),
+              "checks": checks_to_dict(done.checks), "input": done.input, "fidelity": done.fidelity,
+              "accuracy": done.accuracy}
     if as_json:
         _emit_json(result)
     else:
         click.echo(f"wrote {out} ({mode}, {io_type} I/O): {result['sizes']['bytes']} bytes, {result['sizes']['gzip_bytes']} gzipped")
-        for c in checks:
+        click.echo(f"input: {done.input}")
+        if done.fidelity:
+            click.echo(f"against the float model on {done.fidelity['n']} held-out samples: {describe(done.fidelity)}")
+        if done.accuracy:
+            click.echo(f"accuracy: float {done.accuracy['float']:.2%}, converted {done.accuracy['converted']:.2%}")
+        for c in done.checks:
             click.echo(f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
 
 
@@ -137,45 +191,67 @@ def convert(model_path, mode, io_type, data, samples, per_tensor, output, force,
 @click.argument("tflite_path")
 @click.option("--tensors", is_flag=True, help="Also list every tensor (type, shape, quantization, constant bytes).")
 @click.option("--json", "as_json", is_flag=True, help="Everything as JSON: every subgraph, op and tensor.")
-def inspect(tflite_path, tensors, as_json) -> None:
-    """Show a .tflite file: I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
+@click.option("--expect", type=click.Choice(["int8", "int16x8"]),
+              help="The file must be full integer: failed checks say FAIL and the exit status is 1.")
+def inspect(tflite_path, tensors, as_json, expect) -> None:
+    """Show a .tflite file: its kind, I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
     from edgeloop.converters.describe import describe, op_lines, tensor_lines
+    from edgeloop.converters.io_order import signature_io
 
     info = read_model(Path(tflite_path))
+    names = [{i: n for n, i in m.items()} for m in signature_io(Path(tflite_path).read_bytes())]
     io = {
-        "inputs": [_tensor_summary(info.tensors[i]) for i in info.inputs],
-        "outputs": [_tensor_summary(info.tensors[i]) for i in info.outputs],
+        "inputs": [_tensor_summary(info.tensors[i], names[0].get(i)) for i in info.inputs],
+        "outputs": [_tensor_summary(info.tensors[i], names[1].get(i)) for i in info.outputs],
     }
     io_type = info.tensors[info.inputs[0]].dtype if info.inputs else "float32"
     io_type = io_type if io_type in ("int8", "uint8", "int16") else "float32"
-    checks = verify(info, mode="int16x8" if io_type == "int16" else "int8", io_type=io_type)
+    checks = verify(info, mode=expect or ("int16x8" if io_type == "int16" else "int8"), io_type=io_type)
+    from edgeloop.quant.kind import file_kind, sparse_weights
+
+    file_type, sparse = file_kind(info), sparse_weights(Path(tflite_path))
     result = {
         "file": tflite_path,
         "bytes": info.size_bytes,
         **io,
+        "expects": _expects(tflite_path, info),
         "ops": op_counts(info),
         "tensors": len(info.tensors),
         "weight_sparsity": weight_sparsity(info),
         "full_integer_checks": checks_to_dict(checks),
+        "kind": file_type,
+        "sparse_weights": sparse,
         **describe(info),
     }
+    failed = bool(expect) and not all(c.passed for c in checks)
     if as_json:
         _emit_json(result)
-        return
+        sys.exit(1 if failed else 0)
     click.echo(f"{tflite_path}: {info.size_bytes} bytes, {len(info.tensors)} tensors, {len(info.ops)} ops, "
                f"{len(info.subgraphs)} subgraph(s), {info.macs:,} MACs, {info.constant_bytes:,} bytes of constants")
     for kind in ("inputs", "outputs"):
         for t in result[kind]:
-            click.echo(f"  {kind[:-1]:<6} {t['name']}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
+            name = t["name"] if t["signature_name"] in (None, t["name"]) else f"{t['signature_name']} ({t['name']})"
+            click.echo(f"  {kind[:-1]:<6} {name}  {t['dtype']}  {t['shape_signature']}  scale={t['scale']} zero_point={t['zero_point']}")
+    if result["expects"]:
+        click.echo(f"  expects: {result['expects']}")
     click.echo("  ops:")
     for line in op_lines(info) + (["  tensors:", *tensor_lines(info)] if tensors else []):
         click.echo(line)
     for name, s in result["weight_sparsity"].items():
         click.echo(f"  sparsity {s:6.1%}  {name}")
-    click.echo("  full-integer checks:")
+    for name, s in sparse.items():
+        click.echo(f"  sparse-stored {s['sparsity']:6.1%} zeros  {name} {s['shape']}")
+    click.echo(f"  kind: {file_type['kind']} ({file_type['detail']})"
+               + ("; off int8: " + ", ".join(f"{o['op']} {o['layer']} {o['dtype']}" for o in file_type["off_int8"][:8])
+                  if file_type["kind"] == "mixed" else ""))
+    click.echo("  full-integer checks" + ("" if expect else " (described; --expect int8 makes them a gate)") + ":")
     for c in checks:
-        click.echo(f"    {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+        mark = ("pass" if c.passed else "FAIL") if expect else ("yes " if c.passed else "no  ")
+        click.echo(f"    {mark}  {c.name}: {c.detail}")
+    if failed:
+        sys.exit(1)
 
 
 _TARGET = click.option("--target", type=click.Choice(["edgetpu"]), default="edgetpu", show_default=True,
@@ -249,9 +325,21 @@ def compile_(tflite_path, target, runtime, multiple_subgraphs, out_dir, num_segm
     sys.exit(code)
 
 
-def _tensor_summary(t) -> dict:
+def _expects(tflite_path: str, info) -> str | None:
+    """What the first input wants, in words (from the file's edgeloop metadata when it has some)."""
+    from edgeloop.converters.metadata import expects, read_metadata
+
+    if not info.inputs:
+        return None
+    t = info.tensors[info.inputs[0]]
+    return expects(read_metadata(Path(tflite_path).read_bytes()), t.dtype, t.scales[0] if t.scales else None,
+                   t.zero_points[0] if t.zero_points else None)
+
+
+def _tensor_summary(t, signature_name: str | None = None) -> dict:
     return {
         "name": t.name,
+        "signature_name": signature_name,  # the model's own name for it (image, cls …), in the file's signature
         "dtype": t.dtype,
         "shape_signature": list(t.shape_signature),
         "scale": t.scales[0] if t.scales else None,
@@ -348,8 +436,11 @@ def agent() -> None:
 @click.option("--max-time", default=600.0, show_default=True, help="Longest time limit a benchmark may ask for (s).")
 @click.option("--memory-limit-mb", type=int, help="Address-space cap of each benchmark process.")
 @click.option("--grace", default=10.0, show_default=True, help="Seconds a benchmark process gets past its time limit.")
+@click.option("--max-connections", default=32, show_default=True, help="Connections served at once; more are told 503 busy.")
+@click.option("--idle-timeout", default=30.0, show_default=True, help="Seconds a client has to send a request's headers "
+              "(and an idle connection stays open).")
 def agent_serve(host, port, token_file, no_auth, cache_dir, cache_mb, max_upload_mb, queue, max_time, memory_limit_mb,
-                grace) -> None:
+                grace, max_connections, idle_timeout) -> None:
     """Serve benchmarks over HTTP (stdlib, numpy and a TFLite interpreter only: no TensorFlow)."""
     from edgeloop.device.agent import AgentConfig, read_token, serve
 
@@ -358,6 +449,7 @@ def agent_serve(host, port, token_file, no_auth, cache_dir, cache_mb, max_upload
     config = AgentConfig(host=host, port=port, token=read_token(token_file) if token_file else None,
                          cache_bytes=cache_mb * 2**20, max_upload_bytes=max_upload_mb * 2**20, queue=queue,
                          max_time_s=max_time, memory_limit_mb=memory_limit_mb, grace_s=grace,
+                         max_connections=max_connections, idle_timeout_s=idle_timeout,
                          **({"cache_dir": Path(cache_dir)} if cache_dir else {}))
     serve(config)
 
@@ -422,9 +514,12 @@ def models_list(names, as_json, quiet) -> None:
 def _add_commands() -> None:
     # Larger commands live in their own modules (imported without TensorFlow).
     from edgeloop.doctor.command import doctor
+    from edgeloop.quant.command import quant_report, quantize
     from edgeloop.search.command import search
 
     cli.add_command(search)
+    cli.add_command(quantize)
+    cli.add_command(quant_report)
     cli.add_command(doctor)
 
 

@@ -31,7 +31,8 @@ import yaml
 from edgeloop.errors import EdgeloopError
 
 PRESET_PREFIX = "edgeloop:"
-TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "measure_steps", "steps")
+TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "preprocess", "fold_preprocessing",
+                  "expected_accuracy", "measure_steps", "custom_objects", "output", "steps")
 
 
 @dataclass
@@ -48,7 +49,18 @@ class Recipe:
         image_size: ``[height, width]`` images from a folder are resized to.
         measure_steps: convert, score and time the model after every step that changes
             it (see :mod:`edgeloop.pipeline.measure`).
+        custom_objects: a Python file defining the model's custom layers (imported and
+            registered before the model is loaded).
+        output: the model output the labels are for, by name (multi-output models;
+            default the first).
         source: where the recipe came from (a file or a preset).
+        preprocess: how raw 0–255 pixels become the model's input, as plain data (see
+            :class:`edgeloop.preprocess.Preprocess`; ``None``: [0, 1] for images, a
+            ``.npz`` as stored).
+        fold_preprocessing: converted models take raw 0–255 pixels (the preprocessing
+            folded in as their first layer).
+        expected_accuracy: the validation accuracy the model's own training recorded; the
+            float model far below it stops the run before compression.
     """
 
     name: str
@@ -59,7 +71,12 @@ class Recipe:
     val_fraction: float = 0.2
     image_size: list[int] | None = None
     measure_steps: bool = True
+    custom_objects: str | None = None
+    output: str | None = None
     source: str = ""
+    preprocess: dict | None = None
+    fold_preprocessing: bool = False
+    expected_accuracy: float | None = None
 
     def to_dict(self) -> dict:
         """Plain data that :func:`from_dict` turns back into this recipe."""
@@ -70,18 +87,30 @@ class Recipe:
             "seed": self.seed,
             "val_fraction": self.val_fraction,
             "image_size": self.image_size,
+            "preprocess": self.preprocess,
+            "fold_preprocessing": self.fold_preprocessing,
+            "expected_accuracy": self.expected_accuracy,
             "measure_steps": self.measure_steps,
+            # Only when given: recipes (and run folders) without them read as they always did.
+            **({"custom_objects": self.custom_objects} if self.custom_objects else {}),
+            **({"output": self.output} if self.output else {}),
             "steps": [{s.name: s.describe()["options"]} for s in self.steps],
         }
 
 
-def load_recipe(spec: str, model: str | None = None, data: str | None = None) -> Recipe:
+def load_recipe(spec: str, model: str | None = None, data: str | None = None, preprocess: str | None = None,
+                max_drop: float | None = None, custom_objects: str | None = None, output: str | None = None) -> Recipe:
     """Read a recipe from a YAML file or a preset name, with optional overrides.
 
     Args:
         spec: a path to a ``.yaml`` file, or ``edgeloop:<preset>``.
         model: overrides the recipe's model.
         data: overrides the recipe's data.
+        preprocess: overrides the recipe's preprocess (a convention name, a YAML / JSON
+            mapping or a file holding one).
+        max_drop: overrides ``max_drop`` of every ``evaluate`` step.
+        custom_objects: overrides the recipe's custom objects file.
+        output: overrides the recipe's scored output.
     """
     if spec.startswith(PRESET_PREFIX):
         from edgeloop.presets import preset
@@ -93,7 +122,32 @@ def load_recipe(spec: str, model: str | None = None, data: str | None = None) ->
         raw["model"] = model
     if data is not None:
         raw["data"] = data
+    if preprocess is not None:
+        from edgeloop.preprocess import Preprocess
+
+        raw["preprocess"] = Preprocess.parse(preprocess, "--preprocess").to_dict()
+    if max_drop is not None:
+        _set_step_option(raw, "evaluate", "max_drop", max_drop, "--max-drop")
+    if custom_objects is not None:
+        raw["custom_objects"] = custom_objects
+    if output is not None:
+        raw["output"] = output
     return from_dict(raw, source=spec)
+
+
+def _set_step_option(raw: Any, step: str, key: str, value: Any, flag: str) -> None:
+    """Set ``key`` of every ``step`` in recipe data (a flag that overrides a step's option)."""
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    found = False
+    for i, entry in enumerate(steps if isinstance(steps, list) else []):
+        if entry == step:
+            steps[i] = {step: {key: value}}
+            found = True
+        elif isinstance(entry, dict) and list(entry) == [step] and isinstance(entry[step], (dict, type(None))):
+            steps[i] = {step: {**(entry[step] or {}), key: value}}
+            found = True
+    if not found:
+        raise EdgeloopError(f"{flag} sets the {step} step's {key}, but the recipe has no {step} step")
 
 
 def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
@@ -132,10 +186,28 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         not isinstance(image_size, list) or len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size)
     ):
         raise EdgeloopError(f"{source}: image_size must be [height, width], got {image_size!r}")
+    preprocess = raw.get("preprocess")
+    if preprocess is not None:
+        from edgeloop.preprocess import Preprocess
+
+        preprocess = Preprocess.parse(preprocess, f"{source}: preprocess").to_dict()
+    fold = raw.get("fold_preprocessing", False)
+    if not isinstance(fold, bool):
+        raise EdgeloopError(f"{source}: fold_preprocessing must be true or false, got {fold!r}")
+    expected = raw.get("expected_accuracy")
+    if expected is not None and (isinstance(expected, bool) or not isinstance(expected, (int, float))
+                                 or not 0 < expected <= 1):
+        raise EdgeloopError(f"{source}: expected_accuracy must be a fraction in (0, 1], got {expected!r}")
     measure_steps = raw.get("measure_steps", True)
     if not isinstance(measure_steps, bool):
         raise EdgeloopError(f"{source}: measure_steps must be true or false, got {measure_steps!r}")
+    for key in ("custom_objects", "output"):
+        if raw.get(key) is not None and (not isinstance(raw[key], str) or not raw[key]):
+            raise EdgeloopError(f"{source}: {key} must be a {'file name' if key == 'custom_objects' else 'name'}, "
+                                f"got {raw[key]!r}")
     return Recipe(
+        custom_objects=raw.get("custom_objects"),
+        output=raw.get("output"),
         measure_steps=measure_steps,
         name=str(raw.get("name") or Path(source).stem.replace(PRESET_PREFIX, "") or "run"),
         model=str(raw["model"]),
@@ -145,6 +217,9 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         val_fraction=float(val_fraction),
         image_size=image_size,
         source=source,
+        preprocess=preprocess,
+        fold_preprocessing=fold,
+        expected_accuracy=None if expected is None else float(expected),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeloop import __version__, _io
+from edgeloop.report_data import render_data, render_fidelity
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -40,9 +41,11 @@ def summarize(state: dict) -> dict:
                       if n in convert["weight_sparsity"]]
             summary["converted_sparsity_min"] = min(convert["weight_sparsity"][n] for n in pruned or convert["weight_sparsity"])
     evaluate = _last(state, "evaluate")
-    if evaluate:
+    if evaluate and "accuracy" in evaluate:
         summary["accuracy"] = evaluate["accuracy"]
         summary["accuracy_drop_points"] = evaluate["drop_points"]
+    if evaluate and evaluate.get("fidelity"):
+        summary["fidelity"] = evaluate["fidelity"]["converted_vs_float"]
     bench = _last(state, "benchmark")
     if bench:
         summary["latency_median_ms"] = {k: v["stats"]["median_ms"] for k, v in bench.items()}
@@ -67,6 +70,9 @@ def write_report(run_dir: Path, state: dict) -> dict:
         "summary": summarize(state),
         "steps": state["finished"],
         "warnings": state["warnings"],
+        "failed_gates": state.get("failed_gates", []),
+        "sanity": state.get("sanity"),
+        "data_notes": state.get("data_notes", []),
     }
     _io.write_json(run_dir / REPORT_JSON, report)
     _io.write_text(run_dir / REPORT_MD, render_markdown(report))
@@ -79,6 +85,12 @@ _ACCURACY_LABELS = {
     "tflite_int8": "model.tflite (int8, LiteRT)",
     "tflite_baseline_float32": "baseline_float32.tflite (LiteRT)",
 }
+
+
+def _verdict(check: dict) -> str:
+    if not check["passed"]:
+        return "**FAIL** (gate)" if check.get("gate") else "**FAIL**"
+    return "unresolved" if check.get("verdict") == "unresolved" else "pass"
 
 
 def _pct(value: float | None) -> str:
@@ -110,6 +122,9 @@ def render_markdown(report: dict) -> str:
     out.append("")
     if report.get("error"):
         out += [f"**Failed at step {report['error']['step']}:** {report['error']['message']}", ""]
+    for gate in report.get("failed_gates") or []:
+        out += [f"**Gate failed at step {gate['step']} ({gate['gate']}):** {gate['detail']}", ""]
+    out += render_data(report)
 
     out += ["## Steps", ""]
     rows = []
@@ -180,12 +195,17 @@ def render_markdown(report: dict) -> str:
             out += [f"Selective quantization kept {len(sel['kept_float'])} op(s) in float: "
                     f"{sel['selective_sizes']['bytes']} bytes against {sel['full_int8_sizes']['bytes']} fully int8; "
                     f"{sel['note']}.", ""]
+        from edgeloop.quant.markdown import quant_markdown
+
+        out += quant_markdown(c)
 
     if "evaluate" in steps:
         ev = steps["evaluate"]
-        out += ["## Accuracy", "", f"On the {ev['n_val']} held-out samples.", ""]
-        out += _table(["model", "accuracy"], [[_ACCURACY_LABELS.get(k, k), f"{v:.2%}"] for k, v in ev["accuracy"].items()])
-        out += [f"Converted vs float baseline: {-ev['drop_points']:+.2f} points.", ""]
+        if "accuracy" in ev:
+            out += ["## Accuracy", "", f"On the {ev['n_val']} held-out samples.", ""]
+            out += _table(["model", "accuracy"], [[_ACCURACY_LABELS.get(k, k), f"{v:.2%}"] for k, v in ev["accuracy"].items()])
+            out += [f"Converted vs float baseline: {-ev['drop_points']:+.2f} points.", ""]
+        out += render_fidelity(ev)
 
     if "benchmark" in steps:
         out += ["## Latency (this machine, LiteRT)", ""]
@@ -203,7 +223,7 @@ def render_markdown(report: dict) -> str:
     checks += ((report.get("error") or {}).get("partial") or {}).get("checks", [])
     if checks:
         out += ["## Checks", ""]
-        out += _table(["check", "result", "detail"], [[c["name"], "pass" if c["passed"] else "**FAIL**", c["detail"]] for c in checks])
+        out += _table(["check", "result", "detail"], [[c["name"], _verdict(c), c["detail"]] for c in checks])
     if report["warnings"]:
         out += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
     return "\n".join(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from anywhere_models import anywhere  # noqa: F401  (models from anywhere, a session fixture)
 from helpers import tiny_cnn
 
 

@@ -39,7 +39,8 @@ def recipe_file(tmp_path, model_file):
 
 def test_convert_inspect_bench(tmp_path, model_file):
     out = tmp_path / "m.tflite"
-    proc = run_cli("convert", model_file, "--int8", "--data", "digits", "--samples", "20", "-o", out, "--json")
+    # The model is untrained: at chance on digits, which the sanity check stops without --force.
+    proc = run_cli("convert", model_file, "--int8", "--data", "digits", "--samples", "20", "-o", out, "--json", "--force")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["sizes"]["bytes"] == out.stat().st_size
@@ -50,6 +51,7 @@ def test_convert_inspect_bench(tmp_path, model_file):
     info = json.loads(proc.stdout)
     assert info["inputs"][0]["dtype"] == "int8" and info["inputs"][0]["shape_signature"] == [1, 8, 8, 1]
     assert info["ops"]["CONV_2D"] == 1 and all(c["passed"] for c in info["full_integer_checks"])
+    assert info["expects"].startswith("inputs preprocessed as: pixels 0–255 mapped to [0, 1], quantized: q = round(x / ")
 
     proc = run_cli("bench", out, "--runs", "5", "--max-runs", "5", "--warmup", "1", "--json")
     assert proc.returncode == 0, proc.stderr

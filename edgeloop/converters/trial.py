@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeloop.converters.inspect import ModelInfo, OpInfo
+from edgeloop.converters.inspect import ModelInfo
+from edgeloop.converters.rejected import describe_op, float_ops, ways_out
 from edgeloop.errors import EdgeloopError
 
 # Layer class -> modes whose conversion crashes the converter (segmentation fault).
 CRASHES = {"GRU": ("int8", "int16x8"), "SimpleRNN": ("int8", "int16x8")}
-_BOUNDARY = ("QUANTIZE", "DEQUANTIZE")
-_INTEGER = ("int8", "uint8", "int16", "int32", "int64", "bool")
 
 
 @dataclass(frozen=True)
@@ -62,19 +61,6 @@ def crash_check(model, mode: str) -> None:
                     "(no calibration), or use an LSTM (one fused int8 op)")
 
 
-def float_ops(info: ModelInfo) -> list[OpInfo]:
-    """Ops that compute on a float tensor (the float I/O conversions at the edges aside)."""
-    edges = set(info.inputs) | set(info.outputs)
-    out = []
-    for op in info.ops:
-        if op.name in _BOUNDARY:
-            continue
-        tensors = [info.tensors[i] for i in (*op.inputs, *op.outputs) if i >= 0 and i not in edges]
-        if any(t.dtype not in _INTEGER and not t.is_constant for t in tensors):
-            out.append(op)
-    return out
-
-
 def trial_convert(model, mode: str, samples, io_type: str | None = None) -> Trial:
     """Convert ``model`` in ``mode`` (calibrated on ``samples``) and verify it.
 
@@ -97,10 +83,8 @@ def trial_convert(model, mode: str, samples, io_type: str | None = None) -> Tria
     floats = float_ops(info) if mode in FULL_INTEGER else []
     if floats:
         op = floats[0]
-        where = f"layer {op.layer} ({op.name})" if op.layer else f"op {op.index} ({op.name})"
-        return Trial(blob, info, f"{where} stays float in the {mode} file: TFLite has no integer kernel the converter "
-                     "would use for it; ways out: replace the layer, keep it float (convert keep_float), or convert "
-                     "with mode int16x8 or dynamic", op.layer)
+        return Trial(blob, info, f"{describe_op(op)} stays float in the {mode} file (no integer kernel for it); "
+                     f"{ways_out(mode)}", op.layer)
     failed = [c for c in verify(info, mode=mode, io_type=io_type) if not c.passed]
     if failed:
         return Trial(blob, info, f"the converted file fails {failed[0].name}: {failed[0].detail}")

@@ -14,99 +14,47 @@ Endpoints (JSON replies; errors are ``{"error": ...}`` with a 4xx/5xx status):
 * ``POST /v1/compare`` - JSON ``{"models": [old, new], "options": {...}}``: both models
   timed interleaved (the regression gate's measurement).
 
-Security: every request needs ``Authorization: Bearer <token>`` (compared in constant
-time) unless the agent listens on loopback and was started without a token; bodies over
-the upload limit get 413; a body that is not a TFLite flatbuffer gets 400 before any
-interpreter sees it. Each benchmark runs in a child process (:mod:`edgeloop.device.child`),
-one at a time; a bounded number wait their turn and the rest are told 503 busy.
+Security: a request is judged on its headers before anything else is done or read: the
+token first (``Authorization: Bearer <token>``, compared in constant time; none only when
+the agent listens on loopback and was started without one), then the method, then the
+body's declared length (ASCII digits, at most the upload limit: 413 at once). Options are
+checked before the model they come with is read; a body that is not a TFLite flatbuffer,
+or one past the bounds of :mod:`edgeloop.device.validate`, gets 400 before any
+interpreter sees it. No reply names the server's or Python's version.
+
+Load: each benchmark runs in a child process (:mod:`edgeloop.device.child`), one at a
+time; a bounded number wait their turn and the rest are told 503 busy, as are uploads
+past a few at once and connections past a cap; slow and idle clients are dropped
+(:mod:`edgeloop.device.connections`).
 """
 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
+import re
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+import traceback
 
 from edgeloop import __version__
 from edgeloop.device import fingerprint
-from edgeloop.device.cache import ModelCache, user_cache_dir
-from edgeloop.device.child import GRACE_S, ChildError, run_in_child
+from edgeloop.device.agent_config import AgentConfig, is_loopback, read_token
+from edgeloop.device.cache import ModelCache
+from edgeloop.device.child import ChildError, run_in_child
+from edgeloop.device.connections import BoundedHandler, BoundedServer
 from edgeloop.device.options import BenchmarkOptions
 from edgeloop.device.turns import Busy, Turns
 from edgeloop.device.validate import check_tflite
 from edgeloop.errors import EdgeloopError
 
+__all__ = ["Agent", "AgentConfig", "OPTIONS_HEADER", "is_loopback", "make_server", "read_token", "serve"]
+
 OPTIONS_HEADER = "X-Edgeloop-Options"
-_DRAIN_LIMIT = 8 * 2**20  # an oversized body is read and dropped up to this, for a clean 413
-
-
-@dataclass
-class AgentConfig:
-    """How the agent runs.
-
-    Attributes:
-        host: address to listen on.
-        port: TCP port (0 picks a free one).
-        token: the shared secret clients must send; ``None`` only on loopback.
-        cache_dir: where uploaded models are kept.
-        cache_bytes: cap of the model cache.
-        max_upload_bytes: largest body accepted.
-        queue: benchmarks that may wait while one runs; more are told busy.
-        max_time_s: longest time limit a request may ask for.
-        memory_limit_mb: address-space cap of each benchmark process (``None``: no cap).
-        grace_s: seconds a benchmark process gets beyond its time limit (start-up, reply)
-            before it is killed.
-    """
-
-    host: str = "127.0.0.1"
-    port: int = 8470
-    token: str | None = None
-    cache_dir: Path = field(default_factory=lambda: user_cache_dir() / "agent-models")
-    cache_bytes: int = 512 * 2**20
-    max_upload_bytes: int = 64 * 2**20
-    queue: int = 4
-    max_time_s: float = 600.0
-    memory_limit_mb: int | None = None
-    grace_s: float = GRACE_S
-
-    def __post_init__(self) -> None:
-        if self.token is None and not is_loopback(self.host):
-            raise EdgeloopError(f"refusing to listen on {self.host} without a token: give --token-file, "
-                                "or listen on 127.0.0.1")
-        if self.token is not None and not self.token.strip():
-            raise EdgeloopError("the token is empty")
-
-
-def read_token(path: str | Path) -> str:
-    """The token in file ``path`` (surrounding whitespace dropped).
-
-    Raises:
-        EdgeloopError: missing, unreadable or empty file.
-    """
-    try:
-        token = Path(path).read_text().strip()
-    except FileNotFoundError:
-        raise EdgeloopError(f"token file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EdgeloopError(f"cannot read token file {path}: {exc}") from None
-    if not token:
-        raise EdgeloopError(f"token file {path} is empty")
-    return token
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (or ``localhost``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_JSON_LIMIT = 2**20  # a JSON request (model digests and options) is far smaller
+_UPLOAD_WAIT_S = 10.0  # an upload waits this long for one of the agent's upload slots
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII only: "²".isdigit() is True, and int("²") fails
 
 
 class Agent:
@@ -116,6 +64,7 @@ class Agent:
         self.config = config
         self.cache = ModelCache(config.cache_dir, config.cache_bytes)
         self.turns = Turns(config.queue)
+        self.uploads = threading.BoundedSemaphore(config.max_uploads)
         self.running: dict | None = None
         # Loading a delegate can crash a process: probe them once, in a child.
         try:
@@ -123,8 +72,8 @@ class Agent:
         except ChildError as exc:
             self.delegates = {name: {"loads": False, "error": f"probe failed: {exc}"} for name in ("xnnpack", "edgetpu", "gpu")}
 
-    def info(self) -> dict:
-        """The ``/v1/info`` reply."""
+    def info(self, server: BoundedServer | None = None) -> dict:
+        """The ``/v1/info`` reply (with ``server``'s connection counts when given)."""
         return {
             **fingerprint.collect(),  # read each time: temperature and governor change
             "delegates": self.delegates,
@@ -136,15 +85,24 @@ class Agent:
                 "max_upload_bytes": self.config.max_upload_bytes,
                 "max_time_s": self.config.max_time_s,
                 "memory_limit_mb": self.config.memory_limit_mb,
+                "max_connections": self.config.max_connections,
+                "max_uploads": self.config.max_uploads,
+                "idle_timeout_s": self.config.idle_timeout_s,
+                "connections": None if server is None else {"open": server.open_connections,
+                                                            "refused_busy": server.refused_connections},
                 "auth": self.config.token is not None,
                 "modules": sorted({name.split(".")[0] for name in sys.modules if not name.startswith("_")}),
             },
         }
 
-    def run(self, task: str, digests: list[str], options: BenchmarkOptions) -> dict:
-        """Wait for this request's turn, then run it in a child process."""
+    def check_options(self, options: BenchmarkOptions) -> None:
+        """Refuse options this agent does not allow (a time limit above its own)."""
         if options.time_limit_s > self.config.max_time_s:
             raise EdgeloopError(f"time_limit_s {options.time_limit_s:g} is above this agent's limit of {self.config.max_time_s:g} s")
+
+    def run(self, task: str, digests: list[str], options: BenchmarkOptions) -> dict:
+        """Wait for this request's turn, then run it in a child process."""
+        self.check_options(options)
         with self.turns.turn():
             paths = [str(self.cache.path(d)) for d in digests]
             request = {"task": task, "models": paths, "options": options.to_dict(),
@@ -159,59 +117,100 @@ class Agent:
         return result
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = f"edgeloop-agent/{__version__}"
-    protocol_version = "HTTP/1.1"
-    timeout = 120  # a client that stops sending mid-body is dropped
-    agent: Agent  # set on the subclass serve() builds
+class _Handler(BoundedHandler):
+    agent: Agent  # set on the subclass make_server builds
+
+    def parse_request(self) -> bool:
+        """The request line and headers, then everything that can be judged from them alone
+        (token, method, body length), before a byte of the body is read."""
+        if not super().parse_request():
+            return False
+        self._body_left = 0
+        if not self._authorized():
+            return False
+        if self.command not in ("GET", "POST"):
+            return self._refuse(501, f"method {self.command} is not served: GET /v1/info, POST /v1/models, "
+                                     "/v1/benchmark or /v1/compare")
+        if self.headers.get("Transfer-Encoding"):
+            return self._refuse(411, "a Content-Length header is required (no chunked bodies)")
+        lengths = self.headers.get_all("Content-Length") or []
+        if len(lengths) > 1 or not all(_DIGITS.fullmatch(value.strip()) for value in lengths):
+            return self._refuse(400, "Content-Length must be one number of bytes")
+        size = int(lengths[0]) if lengths else 0
+        if self.command == "POST" and not lengths:
+            return self._refuse(411, "a Content-Length header is required")
+        limit = self.agent.config.max_upload_bytes
+        if size > limit:
+            return self._refuse(413, f"upload of {size} bytes is over this agent's limit of {limit} bytes")
+        self._body_left = size
+        if self.headers.get("Expect", "").lower() == "100-continue":
+            self.send_response_only(100)
+            self.end_headers()
+        return True
+
+    def handle_expect_100(self) -> bool:
+        return True  # "100 Continue" is sent by parse_request, once the headers have been judged
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if not self._authorized():
-            return
         if self.path == "/v1/info":
-            self._reply(200, self.agent.info())
+            self._reply(200, self.agent.info(self.server))
         else:
             self._reply(404, {"error": f"no such endpoint: GET {self.path}"})
 
     def do_POST(self) -> None:  # noqa: N802
-        if not self._authorized():
-            return
         routes = {"/v1/models": self._models, "/v1/benchmark": self._benchmark, "/v1/compare": self._compare}
         route = routes.get(self.path)
         if route is None:
             self._reply(404, {"error": f"no such endpoint: POST {self.path}"})
             return
-        body = self._body()
-        if body is None:
-            return
         try:
-            route(body)
+            route()
         except Busy as exc:
             self._reply(503, {"error": str(exc), "busy": True}, {"Retry-After": "2"})
         except ChildError as exc:
             self._reply(422, {"error": str(exc), "kind": exc.kind})
         except EdgeloopError as exc:
             self._reply(400, {"error": str(exc)})
+        except (ConnectionError, TimeoutError):  # the client left or stalled: no one to answer (the server logs it)
+            raise
+        except Exception as exc:  # a bug: the client hears of it, the traceback goes to the log
+            traceback.print_exc()
+            self._reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
-    def _models(self, body: bytes) -> None:
-        check = check_tflite(body)
-        self._reply(200, {"sha256": self.agent.cache.put(body), "bytes": len(body), **check})
+    def _models(self) -> None:
+        digest, size, check = self._upload()
+        self._reply(200, {"sha256": digest, "bytes": size, **check})
 
-    def _benchmark(self, body: bytes) -> None:
+    def _benchmark(self) -> None:
         if self.headers.get("Content-Type", "").startswith("application/json"):
-            request = _json(body)
-            digest, options = request.get("model"), request.get("options")
-        else:
-            check_tflite(body)
-            digest, options = self.agent.cache.put(body), _json(self.headers.get(OPTIONS_HEADER, "{}").encode())
-        self._reply(200, self.agent.run("benchmark", [digest], BenchmarkOptions.from_dict(options)))
+            request = _json(self._body(_JSON_LIMIT))
+            digest, options = request.get("model"), BenchmarkOptions.from_dict(request.get("options"))
+            self.agent.check_options(options)
+        else:  # the options come first: a bad one is refused before the model is read
+            options = BenchmarkOptions.from_dict(_json(self.headers.get(OPTIONS_HEADER, "{}").encode()))
+            self.agent.check_options(options)
+            digest = self._upload()[0]
+        self._reply(200, self.agent.run("benchmark", [digest], options))
 
-    def _compare(self, body: bytes) -> None:
-        request = _json(body)
+    def _compare(self) -> None:
+        request = _json(self._body(_JSON_LIMIT))
         models = request.get("models")
         if not isinstance(models, list) or len(models) != 2:
             raise EdgeloopError('compare needs {"models": [old_sha256, new_sha256]}')
         self._reply(200, self.agent.run("compare", models, BenchmarkOptions.from_dict(request.get("options"))))
+
+    def _upload(self) -> tuple[str, int, dict]:
+        """Read the body (a model), check it and keep it in the cache: ``(sha256, bytes, check)``.
+        A bounded number are read at once (each is held in memory); the next wait a little
+        for their turn, then hear busy."""
+        if not self.agent.uploads.acquire(timeout=_UPLOAD_WAIT_S):
+            raise Busy(f"busy: {self.agent.config.max_uploads} uploads are being received; try again later")
+        try:
+            body = self._body()
+            check = check_tflite(body)
+            return self.agent.cache.put(body), len(body), check
+        finally:
+            self.agent.uploads.release()
 
     def _authorized(self) -> bool:
         token = self.agent.config.token
@@ -221,40 +220,36 @@ class _Handler(BaseHTTPRequestHandler):
         given = sent[len("Bearer "):] if sent.startswith("Bearer ") else ""
         if hmac.compare_digest(given.encode(), token.encode()):
             return True
-        self._drop_body()
-        self._reply(401, {"error": "missing or wrong token"}, {"WWW-Authenticate": "Bearer"})
+        return self._refuse(401, "missing or wrong token", {"WWW-Authenticate": "Bearer"})
+
+    def _refuse(self, status: int, message: str, headers: dict | None = None) -> bool:
+        """Answer an error from the headers alone; the connection closes (its body is never read)."""
+        self.close_connection = True
+        self._reply(status, {"error": message}, headers)
         return False
 
-    def _body(self) -> bytes | None:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            self._reply(411, {"error": "a Content-Length header is required"})
-            return None
-        size, limit = int(length), self.agent.config.max_upload_bytes
-        if size > limit:
-            self._drop_body()
-            self._reply(413, {"error": f"upload of {size} bytes is over this agent's limit of {limit} bytes"})
-            return None
-        return self.rfile.read(size)
-
-    def _drop_body(self) -> None:
-        """Read and drop a body we will not use (up to a bound), then close the connection."""
-        length = self.headers.get("Content-Length", "0")
-        left = min(int(length) if length.isdigit() else 0, _DRAIN_LIMIT)
-        while left > 0:
-            chunk = self.rfile.read(min(left, 65536))
-            if not chunk:
-                break
-            left -= len(chunk)
-        self.close_connection = True
+    def _body(self, limit: int | None = None) -> bytes:
+        size, self._body_left = self._body_left, 0
+        if limit is not None and size > limit:
+            self.close_connection = True
+            raise EdgeloopError(f"a JSON request of {size} bytes is over the limit of {limit} bytes")
+        self.expect_body(size)
+        body = self.rfile.read(size)
+        if len(body) < size:
+            raise ConnectionError(f"the client sent {len(body)} of the {size} bytes it announced")
+        return body
 
     def _reply(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        if self._body_left:  # a body left unread cannot be told from the next request: close
+            self.close_connection = True
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -264,24 +259,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _json(body: bytes) -> dict:
     try:
-        value = json.loads(body.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, ValueError):
-        raise EdgeloopError("the request body is not valid JSON") from None
+        value = json.loads(body.decode("utf-8") or "{}", parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise EdgeloopError(f"the request is not valid JSON{_detail(exc)}") from None
     if not isinstance(value, dict):
-        raise EdgeloopError("the request body must be a JSON object")
+        raise EdgeloopError("the request must be a JSON object")
     return value
 
 
-def make_server(config: AgentConfig) -> ThreadingHTTPServer:
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number")
+
+
+def _detail(exc: Exception) -> str:
+    return f" ({exc})" if isinstance(exc, ValueError) and "is not a number" in str(exc) else ""
+
+
+def make_server(config: AgentConfig) -> BoundedServer:
     """A server bound to ``config.host:config.port`` (not yet serving)."""
     agent = Agent(config)
-    handler = type("Handler", (_Handler,), {"agent": agent})
+    handler = type("Handler", (_Handler,), {"agent": agent, "idle_timeout_s": config.idle_timeout_s})
     try:
-        server = ThreadingHTTPServer((config.host, config.port), handler)
+        return BoundedServer((config.host, config.port), handler, config.max_connections)
     except OSError as exc:
-        raise EdgeloopError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-    server.daemon_threads = True
-    return server
+        raise EdgeloopError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
 
 
 def serve(config: AgentConfig) -> None:

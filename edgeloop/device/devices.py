@@ -8,10 +8,13 @@ with an ``id``), ``.benchmark(model, options)`` (a :class:`BenchmarkResult`) and
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Iterator, Protocol
 
 from edgeloop.device.benchmark import BenchmarkResult
+from edgeloop.device.child import GRACE_S
 from edgeloop.device.options import BenchmarkOptions
 from edgeloop.errors import EdgeloopError
 
@@ -33,10 +36,20 @@ class Device(Protocol):
 
 
 class LocalDevice:
-    """This machine, measured in this process."""
+    """This machine, measured in a child process (:mod:`edgeloop.device.child`), like the
+    agent measures its own: a model whose inference never returns is killed at the time
+    limit (plus ``grace_s``), and one that crashes the interpreter ends in an error, not in
+    the death of the calling process.
+
+    Args:
+        grace_s: seconds the child gets beyond the benchmark's time limit (start-up, reply).
+    """
 
     name = "local"
     kind = "local"
+
+    def __init__(self, grace_s: float = GRACE_S) -> None:
+        self.grace_s = grace_s
 
     def info(self) -> dict:
         """This machine's fingerprint."""
@@ -45,16 +58,40 @@ class LocalDevice:
         return collect()
 
     def benchmark(self, model: bytes | str | Path, options: BenchmarkOptions, progress=None) -> BenchmarkResult:
-        """Run the benchmark here."""
-        from edgeloop.device.benchmark import run_benchmark
-
-        return run_benchmark(model, options, progress=progress)
+        """Run the benchmark here, in a child process; ``progress(done, total)`` as runs finish."""
+        with _model_files([model]) as (path,):
+            result = self._run("benchmark", [path], options, progress)
+        out = BenchmarkResult.from_dict(result)
+        out.model = f"<{len(model)} bytes>" if isinstance(model, bytes) else str(model)
+        return out
 
     def compare(self, old: bytes | str | Path, new: bytes | str | Path, options: BenchmarkOptions) -> dict:
-        """Interleaved timings of both models here."""
-        from edgeloop.device.gate import run_interleaved
+        """Interleaved timings of both models here, in a child process."""
+        with _model_files([old, new]) as paths:
+            return self._run("compare", list(paths), options)
 
-        return run_interleaved(old, new, options)
+    def _run(self, task: str, paths: list[str], options: BenchmarkOptions, progress=None) -> dict:
+        from edgeloop.device.child import run_in_child
+
+        request = {"task": task, "models": paths, "options": options.to_dict(), "memory_limit_mb": None}
+        return run_in_child(request, options.time_limit_s + self.grace_s, on_progress=progress)
+
+
+@contextlib.contextmanager
+def _model_files(models: list[bytes | str | Path]) -> Iterator[tuple[str, ...]]:
+    """Paths the child can read: files as they are, bytes written to a temporary folder."""
+    from edgeloop.device.benchmark import model_bytes
+
+    with tempfile.TemporaryDirectory(prefix="edgeloop-bench-") as folder:
+        paths = []
+        for i, model in enumerate(models):
+            if isinstance(model, bytes):
+                paths.append(str(Path(folder) / f"model{i}.tflite"))
+                Path(paths[-1]).write_bytes(model)
+            else:
+                model_bytes(model)  # a missing or unreadable file: one clear error, here
+                paths.append(str(Path(model).resolve()))
+        yield tuple(paths)
 
 
 def open_device(spec: str, token: str | None = None, benchmark_model: str | Path | None = None,

@@ -83,11 +83,12 @@ def load_interpreter(model: str | Path | bytes, num_threads: int | None = None, 
 
 
 class TFLiteModel:
-    """A single-input ``.tflite`` model run like a Keras model on float data.
+    """A ``.tflite`` model run like a Keras model on float data.
 
     Inputs are quantized with the model's own input scale and zero point when the input
     is integer; outputs are dequantized with the output's. Samples run one at a time: the
-    models edgeloop makes have batch dimension 1.
+    models edgeloop makes have batch dimension 1. A model with several inputs takes a dict
+    by input name (the names of the file's signature, which are the Keras model's).
 
     Args:
         model: path or bytes of the ``.tflite`` model.
@@ -98,32 +99,80 @@ class TFLiteModel:
         self.interpreter = load_interpreter(model, num_threads)
         self.input_details = self.interpreter.get_input_details()
         self.output_details = self.interpreter.get_output_details()
-        if len(self.input_details) != 1:
-            raise EdgeloopError(f"only single-input models are supported, this one has {len(self.input_details)}")
+        self.input_names = _signature_names(self.interpreter, self.input_details, "inputs")
+        self.output_names = _signature_names(self.interpreter, self.output_details, "outputs")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """The input tensor's shape, batch dimension included."""
+        """The (first) input tensor's shape, batch dimension included."""
         return tuple(int(d) for d in self.input_details[0]["shape"])
 
-    def predict(self, x: np.ndarray, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """Run every sample of ``x`` (shape ``(N, *sample_shape)``); return float outputs ``(N, …)``.
+    def output_position(self, output: str | None) -> int:
+        """Position of the output named ``output`` (0, the first, when ``None``)."""
+        if output is None:
+            return 0
+        if output not in self.output_names:
+            raise EdgeloopError(f"the .tflite model has no output {output!r}; its outputs: {', '.join(self.output_names)}")
+        return self.output_names.index(output)
+
+    def predict(self, x, progress: Callable[[int, int], None] | None = None, output: str | None = None) -> np.ndarray:
+        """Run every sample of ``x`` (shape ``(N, *sample_shape)``, or a dict by input name for a
+        model with several inputs); return one output as floats ``(N, …)``.
+
+        Args:
+            x: the samples.
+            progress: called as ``progress(done, total)`` after each sample.
+            output: the output's name (the first when ``None``).
 
         Raises:
-            EdgeloopError: samples whose shape is not the model's input shape.
+            EdgeloopError: samples whose shape is not the model's input shape, or a missing input.
         """
-        inp, out = self.input_details[0], self.output_details[0]
-        want = self.input_shape[1:]
-        if tuple(x.shape[1:]) != want:
-            raise EdgeloopError(f"data samples have shape {tuple(x.shape[1:])} but the model takes {want}")
+        feeds = self._feeds(x)
+        out = self.output_details[self.output_position(output)]
+        total = len(feeds[0][1]) if feeds else 0
         results = []
-        for i, sample in enumerate(x):
-            self.interpreter.set_tensor(inp["index"], quantize(sample[None, ...], inp))
+        for i in range(total):
+            for detail, array in feeds:
+                self.interpreter.set_tensor(detail["index"], quantize(array[i][None, ...], detail))
             self.interpreter.invoke()
             results.append(dequantize(self.interpreter.get_tensor(out["index"]), out)[0])
             if progress:
-                progress(i + 1, len(x))
+                progress(i + 1, total)
         return np.stack(results) if results else np.zeros((0, *out["shape"][1:]), np.float32)
+
+    def _feeds(self, x) -> list[tuple[dict, np.ndarray]]:
+        """(input detail, samples) for every input, checked."""
+        if not isinstance(x, dict):
+            if len(self.input_details) != 1:
+                raise EdgeloopError(f"the model takes {len(self.input_details)} inputs ({', '.join(self.input_names)}): "
+                                    "give the samples as a dict by input name")
+            x = {self.input_names[0]: x}
+        missing = [n for n in self.input_names if n not in x]
+        if missing:
+            raise EdgeloopError(f"no samples for input(s) {', '.join(missing)} of the model")
+        feeds = []
+        for name, detail in zip(self.input_names, self.input_details):
+            array, want = x[name], tuple(int(d) for d in detail["shape"][1:])
+            if tuple(array.shape[1:]) != want:
+                where = "" if len(self.input_details) == 1 else f" of input {name}"
+                raise EdgeloopError(f"data samples{where} have shape {tuple(array.shape[1:])} but the model takes {want}")
+            feeds.append((detail, array))
+        return feeds
+
+
+def _signature_names(interpreter, details: list[dict], kind: str) -> list[str]:
+    """The signature's name of every input (or output) tensor, in the graph's order; the tensor's
+    own name for a file without a signature."""
+    by_index = {}
+    try:
+        signatures = interpreter.get_signature_list()
+        if len(signatures) == 1:
+            runner = interpreter.get_signature_runner()
+            found = runner.get_input_details() if kind == "inputs" else runner.get_output_details()
+            by_index = {d["index"]: name for name, d in found.items()}
+    except (ValueError, RuntimeError, AttributeError):  # an old tflite_runtime, or a file it cannot map
+        by_index = {}
+    return [by_index.get(d["index"], d["name"]) for d in details]
 
 
 def quantize(x: np.ndarray, detail: dict) -> np.ndarray:

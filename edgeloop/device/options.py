@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -17,6 +18,7 @@ from edgeloop.errors import EdgeloopError
 # ``None`` lets the runtime choose (LiteRT applies XNNPACK to every CPU interpreter);
 # ``"none"`` turns the default delegate off and runs the plain CPU kernels.
 DELEGATES = ("xnnpack", "none", "edgetpu", "gpu", "nnapi", "hexagon")
+MAX_THREADS = 256
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,20 @@ class BenchmarkOptions:
         _check_type("op_profiling", self.op_profiling, bool)
         _check_type("delegate", self.delegate, str, optional=True)
         for name in ("ci_target", "time_limit_s"):  # 30 and 30.0 must key the store alike
-            object.__setattr__(self, name, float(getattr(self, name)))
+            try:
+                value = float(getattr(self, name))
+            except OverflowError:  # an integer with hundreds of digits
+                value = math.inf
+            if not math.isfinite(value):  # NaN passes every comparison, and inf is no time limit
+                raise EdgeloopError(f"benchmark option {name!r} must be a finite number, got {getattr(self, name)!r:.40}")
+            object.__setattr__(self, name, value)
         if self.threads < 1 or self.runs < 1 or self.warmup < 0:
             raise EdgeloopError(f"threads and runs must be at least 1 and warmup at least 0 "
                                 f"(got {self.threads}, {self.runs}, {self.warmup})")
+        if self.threads > MAX_THREADS:  # each is an OS thread of the interpreter
+            raise EdgeloopError(f"threads must be at most {MAX_THREADS}, got {self.threads}")
+        if self.seed < 0:
+            raise EdgeloopError(f"seed must be 0 or more, got {self.seed}")
         if self.max_runs is not None and self.max_runs < self.runs:
             raise EdgeloopError(f"max_runs ({self.max_runs}) must be at least runs ({self.runs})")
         if not 0 < self.ci_target < 1:
@@ -88,11 +100,13 @@ class BenchmarkOptions:
         """Options from plain data, refusing keys it does not know.
 
         Raises:
-            EdgeloopError: unknown key, wrong type or value out of range.
+            EdgeloopError: not a mapping, unknown key, wrong type or value out of range.
         """
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise EdgeloopError(f"benchmark options must be a mapping of option names to values, got {mapping!r:.80}")
         mapping = dict(mapping or {})
         valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(mapping) - set(valid))
+        unknown = sorted(set(mapping) - set(valid), key=str)
         if unknown:
             raise EdgeloopError(f"unknown benchmark option {', '.join(map(repr, unknown))}; valid options: {', '.join(valid)}")
         return cls(**mapping)

@@ -42,10 +42,13 @@ class StepCheck:
 
 
 def trial_samples(model, data=None, count: int = TRIAL_SAMPLES) -> np.ndarray | None:
-    """A few input samples: the data's first training samples, else uniform [0, 1) of the
-    model's input shape (``None`` for a model with several inputs or an unknown shape)."""
+    """A few input samples: the data's first training samples (one array per input for a
+    model with several), else uniform [0, 1) of the model's input shape (``None`` for a model
+    with several inputs or an unknown shape)."""
     if data is not None:
-        return data.representative(min(count, len(data.y_train)))
+        from edgeloop.data import n_samples
+
+        return data.representative(min(count, n_samples(data.x_train)))
     inputs = getattr(model, "inputs", None) or []
     if len(inputs) != 1 or any(d is None for d in inputs[0].shape[1:]):
         return None

@@ -13,9 +13,12 @@ _CLASSES: dict[str, type] = {}
 
 
 def custom_layers() -> dict[str, type]:
-    """``{"ChannelSlice": ChannelSlice}``, defined and registered once per process."""
+    """``{"ChannelSlice": ChannelSlice, "FoldedPreprocessing": …}``, defined and registered once per process."""
     if not _CLASSES:
+        from edgeloop.models.fold import folded_layer_class
+
         _CLASSES["ChannelSlice"] = _define()
+        _CLASSES["FoldedPreprocessing"] = folded_layer_class()  # models that take raw pixels
     return _CLASSES
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgeloop.errors import EdgeloopError
 from edgeloop.models._blocks import check_classes, scaled
 from edgeloop.models.registry import Reference, register
 
@@ -23,6 +24,8 @@ def digits_cnn(input_shape: tuple[int, ...] = (8, 8, 1), classes: int = 10, widt
     from edgeloop._tf import keras
 
     check_classes("digits_cnn", classes)
+    if len(input_shape) != 3:  # a Sequential of Conv2D: anything else fails deep inside Keras
+        raise EdgeloopError(f"model digits_cnn takes images (height, width, channels); got sample shape {tuple(input_shape)}")
     c = lambda n: scaled(n, width)  # noqa: E731
     layers = keras.layers
     return keras.Sequential(

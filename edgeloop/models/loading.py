@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import warnings
-import zipfile
 from pathlib import Path
 
 from edgeloop.errors import EdgeloopError
@@ -22,13 +20,89 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
         classes: class count for a zoo model (taken from the data).
 
     Raises:
-        EdgeloopError: missing or unreadable file, a Keras 3 model, an unknown zoo name.
+        EdgeloopError: missing or unreadable file, a Keras 3 model, a subclassed model
+            (see :func:`load_any_model` for those), an unknown zoo name.
     """
-    from edgeloop._tf import keras, require_legacy_keras, tfmot
-
     spec_s = str(spec)
     if spec_s.startswith(ZOO_PREFIX):
         return _from_zoo(spec_s[len(ZOO_PREFIX):], input_shape, classes)
+    from edgeloop.models.keras3 import keras_major
+
+    path = _checked_path(spec_s)
+    if path.is_file() and keras_major(path) == 3:
+        raise EdgeloopError(f"{spec_s}: " + _keras3_help())
+    if path.is_dir() and not (path / "keras_metadata.pb").exists():
+        raise EdgeloopError(f"{spec_s} is {_kind('savedmodel')}{_LAYERS_NEEDED}")
+    model = _read_keras(path)
+    if not getattr(model, "inputs", None):
+        raise EdgeloopError(f"{spec_s} is {_kind('subclassed')}{_LAYERS_NEEDED}")
+    return model
+
+
+_LAYERS_NEEDED = (": pruning, clustering, QAT and the other steps that change layers need a Functional or Sequential "
+                  "tf_keras model (convert, evaluate and benchmark take it as it is)")
+
+
+def load_any_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, classes: int | None = None,
+                   custom_objects: str | Path | None = None):
+    """Load a model from anywhere: a tf_keras model when it is one, else a signature model.
+
+    Functional and Sequential tf_keras models come back as Keras models (every step takes
+    them). A subclassed model saved as a SavedModel, a SavedModel with a serving signature
+    from any tool (Keras 3's ``model.export()`` folders among them) and a Keras 3 ``.keras``
+    / ``.h5`` file (read by Keras 3 in a child process) come back as a
+    :class:`~edgeloop.models.signature.SignatureModel`, which the post-training steps take.
+
+    Args:
+        spec: as for :func:`load_model`.
+        input_shape: sample shape for a zoo model.
+        classes: class count for a zoo model.
+        custom_objects: the user's Python file of custom layers: registered with tf_keras
+            (:func:`edgeloop.models.custom_objects.register`, for every later load in this
+            process too) and imported by the Keras 3 child.
+
+    Raises:
+        EdgeloopError: missing or unreadable model, or one with no serving signature.
+    """
+    from edgeloop.models.keras3 import keras_major, load_keras3
+    from edgeloop.models.signature import from_saved_model
+
+    if custom_objects:
+        from edgeloop.models.custom_objects import register
+
+        register(custom_objects)
+    spec_s = str(spec)
+    if spec_s.startswith(ZOO_PREFIX):
+        return load_model(spec_s, input_shape, classes)
+    path = _checked_path(spec_s)
+    if path.is_file() and keras_major(path) == 3:
+        return load_keras3(path, custom_objects)
+    if path.is_dir() and not (path / "keras_metadata.pb").exists():
+        return from_saved_model(path)  # no Keras graph recorded: Keras 3 export(), tf.Module, other tools
+    model = _read_keras(path)
+    if getattr(model, "inputs", None):
+        return model
+    if path.is_dir():
+        return from_saved_model(path, kind="subclassed")
+    raise EdgeloopError(f"{spec_s} is {_kind('subclassed')} saved as {path.suffix}: save it as a SavedModel folder "
+                        "(model.save('folder')) so its traced call can be converted")
+
+
+def file_kind(spec: str | Path) -> str | None:
+    """What a model file holds, when the file says so without loading it: ``keras3`` (a Keras 3
+    ``.keras`` / ``.h5``), ``savedmodel`` (a SavedModel with no Keras graph), else ``None``."""
+    from edgeloop.models.keras3 import keras_major
+
+    path = Path(spec)
+    if str(spec).startswith(ZOO_PREFIX) or not path.exists():
+        return None
+    if path.is_file():
+        return "keras3" if keras_major(path) == 3 else None
+    has_graph = (path / "keras_metadata.pb").exists() or not (path / "saved_model.pb").exists()
+    return None if has_graph else "savedmodel"
+
+
+def _checked_path(spec_s: str) -> Path:
     path = Path(spec_s)
     if not path.exists():
         raise EdgeloopError(f"model not found: {spec_s}")
@@ -36,8 +110,12 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
         raise EdgeloopError(f"{spec_s} is a folder but not a SavedModel (no saved_model.pb)")
     if path.is_file() and path.suffix not in (".keras", ".h5", ".hdf5"):
         raise EdgeloopError(f"unsupported model file {spec_s}: expected .keras, .h5 or a SavedModel folder")
-    if path.suffix == ".keras" and _keras_major(path) == 3:
-        raise EdgeloopError(f"{spec_s}: " + _keras3_help())
+    return path
+
+
+def _read_keras(path: Path):
+    from edgeloop._tf import keras, require_legacy_keras, tfmot
+
     register_custom_classes()
     try:
         # Models saved mid-pipeline may hold QAT wrappers: their classes live in tfmot's scope.
@@ -45,9 +123,36 @@ def load_model(spec: str | Path, input_shape: tuple[int, ...] | None = None, cla
             model = keras.models.load_model(path, compile=False)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EdgeloopError(f"cannot read model {spec_s}: {first}") from None
+        raise EdgeloopError(f"cannot read model {path}: {_custom_hint(path) or first[:300]}") from None
+    if not isinstance(model, keras.Model) and path.is_dir():
+        raise EdgeloopError(f"cannot read model {path}: its SavedModel holds no Keras model")
     require_legacy_keras(model)
     return model
+
+
+def _kind(kind: str) -> str:
+    from edgeloop.models.signature import KINDS
+
+    return KINDS[kind]
+
+
+def _custom_hint(path: Path) -> str:
+    """When the model holds layer classes Keras does not know: which, and how to register them
+    (tf_keras' own message for it can be as obscure as "'str' object is not callable")."""
+    from edgeloop._tf import keras
+    from edgeloop.models.custom_objects import layer_classes
+
+    known = keras.utils.get_custom_objects()
+    unknown = sorted({name for name in layer_classes(path)
+                      if name not in known and not hasattr(keras.layers, name) and name not in _CONTAINERS
+                      and not name.startswith("Quantize")})  # tfmot's wrappers load in its quantize_scope
+    if not unknown:
+        return ""
+    return (f"Keras does not know the layer class(es) {', '.join(unknown)}: give the Python file that defines them "
+            "with --custom-objects my_layers.py (recipe: custom_objects: my_layers.py)")
+
+
+_CONTAINERS = ("Functional", "Sequential", "Model")
 
 
 def model_suffix(model) -> str:
@@ -119,17 +224,6 @@ def _value(text: str):
         except ValueError:
             pass
     return text
-
-
-def _keras_major(path: Path) -> int | None:
-    """The Keras major version recorded in a ``.keras`` zip, if it says."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("metadata.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        return None
-    version = str(meta.get("keras_version", ""))
-    return int(version.split(".")[0]) if version[:1].isdigit() else None
 
 
 def _keras3_help() -> str:

@@ -39,7 +39,7 @@ def prunable_kernels(layer) -> dict[str, np.ndarray]:
 def layer_kinds(model) -> dict[str, str]:
     """``{layer name: Keras class name}``, wrappers looked through (what the ``.tflite``
     readers need to tell a layer's kernels apart)."""
-    return {unwrap(layer).name: type(unwrap(layer)).__name__ for layer in model.layers}
+    return {unwrap(layer).name: type(unwrap(layer)).__name__ for layer in getattr(model, "layers", [])}
 
 
 def prunable_indices(layer) -> list[int]:

@@ -34,7 +34,11 @@ def outputs_probabilities(model) -> bool:
 def compile_classifier(model, learning_rate: float, probabilities: bool | None = None) -> None:
     """Compile for sparse-label classification with Adam."""
     from edgeloop._tf import keras
+    from edgeloop.errors import EdgeloopError
 
+    if len(model.outputs) > 1:
+        raise EdgeloopError(f"training steps fit a model with one output; this one has {len(model.outputs)} "
+                            f"({', '.join(model.output_names)}): convert, evaluate and benchmark take it as it is")
     if probabilities is None:
         probabilities = outputs_probabilities(model)
     model.compile(
@@ -85,9 +89,11 @@ def fit(model, ctx: Context, epochs: int, batch_size: int, description: str, cal
     }
 
 
-def keras_accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
-    """Top-1 accuracy of a Keras model."""
-    pred = model.predict(x, batch_size=batch_size, verbose=0)
+def keras_accuracy(model, x, y: np.ndarray, batch_size: int = 256, output: int = 0) -> float:
+    """Top-1 accuracy of a Keras model (or a signature model), on its output number ``output``."""
+    from edgeloop.models.io import pick_output
+
+    pred = pick_output(model.predict(x, batch_size=batch_size, verbose=0), output)
     return float(np.mean(np.argmax(pred, axis=-1) == y))
 
 

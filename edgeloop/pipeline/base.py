@@ -40,12 +40,19 @@ class Step:
         changes_model: the step returns a new Keras model (the runner saves it).
         compresses: the step makes the model smaller or cheaper; the model as it stood
             before the first such step is the run's *baseline*, kept for comparison.
+        takes_any_model: the step also runs on a model without Keras layers (a
+            :class:`~edgeloop.models.signature.SignatureModel`: subclassed, Keras 3, any
+            SavedModel); the others need a tf_keras Functional or Sequential model.
+        needs_labels: the step trains or scores against labels (data without labels is
+            refused before the run starts).
     """
 
     name: ClassVar[str]
     Options: ClassVar[type]
     changes_model: ClassVar[bool] = False
     compresses: ClassVar[bool] = False
+    takes_any_model: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = True
 
     def __init__(self, options: Any) -> None:
         self.options = options
@@ -169,6 +176,10 @@ class Context:
             context manager yielding an ``advance(n)`` callable.
         warn: reports a warning to the user and into the report.
         result: what the running step recorded so far (the runner resets it per step).
+        output: the model output the labels are for (a multi-output model); ``None``
+            for the first.
+        fold_preprocessing: converted models take raw 0–255 pixels, the data's
+            preprocessing folded in as their first layer (:mod:`edgeloop.models.fold`).
     """
 
     data: Dataset
@@ -178,6 +189,8 @@ class Context:
     progress: Callable = None  # type: ignore[assignment]
     warn: Callable[[str], None] = print
     result: dict = field(default_factory=dict)
+    output: str | None = None
+    fold_preprocessing: bool = False
 
     def record(self, **values: Any) -> None:
         """Add results of the current step to its part of the report."""

@@ -50,6 +50,8 @@ class Benchmark(Step):
 
     name = "benchmark"
     Options = BenchmarkOptions
+    takes_any_model = True
+    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.device.agent import read_token

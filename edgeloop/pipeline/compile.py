@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from edgeloop import _io
-from edgeloop.errors import EdgeloopError, VerificationError
+from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline.base import Context, Step, register_step
 
 FIXED_FILE = "model_fixed.tflite"
@@ -44,7 +44,8 @@ class CompileOptions:
         calibration_samples: calibration samples when the fix converts again.
         require_compiler: fail when ``edgetpu_compiler`` is not installed (default: warn
             and keep the prediction).
-        require_mapped: fail the run when anything falls back to the CPU.
+        require_mapped: a gate: when anything falls back to the CPU the run finishes with
+            exit status 1 (the report says which gate failed).
         device: an edgeloop agent (``http://HOST:PORT``) whose Edge TPU runtime version
             sets ``-m`` when ``min_runtime_version`` is not given (a ``benchmark`` step on
             an agent earlier in the recipe does the same).
@@ -93,6 +94,8 @@ class Compile(Step):
 
     name = "compile"
     Options = CompileOptions
+    takes_any_model = True
+    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import checks_to_dict, read_model
@@ -128,9 +131,8 @@ class Compile(Step):
         else:
             report = self._compile(ctx, tflite["file"], analysis, asked)
         check = _mapping_check(analysis, report, changes)
-        ctx.record(checks=checks_to_dict([check]))
-        if o.require_mapped and not check.passed:
-            raise VerificationError(f"Edge TPU mapping check failed: {check.detail}")
+        # With require_mapped an op left on the CPU is a gate: the run goes on, exit status 1.
+        ctx.record(checks=[{**c, "gate": o.require_mapped} for c in checks_to_dict([check])])
         return model
 
     def _compile(self, ctx: Context, file: str, analysis, runtime_version: int | None):
@@ -151,13 +153,16 @@ class Compile(Step):
 def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime: int) -> tuple[bytes, str, list[str]]:
     """The fix-it path: (new file, its I/O type, what changed)."""
     from edgeloop.converters import enforce, read_model, verify
+    from edgeloop.converters.metadata import add_metadata
     from edgeloop.converters.edgetpu_fix import replace_unmappable_layers, static_batch
     from edgeloop.converters.edgetpu_ops import REPLACEMENTS
 
     io_type = ctx.state["tflite"]["io_type"]
     data, changes = static_batch(data)
     reconvert = None
-    if any(v.op in REPLACEMENTS for v in analysis.ops):
+    from edgeloop.models.io import is_signature_model
+
+    if any(v.op in REPLACEMENTS for v in analysis.ops) and not is_signature_model(model):  # no layers to swap
         model, replaced = replace_unmappable_layers(model, runtime)
         changes += replaced
         reconvert = "the replaced layers" if replaced else None
@@ -170,12 +175,18 @@ def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime:
                        "dequantized on the CPU, outside the Edge TPU")
         reconvert, io_type = "integer I/O", o.io_type
     if reconvert:
+        from edgeloop.converters.metadata import read_metadata
         from edgeloop.converters.tflite import convert
+        from edgeloop.pipeline.convert import conversion_inputs
 
+        meta = read_metadata(ctx.path(ctx.state["tflite"]["file"]).read_bytes())
+        representative, prefix = conversion_inputs(model, ctx, o.calibration_samples)
         with ctx.progress(f"convert again ({reconvert})", 1) as advance:
-            data = convert(model, "int8", ctx.data.representative(o.calibration_samples), io_type=io_type)
+            data = convert(model, "int8", representative, io_type=io_type, prefix=prefix)
             advance(1)
         enforce(verify(read_model(data), mode="int8", io_type=io_type))
+        if meta:
+            data = add_metadata(data, meta)
     return data, io_type, changes
 
 

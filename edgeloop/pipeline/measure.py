@@ -34,7 +34,8 @@ def measure(model, ctx: Context) -> dict:
         out["error"] = str(exc)
         return out
     info = read_model(blob)
-    pred = TFLiteModel(blob).predict(ctx.data.x_val)
+    several = len(model.outputs) > 1  # the converted file names its outputs after the model's
+    pred = TFLiteModel(blob).predict(ctx.data.x_val, output=ctx.output if several else None)
     out.update(
         int8_sizes=file_sizes(blob),
         weight_sparsity=weight_sparsity(info, layer_kinds(model)),

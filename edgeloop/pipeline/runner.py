@@ -5,6 +5,12 @@ finished so far, rewritten atomically after each), one ``NN_<step>.keras`` (a ``
 folder for QAT models) per step that changes the model, ``baseline.keras``, the ``.tflite`` files, and ``report.json`` /
 ``report.md``. Nothing in an existing run folder is overwritten except ``state.json`` and
 the report, which a resumed run brings up to date.
+
+Before the first step that is not training, the float model is checked on the data
+(:mod:`edgeloop.pipeline.sanity`): a model no better than chance stops the run with the
+likely cause, unless forced. A step's failed *gate* (a check recorded with ``gate: true``,
+e.g. ``evaluate``'s accuracy drop) does not stop the run: the later steps run and the
+run's status is ``gate_failed``, naming the gates in ``failed_gates``.
 """
 
 from __future__ import annotations
@@ -51,10 +57,14 @@ def new_run_dir(out: Path, name: str) -> Path:
     raise EdgeloopError(f"cannot create a new run folder in {out}")
 
 
-def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunResult:
-    """Run ``recipe`` from its first step in a new run folder under ``out``."""
+def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None, force: bool = False) -> RunResult:
+    """Run ``recipe`` from its first step in a new run folder under ``out``.
+
+    ``force`` goes on past a float model that fails the sanity check (with a warning).
+    """
     ui = ui or Ui(quiet=True)
     data, model = _load_inputs(recipe)
+    _check_labels_needed(recipe, data)
     model, flattened = _flatten(model, ui)
     _preflight(recipe.steps, model, data, {}, 1, ui)
     run_dir = new_run_dir(Path(out), recipe.name)
@@ -69,13 +79,16 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None) -> RunRe
         "state": {},
         "warnings": [],
         "status": "running",
+        "model_input_size": _input_size(model),
     }
     if flattened:
         state["flattened"] = flattened
-    return _execute(recipe, state, run_dir, data, model, ui)
+    if data.notes:
+        state["data_notes"] = list(data.notes)
+    return _execute(recipe, state, run_dir, data, model, ui, force)
 
 
-def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
+def resume(run_dir: Path | str, ui: Ui | None = None, force: bool = False) -> RunResult:
     """Continue a run after its last finished step, with the recipe it was started with."""
     from edgeloop.models import load_model
 
@@ -89,24 +102,30 @@ def resume(run_dir: Path | str, ui: Ui | None = None) -> RunResult:
         recipe = from_dict(state["recipe"], source=str(run_dir / RECIPE_FILE))
     except (ValueError, KeyError, TypeError) as exc:
         raise EdgeloopError(f"{state_path} is damaged: {exc}") from None
-    data = _load_data(recipe)
-    if data.split_info() != state["data"]:
+    data = _load_data(recipe, state.get("model_input_size"))
+    info = data.split_info()
+    if {k: info.get(k) for k in state["data"]} != state["data"]:  # runs recorded before a key was added still resume
         raise EdgeloopError(f"the data {recipe.data} is not what run {run_dir} was started with")
     done = state["finished"]
     if len(done) == len(recipe.steps):
         ui.info(f"all {len(done)} steps of {run_dir} are finished; report brought up to date")
     saved = [entry["model_file"] for entry in done if entry.get("model_file")]
     if saved:
+        from edgeloop.models.io import check_model_data
+
+        _register_custom_objects(recipe)
         model = load_model(run_dir / saved[-1])
+        if data.input_names:  # several inputs: bound to the model's names again
+            check_model_data(data, model, recipe.output)
     else:
         model = _flatten(_load_model(recipe, data), ui)[0]
     _preflight(recipe.steps[len(done):], model, data, state["state"], len(done) + 1, ui)
     state["status"] = "running"
     state.pop("error", None)
-    return _execute(recipe, state, run_dir, data, model, ui)
+    return _execute(recipe, state, run_dir, data, model, ui, force)
 
 
-def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) -> RunResult:
+def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, force: bool = False) -> RunResult:
     from edgeloop.models import model_suffix, save_model
     from edgeloop.report import write_report
 
@@ -114,11 +133,14 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
         ui.warn(message)
         state["warnings"].append(message)
 
-    ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn)
+    ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn,
+                  output=recipe.output, fold_preprocessing=recipe.fold_preprocessing)
     first = len(state["finished"])
     try:
         for index, step in enumerate(recipe.steps[first:], first + 1):
             ui.info(f"[bold]step {index}/{len(recipe.steps)}[/bold] {step.name}")
+            if step.name != "train" and "sanity" not in state:
+                state["sanity"] = _sanity(model, data, recipe, force, warn)
             if step.compresses and "baseline_model" not in ctx.state:
                 baseline = "baseline" + model_suffix(model)
                 save_model(model, run_dir / baseline)
@@ -144,7 +166,8 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui) ->
                         advance(1)
             state["finished"].append(entry)
             _io.write_json(run_dir / STATE_FILE, state)
-        state["status"] = "finished"
+        state["failed_gates"] = failed_gates(state)
+        state["status"] = "gate_failed" if state["failed_gates"] else "finished"
     except BaseException as exc:
         state["status"] = "failed"
         state["error"] = {"step": len(state["finished"]) + 1, "message": str(exc) or type(exc).__name__, "partial": ctx.result}
@@ -176,23 +199,100 @@ def _preflight(steps, model, data, state: dict, start: int, ui: Ui) -> None:
             advance(1)
 
 
-def _load_data(recipe: Recipe):
+def failed_gates(state: dict) -> list[dict]:
+    """The gates (checks recorded with ``gate: true``) that failed in the finished steps."""
+    return [{"step": e["index"], "gate": c["name"], "detail": c["detail"]}
+            for e in state["finished"] for c in e["result"].get("checks", []) if c.get("gate") and not c["passed"]]
+
+
+def _sanity(model, data, recipe: Recipe, force: bool, warn) -> dict:
+    from edgeloop.pipeline.sanity import SanityError, check_baseline
+
+    if not data.labeled:
+        return {"verdict": "no_labels", "message": "no labels: the float model's outputs are the reference"}
+    output = model.output_shape
+    if not (isinstance(output, tuple) and len(output) == 2 and (output[-1] or 0) > 1):
+        return {"verdict": "not_a_classifier", "message": f"the model's output {output} is not one score per class: "
+                "no accuracy to check"}
+    result = check_baseline(model, data, recipe.expected_accuracy)
+    if result["verdict"] != "ok":
+        if not force:
+            raise SanityError(result["message"])
+        warn(f"{result['message']} (--force: going on)")
+        result["forced"] = True
+    return result
+
+
+def _check_labels_needed(recipe: Recipe, data) -> None:
+    if data.labeled:
+        return
+    needing = [s.name for s in recipe.steps if s.needs_labels]
+    if needing:
+        raise EdgeloopError(f"data {data.source} has no labels (images without class folders, or a .npz without y), "
+                            f"but {', '.join(dict.fromkeys(needing))} needs them; without labels only convert, "
+                            "evaluate, benchmark and compile run (the float model is the reference)")
+
+
+def _input_size(model) -> list[int] | None:
+    shape = model.input_shape
+    return [int(shape[1]), int(shape[2])] if isinstance(shape, tuple) and len(shape) == 4 and None not in shape[1:3] else None
+
+
+def _load_data(recipe: Recipe, model_size=None):
     size = tuple(recipe.image_size) if recipe.image_size else None
-    return load_data(recipe.data, val_fraction=recipe.val_fraction, seed=recipe.seed, image_size=size)
+    return load_data(recipe.data, val_fraction=recipe.val_fraction, seed=recipe.seed, image_size=size,
+                     preprocess=recipe.preprocess, model_size=tuple(model_size) if model_size else None)
 
 
 def _load_model(recipe: Recipe, data):
     from edgeloop._tf import keras
-    from edgeloop.models import load_model
+    from edgeloop.models.io import refuse_layer_steps
+    from edgeloop.models.loading import file_kind, load_any_model
+    from edgeloop.pipeline import step_class, step_names
 
+    if str(recipe.model).endswith(".tflite"):  # a float file: post-training steps only
+        from edgeloop.quant.tflite_model import load_float_tflite
+
+        return load_float_tflite(recipe.model, [s.name for s in recipe.steps],
+                                 data.sample_shape if data is not None else None)
+    if data is not None and not data.labeled and recipe.model.startswith("zoo:"):
+        raise EdgeloopError(f"a zoo model starts untrained and needs labelled data; {data.source} has no labels")
+    needs_layers = [s.name for s in recipe.steps if not s.takes_any_model]
+    take_any = [name for name in step_names() if step_class(name).takes_any_model]
+    refuse_layer_steps(file_kind(recipe.model), recipe.model, needs_layers, take_any)  # before reading a Keras 3 file
     keras.utils.set_random_seed(recipe.seed)  # a zoo model's initial weights follow the seed too
-    model = load_model(recipe.model, input_shape=data.sample_shape, classes=data.classes)
-    output = model.output_shape
-    classes = output[-1] if isinstance(output, tuple) else None
-    check_compatible(data, model.input_shape, classes)
+    model = load_any_model(recipe.model, input_shape=data.sample_shape if data else None,
+                           classes=data.classes if data else None, custom_objects=recipe.custom_objects)
+    refuse_layer_steps(model, recipe.model, needs_layers, take_any)
+    if data is not None:
+        check_data(data, model, recipe.output)
     return model
 
 
+def _register_custom_objects(recipe: Recipe) -> None:
+    if recipe.custom_objects:
+        from edgeloop.models.custom_objects import register
+
+        register(recipe.custom_objects)
+
+
+def check_data(data, model, output: str | None = None) -> None:
+    """``data`` fits ``model``: sample shape, and labels against its outputs. Several inputs
+    (or a named output) are bound by name (:func:`edgeloop.models.io.check_model_data`)."""
+    from edgeloop.models.io import check_model_data, single_io
+
+    if not single_io(model) or output:
+        return check_model_data(data, model, output)
+    output_shape = model.output_shape
+    classes = output_shape[-1] if isinstance(output_shape, tuple) else None
+    check_compatible(data, model.input_shape, classes)
+
+
 def _load_inputs(recipe: Recipe):
-    data = _load_data(recipe)
-    return data, _load_model(recipe, data)
+    if recipe.model.startswith("zoo:"):  # the zoo builds its model for the data
+        data = _load_data(recipe)
+        return data, _load_model(recipe, data)
+    model = _load_model(recipe, None)  # a model file: its input size sizes the images
+    data = _load_data(recipe, _input_size(model))
+    check_data(data, model, recipe.output)
+    return data, model

@@ -9,6 +9,7 @@ at a time per device, in the process that owns the device.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -17,23 +18,30 @@ import numpy as np
 
 @dataclass(frozen=True)
 class DataSpec:
-    """How a worker loads the same split the search uses."""
+    """How a worker loads the same split the search uses.
+
+    ``preprocess`` is :meth:`edgeloop.preprocess.Preprocess.to_dict` (``None``: [0, 1] for
+    images, a ``.npz`` as stored).
+    """
 
     source: str
     seed: int = 0
     val_fraction: float = 0.2
     image_size: tuple[int, int] | None = None
+    preprocess: dict | None = field(default=None, hash=False)
 
     def load(self):
         """The split data set (cached per process: workers evaluate many proposals)."""
-        return _load(self.source, self.seed, self.val_fraction, self.image_size)
+        key = json.dumps(self.preprocess, sort_keys=True) if self.preprocess else None
+        return _load(self.source, self.seed, self.val_fraction, self.image_size, key)
 
 
 @functools.lru_cache(maxsize=4)
-def _load(source, seed, val_fraction, image_size):
+def _load(source, seed, val_fraction, image_size, preprocess):
     from edgeloop.data import load_data
 
-    return load_data(source, val_fraction=val_fraction, seed=seed, image_size=image_size)
+    return load_data(source, val_fraction=val_fraction, seed=seed, image_size=image_size,
+                     preprocess=json.loads(preprocess) if preprocess else None)
 
 
 @dataclass

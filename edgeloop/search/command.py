@@ -14,6 +14,8 @@ from edgeloop.errors import EdgeloopError
 @click.command()
 @click.option("--model", help="Model to start from: .keras, .h5, SavedModel folder or zoo:<name>?width=…")
 @click.option("--data", default="digits", show_default=True, help="digits, a .npz with x and y, or an image folder.")
+@click.option("--preprocess", help="How 0-255 pixels become the model's input: a convention (mobilenet_v2, resnet50, "
+              "torch, …), a mapping such as '{range: [-1, 1]}', or a .yaml file (default: [0, 1] for images).")
 @click.option("--device", default="local", show_default=True,
               help="Where latency is measured: local, http://HOST:PORT (an agent) or adb:SERIAL.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="The agent's token.")
@@ -39,14 +41,15 @@ from edgeloop.errors import EdgeloopError
 @click.option("--runs", type=int, help="Timed runs per measurement (default 100).")
 @click.option("--threads", type=int, help="Interpreter threads on the device (default 1).")
 @click.option("--seed", type=int, help="Seeds training, fine-tunes and the data split (default 0).")
+@click.option("--force", is_flag=True, help="Go on when the model file fails the sanity check on the data.")
 @click.option("--options", "options_file", type=click.Path(dir_okay=False),
               help="A YAML mapping of any search option (see edgeloop.search.SearchOptions); flags override it.")
 @click.option("--out", default="runs", show_default=True, type=click.Path(file_okay=False), help="Where search folders go.")
 @click.option("--resume", "resume_dir", type=click.Path(), help="Continue the search in RESUME_DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report's summary as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or chatter.")
-def search(model, data, device, token_file, store, fresh, budget, accuracy_drop, latency_source, select, executor, iterations, train_epochs,
-           short_epochs, long_epochs, step, baseline_widths, edgetpu, runs, threads, seed, options_file, out, resume_dir,
+def search(model, data, preprocess, device, token_file, store, fresh, budget, accuracy_drop, latency_source, select, executor, iterations, train_epochs,
+           short_epochs, long_epochs, step, baseline_widths, edgetpu, runs, threads, seed, force, options_file, out, resume_dir,
            as_json, quiet) -> None:
     """Find the most accurate narrowed model that meets a latency budget measured on the device.
 
@@ -64,8 +67,8 @@ def search(model, data, device, token_file, store, fresh, budget, accuracy_drop,
 
     ui = Ui(quiet=quiet or as_json)
     if resume_dir:
-        if model:
-            raise EdgeloopError("--resume continues a search with its own settings: give no --model")
+        if model or preprocess:
+            raise EdgeloopError("--resume continues a search with its own settings: give no --model or --preprocess")
         session = resume_search(resume_dir, ui=ui)
     else:
         if not model:
@@ -79,7 +82,7 @@ def search(model, data, device, token_file, store, fresh, budget, accuracy_drop,
         options = parse_options(SearchOptions, {**base, **{k: v for k, v in given.items() if v is not None}},
                                 options_file or "search")
         session = run_search(model, data, options, device=device, out=out, executor=executor, ui=ui,
-                             token_file=token_file, store=store, fresh=fresh)
+                             token_file=token_file, store=store, fresh=fresh, preprocess=preprocess, force=force)
     head = summary(session.state)
     gate = [c for c in head["checks"] if c["name"] in ("budget_met", "accuracy_drop")]
     if as_json:

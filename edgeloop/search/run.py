@@ -27,7 +27,8 @@ from edgeloop.ui import Ui
 
 def search(model: str, data: str, options: SearchOptions, device: str = "local", out: str | Path = "runs",
            executor: str = "sequential", ui: Ui | None = None, token_file: str | None = None,
-           store: str | None = None, fresh: bool = False) -> Session:
+           store: str | None = None, fresh: bool = False, preprocess: str | dict | None = None,
+           force: bool = False) -> Session:
     """Search for the most accurate narrowing of ``model`` that meets the latency budget.
 
     Args:
@@ -41,6 +42,9 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
         token_file: the agent's token (``http://`` devices); its path is kept, never the token.
         store: the latency store's file (default: the user's cache folder).
         fresh: measure again what the store already holds.
+        preprocess: how raw pixels become the model's input (see :mod:`edgeloop.preprocess`).
+        force: go on when a model file fails the sanity check on the data (a zoo model
+            starts untrained and is not checked).
 
     Returns:
         The finished session (``session.state`` is what ``search.json`` holds).
@@ -48,9 +52,14 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
     from edgeloop.pipeline.runner import new_run_dir
 
     ui = ui or Ui(quiet=True)
-    spec = DataSpec(str(data), options.seed)
+    from edgeloop.preprocess import Preprocess
+
+    spec = DataSpec(str(data), options.seed,
+                    preprocess=Preprocess.parse(preprocess, "--preprocess").to_dict() if preprocess else None)
     dataset = spec.load()
     keras_model = _load_model(model, dataset, options.seed)
+    if not model.startswith("zoo:"):
+        _sanity(keras_model, dataset, force, ui)
     name = parse_zoo_spec(model)[0] if model.startswith("zoo:") else Path(model).stem
     state = {
         "edgeloop_search": 1,
@@ -84,11 +93,13 @@ def resume(folder: str | Path, ui: Ui | None = None) -> Session:
         state = json.loads(path.read_text())
         options = parse_options(SearchOptions, state["options"], f"{path}: options")
         spec = DataSpec(state["data"]["source"], state["data"]["seed"], state["data"]["val_fraction"],
-                        tuple(state["data"]["image_size"]) if state["data"].get("image_size") else None)
+                        tuple(state["data"]["image_size"]) if state["data"].get("image_size") else None,
+                        state["data"].get("preprocess"))
     except (ValueError, KeyError, TypeError) as exc:
         raise EdgeloopError(f"{path} is damaged: {exc}") from None
     dataset = spec.load()
-    if dataset.split_info() != state["split"]:
+    info = dataset.split_info()
+    if {k: info.get(k) for k in state["split"]} != state["split"]:  # searches recorded before a key was added
         raise EdgeloopError(f"the data {spec.source} is not what search {folder} was started with")
     session = _session(folder, state, options, dataset, spec, ui or Ui(quiet=True))
     session.meter.records.update(state.get("measurements", {}))
@@ -139,11 +150,24 @@ def _phases(s: Session, model) -> Session:
     return s
 
 
+def _sanity(model, dataset, force: bool, ui: Ui) -> None:
+    """The float model on the data before any narrowing (see :mod:`edgeloop.pipeline.sanity`)."""
+    from edgeloop.pipeline.sanity import SanityError, check_baseline
+
+    result = check_baseline(model, dataset)
+    if result["verdict"] != "ok":
+        if not force:
+            raise SanityError(result["message"])
+        ui.warn(f"{result['message']} (--force: going on)")
+
+
 def _load_model(spec: str, dataset, seed: int):
     from edgeloop._tf import keras
     from edgeloop.data import check_compatible
     from edgeloop.models import load_model
 
+    if not dataset.labeled:
+        raise EdgeloopError(f"the search scores proposals by accuracy: data {dataset.source} has no labels")
     keras.utils.set_random_seed(seed)
     model = load_model(spec, input_shape=dataset.sample_shape, classes=dataset.classes)
     check_compatible(dataset, model.input_shape, model.output_shape[-1])

@@ -64,6 +64,34 @@ def bad_models(tmp_path_factory):
     return files
 
 
+def add_subgraphs(blob: bytes, extra: int, tensors_each: int = 1) -> bytes:
+    """``blob`` with ``extra`` more subgraphs of ``tensors_each`` tensors (no operators),
+    rebuilt with LiteRT's flatbuffer schema: a crafted model to test the upload bounds."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(blob, 0))
+    for i in range(extra):
+        graph = schema.SubGraphT()
+        graph.tensors = []
+        for j in range(tensors_each):
+            tensor = schema.TensorT()
+            tensor.shape, tensor.type, tensor.buffer, tensor.name = [1, 8], 0, 0, f"g{i}_t{j}".encode()
+            graph.tensors.append(tensor)
+        graph.inputs, graph.outputs, graph.operators, graph.name = [0], [0], [], f"g{i}".encode()
+        model.subgraphs.append(graph)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.fixture(scope="session")
+def many_subgraphs(trained_model_and_files):
+    """A real model with 299 empty subgraphs added: 300, past the agent's limit of 256."""
+    _, files = trained_model_and_files
+    return {"count": 300, "blob": add_subgraphs(files["float32"].read_bytes(), 299)}
+
+
 class AgentProcess:
     """``edgeloop agent serve`` running in a subprocess on a free loopback port."""
 

@@ -25,3 +25,14 @@ def test_key_is_canonical_and_adaptivity_follows_max_runs():
     assert not BenchmarkOptions(runs=10).adaptive and not BenchmarkOptions(runs=10, max_runs=10).adaptive
     assert BenchmarkOptions(runs=10, max_runs=11).adaptive
     assert BenchmarkOptions.from_dict(BenchmarkOptions(delegate="none").to_dict()) == BenchmarkOptions(delegate="none")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"time_limit_s": float("nan")}, "finite"), ({"time_limit_s": float("inf")}, "finite"),
+    ({"ci_target": float("nan")}, "finite"), ({"time_limit_s": 10**400}, "finite"),
+    ({"seed": -1}, "seed must be 0 or more"), ({"threads": 10**9}, "at most 256"),
+    ([1, 2], "must be a mapping"), ("abc", "must be a mapping"), ({1: 2}, "unknown benchmark option 1"),
+])
+def test_values_no_benchmark_can_use_are_refused(bad, message):
+    with pytest.raises(EdgeloopError, match=message):
+        BenchmarkOptions.from_dict(bad)

@@ -93,12 +93,13 @@ def test_the_way_out_the_pre_flight_names_works(models, tmp_path):
     from edgeloop.recipe import from_dict
 
     recipe = from_dict({"name": "t", "model": str(models / "lstm.keras"), "data": "digits", "measure_steps": False,
-                        "steps": [{"qat": {"epochs": 1, "skip": ["lstm"]}}, {"convert": {"calibration_samples": 20}}]})
+                        "steps": [{"train": {"epochs": 4, "learning_rate": 0.01}}, {"qat": {"epochs": 1, "skip": ["lstm"]}},
+                                  {"convert": {"calibration_samples": 20}}]})
     result = run(recipe, out=tmp_path)
-    qat = result.report["steps"][0]["result"]
+    qat = result.report["steps"][1]["result"]
     assert qat["layers_float"] == ["lstm"]
     assert any("left 1 layer(s) float" in w for w in result.report["warnings"])
-    assert all(c["passed"] for c in result.report["steps"][1]["result"]["checks"])
+    assert all(c["passed"] for c in result.report["steps"][2]["result"]["checks"])
 
 
 @pytest.mark.parametrize("args, fragment", [

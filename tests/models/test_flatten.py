@@ -79,7 +79,8 @@ def test_a_run_flattens_a_nested_model_first_and_its_report_says_so(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.random((40, 8, 8, 3), dtype=np.float32), y=np.arange(40) % 10)
     result = run(from_dict({"name": "t", "model": str(tmp_path / "transfer.keras"), "data": str(tmp_path / "d.npz"),
-                            "measure_steps": False, "steps": [{"convert": {"calibration_samples": 8}}]}), out=tmp_path)
+                            "measure_steps": False, "steps": [{"convert": {"calibration_samples": 8}}]}), out=tmp_path,
+                 force=True)  # untrained, on random labels: past the float model's sanity check
     assert result.report["flattened"]["flattened"] == ["base"]
     assert "Nested model(s) base flattened into one graph" in (result.run_dir / "report.md").read_text()
     assert {"sep", "base_conv"} <= set(result.report["steps"][0]["result"]["weight_sparsity"])

@@ -18,7 +18,7 @@ from benchmarks import _common
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
 SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "preprocessing",
-            "anywhere", "reliability")
+            "anywhere", "fidelity", "compat", "reliability")
 
 
 def _progress(message: str) -> None:
@@ -40,8 +40,8 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import (agent_load, agent_overhead, anywhere, baselines, digits, pipeline_cost, preprocessing,
-                            reliability, search, zoo)
+    from benchmarks import (agent_load, agent_overhead, anywhere, baselines, compat, digits, fidelity, pipeline_cost,
+                            preprocessing, reliability, search, zoo)
 
     f = results["figures"]
     m = results["machine"]
@@ -84,8 +84,12 @@ def render(results: dict, folder: Path) -> str:
     if "anywhere" in f:
         out += ["## 10. Models from anywhere: Keras 3, subclassed, SavedModel, against tf_keras", "",
                 anywhere.render(f["anywhere"]), ""]
+    if "fidelity" in f:
+        out += ["## 11. Quantization fidelity", "", fidelity.render(f["fidelity"]), ""]
+    if "compat" in f:
+        out += ["## 12. Compatibility: every architecture through edgeloop", "", compat.render(f["compat"]), ""]
     if "reliability" in f:
-        out += ["## 11. Reliability: malformed files, and kills at every crash point", "",
+        out += ["## 13. Reliability: malformed files, and kills at every crash point", "",
                 reliability.render(f["reliability"]), ""]
     return "\n".join(out)
 

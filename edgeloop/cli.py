@@ -97,7 +97,7 @@ def _print_summary(report: dict, ui) -> None:
         r = s["size_ratio_vs_baseline"]
         lines.append(f"float32 baseline / model: {r['raw']:.2f}x raw, {r['gzip']:.2f}x gzipped")
     if s.get("converted_sparsity_min"):  # only worth a line when something was pruned
-        lines.append(f"sparsity in the converted file: >= {s['converted_sparsity_min']:.1%} in every weight tensor")
+        lines.append(f"sparsity in the converted file: >= {s['converted_sparsity_min']:.1%} in every pruned layer")
     if "latency_median_ms" in s:
         lines.append("median latency: " + ", ".join(f"{k} {v:.3f} ms" for k, v in s["latency_median_ms"].items()))
     lines.append(f"checks: {s['checks']['passed']} passed, {len(s['checks']['failed'])} failed")
@@ -191,8 +191,10 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
 @click.argument("tflite_path")
 @click.option("--tensors", is_flag=True, help="Also list every tensor (type, shape, quantization, constant bytes).")
 @click.option("--json", "as_json", is_flag=True, help="Everything as JSON: every subgraph, op and tensor.")
-def inspect(tflite_path, tensors, as_json) -> None:
-    """Show a .tflite file: I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
+@click.option("--expect", type=click.Choice(["int8", "int16x8"]),
+              help="The file must be full integer: failed checks say FAIL and the exit status is 1.")
+def inspect(tflite_path, tensors, as_json, expect) -> None:
+    """Show a .tflite file: its kind, I/O, ops (version, Keras layer, MACs), sizes, sparsity, int8 checks."""
     from edgeloop.converters import checks_to_dict, op_counts, read_model, verify, weight_sparsity
     from edgeloop.converters.describe import describe, op_lines, tensor_lines
     from edgeloop.converters.io_order import signature_io
@@ -205,7 +207,10 @@ def inspect(tflite_path, tensors, as_json) -> None:
     }
     io_type = info.tensors[info.inputs[0]].dtype if info.inputs else "float32"
     io_type = io_type if io_type in ("int8", "uint8", "int16") else "float32"
-    checks = verify(info, mode="int16x8" if io_type == "int16" else "int8", io_type=io_type)
+    checks = verify(info, mode=expect or ("int16x8" if io_type == "int16" else "int8"), io_type=io_type)
+    from edgeloop.quant.kind import file_kind, sparse_weights
+
+    file_type, sparse = file_kind(info), sparse_weights(Path(tflite_path))
     result = {
         "file": tflite_path,
         "bytes": info.size_bytes,
@@ -215,11 +220,14 @@ def inspect(tflite_path, tensors, as_json) -> None:
         "tensors": len(info.tensors),
         "weight_sparsity": weight_sparsity(info),
         "full_integer_checks": checks_to_dict(checks),
+        "kind": file_type,
+        "sparse_weights": sparse,
         **describe(info),
     }
+    failed = bool(expect) and not all(c.passed for c in checks)
     if as_json:
         _emit_json(result)
-        return
+        sys.exit(1 if failed else 0)
     click.echo(f"{tflite_path}: {info.size_bytes} bytes, {len(info.tensors)} tensors, {len(info.ops)} ops, "
                f"{len(info.subgraphs)} subgraph(s), {info.macs:,} MACs, {info.constant_bytes:,} bytes of constants")
     for kind in ("inputs", "outputs"):
@@ -233,9 +241,17 @@ def inspect(tflite_path, tensors, as_json) -> None:
         click.echo(line)
     for name, s in result["weight_sparsity"].items():
         click.echo(f"  sparsity {s:6.1%}  {name}")
-    click.echo("  full-integer checks:")
+    for name, s in sparse.items():
+        click.echo(f"  sparse-stored {s['sparsity']:6.1%} zeros  {name} {s['shape']}")
+    click.echo(f"  kind: {file_type['kind']} ({file_type['detail']})"
+               + ("; off int8: " + ", ".join(f"{o['op']} {o['layer']} {o['dtype']}" for o in file_type["off_int8"][:8])
+                  if file_type["kind"] == "mixed" else ""))
+    click.echo("  full-integer checks" + ("" if expect else " (described; --expect int8 makes them a gate)") + ":")
     for c in checks:
-        click.echo(f"    {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+        mark = ("pass" if c.passed else "FAIL") if expect else ("yes " if c.passed else "no  ")
+        click.echo(f"    {mark}  {c.name}: {c.detail}")
+    if failed:
+        sys.exit(1)
 
 
 _TARGET = click.option("--target", type=click.Choice(["edgetpu"]), default="edgetpu", show_default=True,
@@ -500,9 +516,14 @@ def models_list(names, as_json, quiet) -> None:
 
 def _add_commands() -> None:
     # Larger commands live in their own modules (imported without TensorFlow).
+    from edgeloop.doctor.command import doctor
+    from edgeloop.quant.command import quant_report, quantize
     from edgeloop.search.command import search
 
     cli.add_command(search)
+    cli.add_command(quantize)
+    cli.add_command(quant_report)
+    cli.add_command(doctor)
 
 
 _add_commands()

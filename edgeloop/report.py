@@ -36,7 +36,10 @@ def summarize(state: dict) -> dict:
         summary["sizes"] = sizes
         summary["mode"] = convert["mode"]
         if convert["weight_sparsity"]:
-            summary["converted_sparsity_min"] = min(convert["weight_sparsity"].values())
+            # After pruning, the layers pruned (a depthwise kernel, never pruned, is not a shortfall).
+            pruned = [n for n in ((state.get("state") or {}).get("pruned") or {}).get("layers", {})
+                      if n in convert["weight_sparsity"]]
+            summary["converted_sparsity_min"] = min(convert["weight_sparsity"][n] for n in pruned or convert["weight_sparsity"])
     evaluate = _last(state, "evaluate")
     if evaluate and "accuracy" in evaluate:
         summary["accuracy"] = evaluate["accuracy"]
@@ -63,6 +66,7 @@ def write_report(run_dir: Path, state: dict) -> dict:
         "recipe": state["recipe"],
         "data": state["data"],
         "model_params": state.get("model_params"),
+        "flattened": state.get("flattened"),
         "summary": summarize(state),
         "steps": state["finished"],
         "warnings": state["warnings"],
@@ -111,6 +115,10 @@ def render_markdown(report: dict) -> str:
                f"({report.get('model_params')} parameters)")
     out.append(f"Data: `{data['source']}`, {data['n_train']} train / {data['n_val']} validation samples, "
                f"split seed {data['seed']} (validation labels sha256 {data['val_labels_sha256']})")
+    if report.get("flattened"):
+        f = report["flattened"]
+        out.append(f"Nested model(s) {', '.join(f['flattened'])} flattened into one graph before the first step "
+                   f"(outputs equal within {f['max_difference']:.1g}).")
     out.append("")
     if report.get("error"):
         out += [f"**Failed at step {report['error']['step']}:** {report['error']['message']}", ""]
@@ -187,6 +195,9 @@ def render_markdown(report: dict) -> str:
             out += [f"Selective quantization kept {len(sel['kept_float'])} op(s) in float: "
                     f"{sel['selective_sizes']['bytes']} bytes against {sel['full_int8_sizes']['bytes']} fully int8; "
                     f"{sel['note']}.", ""]
+        from edgeloop.quant.markdown import quant_markdown
+
+        out += quant_markdown(c)
 
     if "evaluate" in steps:
         ev = steps["evaluate"]

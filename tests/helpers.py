@@ -1,4 +1,4 @@
-"""Helpers the tests import: tiny models, the CLI in a subprocess."""
+"""Helpers the tests import: tiny models, models users bring (nested, Xception-style), the CLI in a subprocess."""
 
 from __future__ import annotations
 
@@ -26,6 +26,55 @@ def tiny_cnn(input_shape=(8, 8, 1), classes=10, softmax=False, seed=0):
         keras.layers.Dense(classes, activation="softmax" if softmax else None, name="out"),
     ]
     return keras.Sequential(layers, name="tiny_cnn")
+
+
+def mini_xception(shape=(16, 16, 3), classes=10):
+    """The residual mini-Xception module: SeparableConv2D + BN, MaxPool stride 2, a 1x1
+    stride-2 Conv2D shortcut, Add; Keras's own layer names, as a user's file holds them."""
+    from edgeloop._tf import keras
+
+    L = keras.layers
+    i = keras.Input(shape)
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, use_bias=False)(i)))
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, use_bias=False)(x)))
+    for filters in (16, 32):
+        r = L.BatchNormalization()(L.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x))
+        x = L.Activation("relu")(L.BatchNormalization()(L.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)))
+        x = L.BatchNormalization()(L.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x))
+        x = L.add([L.MaxPooling2D(3, strides=2, padding="same")(x), r])
+    x = L.GlobalAveragePooling2D()(L.Conv2D(classes, 3, padding="same")(x))
+    return keras.Model(i, x)
+
+
+def small_base(name="base"):
+    """A small 'application' for nesting: conv -> BN -> ReLU -> separable -> add."""
+    from edgeloop._tf import keras
+
+    i = keras.Input((8, 8, 3), name="base_input")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv")(i)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU(name="relu")(x)
+    y = keras.layers.SeparableConv2D(8, 3, padding="same", name="sep")(x)
+    return keras.Model(i, keras.layers.Add(name="add")([x, y]), name=name)
+
+
+def nested_transfer(sequential=False):
+    """The transfer-learning pattern around :func:`small_base`: ``base(x, training=False)``,
+    a new head, and a head layer named like one inside the base ("conv")."""
+    import numpy as np
+
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(0)
+    base = small_base()
+    bn = base.get_layer("bn")  # moving statistics that differ from the initial 0 / 1
+    bn.set_weights([w + np.random.default_rng(0).random(w.shape).astype(np.float32) for w in bn.get_weights()])
+    head = [keras.layers.GlobalAveragePooling2D(name="pool"), keras.layers.Dense(10, name="conv")]
+    if sequential:
+        return keras.Sequential([keras.Input((8, 8, 3)), base, *head])
+    i = keras.Input((8, 8, 3))
+    x = base(i, training=False)
+    return keras.Model(i, head[1](head[0](x)))
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

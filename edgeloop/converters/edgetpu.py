@@ -207,7 +207,8 @@ def _model_problems(info: ModelInfo) -> list[str]:
     activations = [t for t in info.tensors if not t.is_constant]
     if activations and not any(t.dtype in _INTEGER for t in activations):
         problems.append("Model not quantized: every activation is float; convert with full integer quantization "
-                        "(edgeloop convert --int8, or a convert step with mode: int8)")
+                        "(edgeloop convert --int8, or a convert step with mode: int8; from the float .tflite "
+                        "itself: edgeloop quantize MODEL.tflite --data D -o OUT.tflite)")
     dynamic = [t for t in info.tensors if t.is_dynamic]
     if dynamic:
         t = dynamic[0]

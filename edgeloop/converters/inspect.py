@@ -20,9 +20,10 @@ from edgeloop.converters import _limits
 from edgeloop.converters._macs import op_macs
 from edgeloop.converters._options import builtin_options
 from edgeloop.errors import EdgeloopError
+from edgeloop.layer_table import WEIGHT_INPUT, layer_kind
 
-# Ops whose input 1 is the weight tensor whose zeros pruning makes.
-_WEIGHT_INPUT = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "TRANSPOSE_CONV": 1, "CONV_3D": 1}
+# Ops holding the weight tensor whose zeros pruning makes, and the input it is at.
+_WEIGHT_INPUT = WEIGHT_INPUT
 _NUMPY = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "uint8": np.uint8, "int64": np.int64,
           "int16": np.int16, "int8": np.int8, "float64": np.float64, "uint32": np.uint32, "uint16": np.uint16, "bool": np.bool_}
 
@@ -341,8 +342,14 @@ def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> str 
     return None
 
 
-def _weight_tensors(info: ModelInfo):
-    """(Keras layer name, tensor, values as [output channel, -1]) for each conv / FC weight tensor."""
+def _weight_tensors(info: ModelInfo, kinds: dict[str, str] | None = None):
+    """(key, tensor, values as [output channel, -1]) for each conv / FC / embedding weight tensor.
+
+    The key is the Keras layer's name. Given ``kinds`` (``{Keras layer: class name}``), a
+    layer whose weights land in several ops keys only the op the layer table names as
+    holding its prunable kernel by its plain name, the others as ``layer/op`` (a
+    ``SeparableConv2D``'s depthwise half is ``sep/depthwise_conv_2d``).
+    """
     seen: set[int] = set()
     for op in info.ops:
         position = _WEIGHT_INPUT.get(op.name)
@@ -353,7 +360,12 @@ def _weight_tensors(info: ModelInfo):
             continue  # sparse (only the non-zeros stored), empty, or already seen through another op
         seen.add(op.inputs[position])
         values = t.data.reshape(t.shape[0], -1) if t.shape else t.data.reshape(1, -1)
-        yield layer_name(t.name), t, values
+        name = layer_name(t.name)
+        if kinds and name in kinds:
+            holder = layer_kind(kinds[name]).tflite_op
+            if holder and holder != op.name:
+                name = f"{name}/{op.name.lower()}"
+        yield name, t, values
 
 
 def layer_name(tensor_name: str) -> str:
@@ -368,14 +380,16 @@ def layer_name(tensor_name: str) -> str:
     return layer.removeprefix("quant_")
 
 
-def weight_sparsity(info: ModelInfo) -> dict[str, float]:
+def weight_sparsity(info: ModelInfo, kinds: dict[str, str] | None = None) -> dict[str, float]:
     """Fraction of zero weights in each conv / fully-connected weight tensor, by Keras layer.
 
     A weight counts as zero when it equals its zero point (0 for int8 weights, which are
-    quantized symmetrically) or is exactly 0.0 for float weights.
+    quantized symmetrically) or is exactly 0.0 for float weights. ``kinds``
+    (``{Keras layer: class name}``) tells which of a layer's tensors is its prunable
+    kernel when it has several (see :func:`_weight_tensors`).
     """
     out: dict[str, float] = {}
-    for name, t, values in _weight_tensors(info):
+    for name, t, values in _weight_tensors(info, kinds):
         zp = np.asarray(t.zero_points, dtype=np.float64) if t.zero_points else np.zeros(1)
         # Per-channel zero points run along the quantized dimension, the output channels for these ops.
         zero = zp[:, None] if zp.size == values.shape[0] else zp.reshape(1, -1)[:, :1]
@@ -383,7 +397,7 @@ def weight_sparsity(info: ModelInfo) -> dict[str, float]:
     return out
 
 
-def weight_unique_values(info: ModelInfo) -> dict[str, int]:
+def weight_unique_values(info: ModelInfo, kinds: dict[str, str] | None = None) -> dict[str, int]:
     """Distinct stored values in each conv / fully-connected weight tensor of the file.
 
     With one scale per output channel the same centroid is stored as a different integer
@@ -391,7 +405,7 @@ def weight_unique_values(info: ModelInfo) -> dict[str, int]:
     clustering to k values bounds by k.
     """
     out: dict[str, int] = {}
-    for name, t, values in _weight_tensors(info):
+    for name, t, values in _weight_tensors(info, kinds):
         if len(t.scales) > 1 and values.size:
             # Distinct values per row, all rows at once (a row at a time is slow for many channels).
             ordered = np.sort(values, axis=1)
@@ -401,14 +415,14 @@ def weight_unique_values(info: ModelInfo) -> dict[str, int]:
     return out
 
 
-def max_nonzero_per_group(info: ModelInfo, n: int) -> dict[str, int]:
+def max_nonzero_per_group(info: ModelInfo, n: int, kinds: dict[str, str] | None = None) -> dict[str, int]:
     """Most non-zeros in any ``n`` consecutive input-channel weights, per layer (M:N sparsity).
 
     TFLite stores conv and FC weights with the input channels last, so groups run along
     the last axis; layers whose input channels are not a multiple of ``n`` are left out.
     """
     out: dict[str, int] = {}
-    for name, t, _ in _weight_tensors(info):
+    for name, t, _ in _weight_tensors(info, kinds):
         zp = np.asarray(t.zero_points[:1] or (0,), dtype=np.float64)[0]
         if t.shape and t.shape[-1] % n == 0:
             groups = (t.data.astype(np.float64) != zp).reshape(-1, n)

@@ -108,10 +108,14 @@ def convert(
             at when one could be made; see :mod:`edgeloop.converters.rejected`).
     """
     from edgeloop.converters.rejected import ConversionError
+    from edgeloop.converters.trial import crash_check
+    from edgeloop.models.flatten import flatten_nested
     from edgeloop.models.io import single_io
 
     if not is_signature_model(model):
         require_legacy_keras(model)
+        model, _ = flatten_nested(model)  # a nested base converts, and its ops keep their own layer names
+        crash_check(model, mode)
     if mode not in MODES:
         raise EdgeloopError(f"unknown conversion mode {mode!r}; modes: {', '.join(MODES)}")
     allowed = io_types_for(mode)

@@ -72,3 +72,34 @@ def split_layers(model, replacements: dict[str, list[tuple[str, dict, list[np.nd
 def map_layers(model, fn: Callable) -> dict:
     """``{layer name: fn(layer)}`` for every layer whose ``fn`` is not ``None``."""
     return {layer.name: r for layer in model.layers if (r := fn(layer)) is not None}
+
+
+def inbound_layers(model) -> dict[str, list[str]]:
+    """Each layer's inbound layer names (its first call), from the model's config.
+
+    A Sequential model's layers each read the one before. A functional config writes a
+    call as a list of ``[layer, node, tensor, kwargs]`` references, or, for a TFOpLambda,
+    one bare reference.
+    """
+    config = model.get_config()
+    if "input_layers" not in config:
+        names = [layer.name for layer in model.layers]
+        return {b: [a] for a, b in zip(names, names[1:])}
+    out = {}
+    for entry in config["layers"]:
+        nodes = entry.get("inbound_nodes") or []
+        if nodes:
+            node = nodes[0]
+            refs = [node] if node and isinstance(node[0], str) else node
+            out[entry["config"]["name"]] = [r[0] for r in refs if isinstance(r, list) and r and isinstance(r[0], str)]
+    return out
+
+
+def readers(model) -> dict[str, list[str]]:
+    """Each layer's readers: the layers whose first call takes its output."""
+    out: dict[str, list[str]] = {}
+    for name, sources in inbound_layers(model).items():
+        for source in sources:
+            out.setdefault(source, []).append(name)
+    return out
+

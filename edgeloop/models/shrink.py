@@ -1,9 +1,11 @@
 """Structured (filter / channel) pruning that physically removes channels.
 
-``shrink(model, {layer: n_channels})`` rebuilds a smaller Keras model: the named Conv2D /
-Dense layers keep their ``n`` filters with the largest L1 norm, and every layer that
-reads those channels (BatchNormalization, DepthwiseConv2D, the next Conv2D or Dense,
-across Flatten) loses the matching weights. Channels tied by ``Add`` / ``Multiply``
+``shrink(model, {layer: n_channels})`` rebuilds a smaller Keras model: the named layers
+that make channels (Conv1D / 2D / 3D, Conv2DTranspose, SeparableConv1D / 2D, Dense: the
+layer table's rows with a width) keep their ``n`` filters with the largest L1 norm (a
+separable conv's pointwise filters), and every layer that reads those channels
+(BatchNormalization, DepthwiseConv2D, a separable conv's depthwise kernel, the next conv or
+Dense, across Flatten) loses the matching weights. Channels tied by ``Add`` / ``Multiply``
 (residuals, squeeze-excite) are one group: pruned together, ranked by their summed L1
 norm. ``Concatenate`` keeps each input's own selection. Weightless layers that keep the
 channel axis last and its size (ReLU / ReLU6, Rescaling, padding, pooling, a Reshape to
@@ -12,7 +14,7 @@ the input or an output are never removed; :func:`shrinkable` lists what may be. 
 magnitude pruning this makes int8 inference faster: the tensors are smaller, not just
 sparser.
 
-How: every tensor's channels are described as ``(group, index)`` pairs. A Conv2D or Dense
+How: every tensor's channels are described as ``(group, index)`` pairs. A conv or Dense
 output starts a new group; pass-through layers keep their input's pairs; Flatten repeats
 them once per spatial position; Concatenate joins them; Add merges the groups of its
 inputs. A channel survives when its index is among its group's kept indices.
@@ -25,15 +27,23 @@ import copy
 import numpy as np
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.layer_table import TABLE, layer_kind
 
-_PRODUCERS = ("Conv2D", "Dense")
+# Layers that make new output channels, and where their width is set: the layer table's.
+_PRODUCERS = tuple(name for name, kind in TABLE.items() if kind.width)
+_SEPARABLE = ("SeparableConv1D", "SeparableConv2D")
+_DEPTHWISE = ("DepthwiseConv1D", "DepthwiseConv2D")
 # Layers whose output channels are their input channels (by position).
 _PASS_THROUGH = (
-    "BatchNormalization", "DepthwiseConv2D", "Activation", "ReLU", "LeakyReLU", "PReLU", "Softmax", "Dropout",
+    "BatchNormalization", "Normalization", *_DEPTHWISE, "Activation", "ReLU", "LeakyReLU", "PReLU", "Softmax", "Dropout",
     "SpatialDropout2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
     "ZeroPadding2D", "Cropping2D", "UpSampling2D", "LayerNormalization", "GaussianNoise",
 )
 _MERGE = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+# The same joins written as operators on tensors (``x + y``, ``x * y``): TFOpLambda layers.
+_MERGE_OPS = ("__operators__.add", "math.add", "math.subtract", "math.multiply", "math.maximum", "math.minimum")
+# Weighted layers whose weights run along the channel axis (a scalar, as Normalization's count, stays).
+_CHANNELWISE = ("BatchNormalization", "LayerNormalization", "PReLU", "Normalization")
 
 
 class _Groups:
@@ -58,6 +68,22 @@ class _Groups:
             self.parent[rb] = ra
 
 
+def _is_ref(value) -> bool:
+    """``[layer, node, tensor(, kwargs)]``: how a config names a tensor."""
+    return isinstance(value, list) and len(value) in (3, 4) and isinstance(value[0], str) and isinstance(value[1], int)
+
+
+def _tensor_refs(node) -> list[str]:
+    """The layers a call reads, in order: its inputs, then tensors passed as keyword
+    arguments (``x + y`` as a TFOpLambda carries ``y`` there)."""
+    refs = [node] if _is_ref(node) else [r for r in node if _is_ref(r)]
+    names = [r[0] for r in refs]
+    for r in refs:
+        if len(r) > 3 and isinstance(r[3], dict):
+            names += [v[0] for v in r[3].values() if _is_ref(v)]
+    return names
+
+
 def _graph(model) -> list[tuple[dict, list[str]]]:
     """(layer config entry, inbound layer names) in topological order."""
     config = model.get_config()
@@ -66,9 +92,11 @@ def _graph(model) -> list[tuple[dict, list[str]]]:
         out = []
         for entry in entries:
             nodes = entry.get("inbound_nodes") or []
+            if nodes and _is_ref(nodes):  # a TFOpLambda's one call, written as a bare reference
+                nodes = [nodes]
             if len(nodes) > 1:
                 raise EdgeloopError(f"layer {entry['config']['name']} is called more than once: cannot shrink shared layers")
-            out.append((entry, [n[0] for n in nodes[0]] if nodes else []))
+            out.append((entry, _tensor_refs(nodes[0]) if nodes else []))
         return out
     out, previous = [], []
     for entry in entries:
@@ -92,11 +120,12 @@ def _channel_maps(model, groups: _Groups) -> tuple[dict[str, list], dict[str, li
             continue
         ins = [maps[n] for n in inbound]
         if kind in _PRODUCERS:
-            width = cfg["filters"] if kind == "Conv2D" else cfg["units"]
-            maps[name] = [(groups.add(name), i) for i in range(width)]
+            if cfg.get("groups", 1) != 1:
+                raise EdgeloopError(f"{name}: a grouped {kind} (groups={cfg['groups']}) cannot be shrunk")
+            maps[name] = [(groups.add(name), i) for i in range(cfg[layer_kind(kind).width])]
         elif kind in _PASS_THROUGH:
-            if kind == "DepthwiseConv2D" and cfg.get("depth_multiplier", 1) != 1:
-                raise EdgeloopError(f"{name}: DepthwiseConv2D with depth_multiplier > 1 cannot be shrunk")
+            if kind in _DEPTHWISE and cfg.get("depth_multiplier", 1) != 1:
+                raise EdgeloopError(f"{name}: {kind} with depth_multiplier > 1 cannot be shrunk")
             maps[name] = ins[0]
         elif kind == "Flatten":
             positions = int(np.prod(model.get_layer(name).input_shape[1:-1]))
@@ -105,7 +134,7 @@ def _channel_maps(model, groups: _Groups) -> tuple[dict[str, list], dict[str, li
             if cfg.get("axis", -1) not in (-1, len(model.get_layer(name).output_shape) - 1):
                 raise EdgeloopError(f"{name}: only Concatenate on the channel axis can be shrunk")
             maps[name] = [pair for m in ins for pair in m]
-        elif kind in _MERGE:
+        elif kind in _MERGE or (kind == "TFOpLambda" and cfg.get("function") in _MERGE_OPS and len(ins) > 1):
             first = ins[0]
             for other in ins[1:]:
                 if len(other) != len(first) or any(a[1] != b[1] for a, b in zip(first, other)):
@@ -119,6 +148,8 @@ def _channel_maps(model, groups: _Groups) -> tuple[dict[str, list], dict[str, li
             layer = model.get_layer(name)
             if layer.weights:
                 raise EdgeloopError(f"{name}: {kind} layers cannot be shrunk through yet")
+            if len(ins) > 1:
+                raise EdgeloopError(f"{name}: {kind} joins {len(ins)} tensors; shrink cannot follow it")
             if ins and layer.output_shape[-1] != len(ins[0]):
                 raise EdgeloopError(f"{name}: {kind} changes the channel count; shrink cannot follow it")
             if kind == "Permute" and cfg["dims"][-1] != len(cfg["dims"]):
@@ -131,13 +162,32 @@ def _output_roots(maps: dict[str, list], groups: _Groups, outputs: set[str]) -> 
     return {groups.find(g) for name in outputs for g, _ in maps[name]}
 
 
+def makes_channels(layer) -> bool:
+    """The layer makes new output channels (a conv or Dense: what shrink narrows)."""
+    return type(layer).__name__ in _PRODUCERS
+
+
+def layer_width(layer) -> int:
+    """Output channels of a layer that makes them: its ``filters`` or ``units``."""
+    return int(layer.get_config()[layer_kind(type(layer).__name__).width])
+
+
+def _output_kernel(layer) -> tuple[np.ndarray, int]:
+    """The kernel that makes the layer's output channels, and its output-channel axis."""
+    kind = type(layer).__name__
+    weights = layer.get_weights()
+    kernel = weights[1] if kind in _SEPARABLE else weights[0]  # separable: [depthwise, pointwise, bias]
+    return kernel, layer_kind(kind).kernel_axes[1]
+
+
 def l1_scores(model) -> dict[str, np.ndarray]:
-    """L1 norm of each output filter of every Conv2D / Dense layer."""
+    """L1 norm of each output filter of every layer that makes channels (Conv, Dense, the
+    pointwise kernel of a separable conv)."""
     out = {}
     for layer in model.layers:
         if type(layer).__name__ in _PRODUCERS:
-            kernel = layer.get_weights()[0]
-            out[layer.name] = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
+            kernel, axis = _output_kernel(layer)
+            out[layer.name] = np.abs(np.moveaxis(kernel, axis, -1)).reshape(-1, kernel.shape[axis]).sum(axis=0)
     return out
 
 
@@ -153,7 +203,7 @@ def channel_groups(model) -> dict[str, list[str]]:
 
 
 def shrinkable(model) -> dict[str, int]:
-    """``{layer: output channels}`` for one Conv2D / Dense layer of each channel group that
+    """``{layer: output channels}`` for one conv / Dense layer of each channel group that
     :func:`shrink` may narrow (groups tied to the model's input or an output are left out).
 
     Naming one member of a group narrows the whole group (residual Adds tie them).
@@ -178,7 +228,7 @@ def shrink(model, channels: dict[str, int]):
 
     Args:
         model: a Sequential or functional tf_keras model.
-        channels: ``{Conv2D or Dense layer name: channels to keep}``; the filters with the
+        channels: ``{conv or Dense layer name: channels to keep}``; the filters with the
             largest L1 norm stay. Layers tied by ``Add`` must be given the same count (or
             only one of them).
 
@@ -201,7 +251,8 @@ def shrink(model, channels: dict[str, int]):
     want: dict[str, int] = {}
     for name, n in channels.items():
         if name not in scores:
-            raise EdgeloopError(f"shrink: {name!r} is not a Conv2D or Dense layer; those are: {', '.join(scores)}")
+            raise EdgeloopError(f"shrink: {name!r} is not a layer that makes channels (Conv, SeparableConv, Dense); "
+                                f"those are: {', '.join(scores)}")
         if name in outputs:
             raise EdgeloopError(f"shrink: {name} is the model's output layer; its width is the output's")
         width = len(scores[name])
@@ -228,7 +279,7 @@ def shrink(model, channels: dict[str, int]):
         cfg = entry["config"]
         root = groups.find(cfg["name"]) if cfg["name"] in groups.parent else None
         if root in kept:
-            cfg["filters" if entry["class_name"] == "Conv2D" else "units"] = len(kept[root])
+            cfg[layer_kind(entry["class_name"]).width] = len(kept[root])
         elif entry["class_name"] == "Reshape":  # its target shape names the channel count
             cfg["target_shape"] = [*cfg["target_shape"][:-1], len(keep_positions(maps[cfg["name"]]))]
         entry.pop("build_config", None)
@@ -244,12 +295,20 @@ def shrink(model, channels: dict[str, int]):
         kind = type(old).__name__
         in_keep = keep_positions(maps[inputs_of[name][0]]) if inputs_of[name] else None
         out_keep = keep_positions(maps[name])
-        if kind in _PRODUCERS:
-            kernel = weights[0][..., in_keep, :][..., out_keep]
+        if kind in _SEPARABLE:
+            # The pointwise kernel reads the depthwise outputs: depth_multiplier per input channel.
+            multiplier = weights[0].shape[-1]
+            pointwise_in = (in_keep[:, None] * multiplier + np.arange(multiplier)).reshape(-1)
+            weights = [weights[0][..., in_keep, :], weights[1][..., pointwise_in, :][..., out_keep],
+                       *[b[out_keep] for b in weights[2:]]]
+        elif kind in _PRODUCERS:
+            in_axis, out_axis = layer_kind(kind).kernel_axes
+            kernel = np.take(np.take(weights[0], in_keep, axis=in_axis), out_keep, axis=out_axis)
             weights = [kernel] + [b[out_keep] for b in weights[1:]]
-        elif kind == "DepthwiseConv2D":
-            weights = [weights[0][:, :, in_keep, :]] + [b[in_keep] for b in weights[1:]]
-        elif kind in ("BatchNormalization", "LayerNormalization", "PReLU"):
-            weights = [w[..., in_keep] for w in weights]
+        elif kind in _DEPTHWISE:
+            weights = [weights[0][..., in_keep, :]] + [b[in_keep] for b in weights[1:]]
+        elif kind in _CHANNELWISE:
+            width = len(maps[inputs_of[name][0]])
+            weights = [w[..., in_keep] if w.ndim and w.shape[-1] == width else w for w in weights]
         new.get_layer(name).set_weights(weights)
     return new

@@ -19,6 +19,6 @@ from edgeloop.pipeline import (  # noqa: F401  (each module registers its step)
     sensitivity,
     train,
 )
-from edgeloop.pipeline.base import Context, Step, build_step, register_step, step_class, step_names
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, build_step, register_step, step_class, step_names
 
-__all__ = ["Context", "Step", "build_step", "register_step", "step_class", "step_names"]
+__all__ = ["Context", "Preflight", "Problem", "Step", "build_step", "register_step", "step_class", "step_names"]

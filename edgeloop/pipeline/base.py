@@ -61,9 +61,52 @@ class Step:
         """Run the step on ``model``; return the model the next step gets."""
         raise NotImplementedError
 
+    def preflight(self, model: Any, plan: "Preflight") -> list["Problem"]:
+        """What would stop this step on ``model``, found in seconds and before any training.
+
+        A step that can fail on a layer overrides this (try tfmot's wrapper on a clone,
+        convert once with a few samples …). The default finds nothing.
+        """
+        return []
+
     def describe(self) -> dict:
         """Name and options, as plain data."""
         return {"step": self.name, "options": options_to_dict(self.options)}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a step cannot run on a model, found by the pre-flight.
+
+    Attributes:
+        step: the step's name.
+        message: one line: what fails, on which layer, and the way out.
+        layer: the layer at fault, when there is one.
+    """
+
+    step: str
+    message: str
+    layer: str | None = None
+
+
+@dataclass
+class Preflight:
+    """What a step's pre-flight knows besides the model.
+
+    Attributes:
+        state: the facts the steps before it will have left (``pruned``, ``clustered``,
+            ``sensitivity``), as planned rather than done.
+        samples: a few input samples (from the data when there is any, else random)
+            for a trial conversion.
+        work_before: a step before this one trains or changes the model (work a late
+            failure would lose).
+        cache: results shared between the checks of one pre-flight.
+    """
+
+    state: dict = field(default_factory=dict)
+    samples: Any = None
+    work_before: bool = False
+    cache: dict = field(default_factory=dict)
 
 
 def register_step(cls: type[Step]) -> type[Step]:
@@ -91,6 +134,22 @@ def build_step(name: str, options: dict | None, where: str) -> Step:
     """Instantiate a registered step from recipe data, validating its options."""
     cls = step_class(name)
     return cls(parse_options(cls.Options, options, f"{where} ({name})"))
+
+
+def graph_problems(model, step: str) -> list["Problem"]:
+    """A tfmot step needs a model whose layers can be cloned one by one: Sequential or functional."""
+    from edgeloop._tf import keras
+
+    if isinstance(model, keras.Sequential) or getattr(model, "_is_graph_network", False):
+        return []
+    return [Problem(step, f"{step} needs a Sequential or functional tf_keras model (tfmot clones it layer by layer); "
+                          f"this is a {type(model).__name__}: rebuild it with the functional API, or drop the {step} step")]
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's first line, for one-line messages."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
 
 
 def check_patterns(model, patterns: list[str], step: str) -> None:

@@ -13,10 +13,11 @@ from typing import Literal
 
 import numpy as np
 
-from edgeloop.errors import VerificationError
-from edgeloop.pipeline._sparsity import kernel_sparsity, kernel_unique_values
+from edgeloop.errors import EdgeloopError, VerificationError
+from edgeloop.models.flatten import flatten_nested
+from edgeloop.pipeline._sparsity import is_clusterable, kernel_sparsity, kernel_unique_values
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, first_line, graph_problems, register_step
 
 _INIT = {
     "kmeans_plus_plus": "KMEANS_PLUS_PLUS",
@@ -61,16 +62,48 @@ class Cluster(Step):
     changes_model = True
     compresses = True
 
-    def apply(self, model, ctx: Context):
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Nothing to cluster, or a layer tfmot will not wrap."""
         from edgeloop._tf import tfmot
 
+        problems = graph_problems(model, self.name)
+        candidates = [layer for layer in model.layers if is_clusterable(layer)]
+        if not problems and not candidates:
+            return [Problem(self.name, "cluster: the model has no Conv, Dense, SeparableConv, Embedding or recurrent "
+                                       "kernel to cluster; drop the cluster step")]
+        for layer in [] if problems else candidates:
+            try:
+                tfmot.clustering.keras.cluster_weights(layer, number_of_clusters=self.options.clusters,
+                                                       cluster_centroids_init=tfmot.clustering.keras.CentroidInitialization.LINEAR)
+            except (ValueError, TypeError) as exc:
+                problems.append(Problem(self.name, f"cluster: tfmot cannot cluster layer {layer.name} "
+                                        f"({type(layer).__name__}): {first_line(exc)}; drop the cluster step", layer.name))
+        return problems
+
+    def apply(self, model, ctx: Context):
+        from edgeloop._tf import keras, tfmot
+
+        model, _ = flatten_nested(model)
         o = self.options
         clustering = tfmot.clustering.keras
         pruned = ctx.state.get("pruned")
         preserve = bool(pruned) if o.preserve_sparsity is None else o.preserve_sparsity
         init = getattr(clustering.CentroidInitialization, _INIT[o.init])
-        wrapped = clustering.cluster_weights(model, number_of_clusters=o.clusters, cluster_centroids_init=init,
-                                             preserve_sparsity=preserve)
+        if not any(is_clusterable(layer) for layer in model.layers):
+            raise EdgeloopError("cluster: the model has no layer with weights to cluster")
+
+        def wrap(layer):
+            # Only the layers the table names: tfmot's whole-model call refuses a model with
+            # any other weighted layer (PReLU, a custom layer) instead of leaving it alone.
+            if not is_clusterable(layer):
+                return layer
+            return clustering.cluster_weights(layer, number_of_clusters=o.clusters, cluster_centroids_init=init,
+                                              preserve_sparsity=preserve)
+
+        try:
+            wrapped = keras.models.clone_model(model, clone_function=wrap)
+        except ValueError as exc:  # subclassed models cannot be cloned layer by layer
+            raise EdgeloopError(f"cluster needs a Sequential or functional model: {exc}") from None
         compile_classifier(wrapped, o.learning_rate)
         ctx.record(**fit(wrapped, ctx, o.epochs, o.batch_size, "cluster"))
         stripped = clustering.strip_clustering(wrapped)
@@ -87,5 +120,5 @@ class Cluster(Step):
                                         + ", ".join(f"{n} {s:.1%}" for n, s in lost.items()))
         ctx.record(clusters=o.clusters, preserve_sparsity=preserve, kernel_unique_values=unique,
                    kernel_sparsity=sparsity, max_unique=int(np.max(list(unique.values()))) if unique else 0)
-        ctx.state["clustered"] = {"clusters": o.clusters}
+        ctx.state["clustered"] = {"clusters": o.clusters, "layers": sorted(unique)}
         return stripped

@@ -19,7 +19,8 @@ from edgeloop import _io
 from edgeloop.errors import EdgeloopError
 from edgeloop.converters.metadata import add_metadata
 from edgeloop.converters.modes import FULL_INTEGER, io_types_for
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline._sparsity import layer_kinds
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, register_step
 from edgeloop.pipeline.folding import check_fold, input_expectation, input_payload
 from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
@@ -51,15 +52,40 @@ class ConvertOptions:
             quantization; needs ``mode: int8`` and ``io_type: float32``). The report says
             what that costs in size and in ops the Edge TPU would hand back to the CPU.
         baseline: also convert the uncompressed model to float32 for comparison.
+        calibration: how activation ranges are chosen: ``minmax`` (the converter's),
+            ``percentile``, ``mse``, ``kl`` or ``ema`` (the LiteRT quantizer's moving average).
+        percentile: the percentile ``calibration: percentile`` clips at.
+        weights: weight scales: ``minmax`` or ``mse`` (through the LiteRT quantizer).
+        quantizer: ``converter`` (TensorFlow's) or ``litert`` (the LiteRT quantizer on the
+            float32 file); the options above and ``mode: auto`` imply ``litert``.
+        max_drop: ``mode: auto``: the accuracy budget in points; ops move off int8 (int16
+            activations, then float) until the converted model is within it.
+        edgetpu: ``mode: auto``: cost each move by the ops it cuts off the Edge TPU.
+        report: write the per-op quantization error report (``quant_report.png`` / ``.json``).
+        equalize: cross-layer equalization of the float model first (pairs joined by ReLU).
+        bias_correction: correct biases for the rounding of the weights first.
+        adaround: learn each weight's rounding (AdaRound) on calibration samples first.
+        adaround_iterations: optimisation steps per layer for ``adaround``.
     """
 
-    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32"] = "int8"
+    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
     io_type: Literal["int8", "uint8", "int16", "float32"] | None = None
     calibration_samples: int = 200
     per_channel: bool = True
     debug: bool = False
     keep_float: int = 0
     baseline: bool = True
+    calibration: Literal["minmax", "percentile", "mse", "kl", "ema"] = "minmax"
+    percentile: float = 99.99
+    weights: Literal["minmax", "mse"] = "minmax"
+    quantizer: Literal["converter", "litert"] = "converter"
+    max_drop: float = 0.5
+    edgetpu: bool = False
+    report: bool = False
+    equalize: bool = False
+    bias_correction: bool = False
+    adaround: bool = False
+    adaround_iterations: int = 300
 
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
@@ -70,7 +96,19 @@ class ConvertOptions:
             raise ValueError("keep_float (selective quantization) needs mode int8 with io_type float32")
         if self.keep_float:
             self.io_type = "float32"
-        allowed = io_types_for(self.mode)
+        if not 50.0 < self.percentile <= 100.0:
+            raise ValueError(f"percentile must be in (50, 100], got {self.percentile}")
+        if self.adaround_iterations < 1:
+            raise ValueError(f"adaround_iterations must be at least 1, got {self.adaround_iterations}")
+        if self.max_drop < 0:
+            raise ValueError(f"max_drop must be >= 0, got {self.max_drop}")
+        from edgeloop.quant.step import uses_litert
+
+        if uses_litert(self) and self.mode not in ("int8", "int16x8", "auto"):
+            raise ValueError(f"calibration, weights and quantizer: litert apply to int8, int16x8 and auto, not {self.mode}")
+        if self.mode == "auto" and self.keep_float:
+            raise ValueError("mode auto chooses the ops kept off int8 itself: drop keep_float")
+        allowed = io_types_for("int8" if self.mode == "auto" else self.mode)
         if self.io_type is None:
             self.io_type = allowed[0]
         elif self.io_type not in allowed:
@@ -86,23 +124,41 @@ class Convert(Step):
     takes_any_model = True
     needs_labels = False
 
-    def apply(self, model, ctx: Context):
-        from edgeloop.converters import (
-            checks_to_dict,
-            enforce,
-            max_nonzero_per_group,
-            op_counts,
-            read_model,
-            verify,
-            weight_sparsity,
-            weight_unique_values,
-        )
-        from edgeloop.converters.rejected import ConversionError, keep, refused, rejection
-        from edgeloop.converters.tflite import convert
-        from edgeloop.data import n_samples
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Convert once with a few samples when steps before this one train: an op that stays
+        float or a converter error is found before that work, not after."""
+        from edgeloop.converters.trial import trial_convert
 
         o = self.options
-        representative, prefix = conversion_inputs(model, ctx, o.calibration_samples)
+        if not plan.work_before or o.keep_float or plan.samples is None:
+            return []  # failing here loses nothing: the conversion itself says why
+        key = ("convert", o.mode, o.io_type, id(model))
+        if key not in plan.cache:
+            plan.cache[key] = trial_convert(model, o.mode, plan.samples, o.io_type)
+        trial = plan.cache[key]
+        return [Problem(self.name, f"convert: {trial.problem}", trial.layer)] if trial.problem else []
+
+    def apply(self, model, ctx: Context):
+        from edgeloop.converters import read_model, verify
+        from edgeloop.converters.rejected import ConversionError, keep, refused
+        from edgeloop.converters.tflite import convert
+        from edgeloop.data import n_samples
+        from edgeloop.quant.keras_prep import wants_transforms
+        from edgeloop.quant.step import uses_litert
+
+        o = self.options
+        litert = getattr(model, "is_tflite", False) or uses_litert(o)
+        if getattr(ctx, "fold_preprocessing", False) and (litert or wants_transforms(o)):
+            raise EdgeloopError("fold_preprocessing does not work with the LiteRT quantizer path (calibration, "
+                                "weights, mode auto, a .tflite model) or the float transforms yet: give one or the other")
+        if getattr(model, "is_tflite", False):  # a float .tflite in: the LiteRT quantizer on the file itself
+            self._litert(model, ctx, original=model)
+            return model
+        converted = self._transformed(model, ctx)
+        if litert:
+            self._litert(converted, ctx, original=model)
+            return model
+        representative, prefix = conversion_inputs(converted, ctx, o.calibration_samples)
         if prefix is not None and o.keep_float:
             raise EdgeloopError("keep_float does not work with fold_preprocessing yet: give one or the other")
         if o.mode not in FULL_INTEGER:
@@ -110,7 +166,7 @@ class Convert(Step):
         label = f"calibrate ({n_samples(representative)} samples)" if representative is not None else f"convert ({o.mode})"
         with ctx.progress(label, n_samples(representative) if representative is not None else 1) as advance:
             try:
-                data = convert(model, mode=o.mode, representative=representative, io_type=o.io_type,
+                data = convert(converted, mode=o.mode, representative=representative, io_type=o.io_type,
                                per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix)
             except ConversionError as exc:
                 kept = keep(exc.rejected, ctx.path(REJECTED_FILE)) if exc.rejected else None
@@ -121,6 +177,53 @@ class Convert(Step):
                 advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
+        self._finish(converted, ctx, data, info, checks, original=model, prefix=prefix)
+        return model
+
+    def _transformed(self, model, ctx: Context):
+        """The model the file is made from: ``model``, or its transformed copy (:mod:`edgeloop.quant.keras_prep`)."""
+        from edgeloop.quant.keras_prep import transform, wants_transforms
+
+        o = self.options
+        if not wants_transforms(o):
+            return model
+        with ctx.progress("equalize / bias correction / AdaRound", 1) as advance:
+            converted, record = transform(model, ctx.data.representative(o.calibration_samples), o, o.per_channel)
+            advance(1)
+        from edgeloop.pipeline._training import keras_accuracy
+
+        record["transformed_float_accuracy"] = keras_accuracy(converted, ctx.data.x_val, ctx.data.y_val)
+        ctx.record(float_transforms=record)
+        return converted
+
+    def _litert(self, model, ctx: Context, original):
+        """The accuracy-aware path (:mod:`edgeloop.quant.step`)."""
+        from edgeloop.converters import read_model
+        from edgeloop.quant.step import convert_litert
+
+        data, checks, extra = convert_litert(model, ctx, self.options)
+        ctx.record(**extra)
+        self._finish(model, ctx, data, read_model(data), checks, original=original, prefix=None)
+
+    def _finish(self, model, ctx: Context, data, info, checks, original, prefix):
+        """Selective quantization, fold / sparsity / cluster checks, the report, the files.
+
+        ``model`` is what the file was made from, ``original`` the step's input model
+        (they differ after float-model transforms); the float baseline is the original's.
+        """
+        from edgeloop.converters import (
+            checks_to_dict,
+            enforce,
+            max_nonzero_per_group,
+            op_counts,
+            verify,
+            weight_sparsity,
+            weight_unique_values,
+        )
+        from edgeloop.converters.rejected import keep, rejection
+        from edgeloop.converters.tflite import convert
+
+        o = self.options
         if o.debug or o.keep_float:
             data, info, checks = self._selective(model, ctx.data.representative(o.calibration_samples), data, info,
                                                  checks, ctx)
@@ -130,16 +233,17 @@ class Convert(Step):
             checks += fold_checks
             ctx.record(fold=fold)
         data = add_metadata(data, input_payload(ctx.data, folded=prefix is not None))
-        sparsity = weight_sparsity(info)
+        kinds = layer_kinds(model)
+        sparsity = weight_sparsity(info, kinds)
         pruned = ctx.state.get("pruned")
-        unique = weight_unique_values(info)
+        unique = weight_unique_values(info, kinds)
         if pruned:
-            checks.append(_sparsity_check(sparsity, pruned["layers"], pruned.get("m_by_n")))
+            checks.append(_sparsity_check(sparsity, pruned["layers"], pruned.get("m_by_n"), kinds))
             if pruned.get("m_by_n"):
-                checks.append(_m_by_n_check(max_nonzero_per_group(info, pruned["m_by_n"][1]), pruned))
+                checks.append(_m_by_n_check(max_nonzero_per_group(info, pruned["m_by_n"][1], kinds), pruned))
         clustered = ctx.state.get("clustered")
         if clustered:
-            checks.append(_clusters_check(unique, clustered["clusters"]))
+            checks.append(_clusters_check(unique, clustered["clusters"], clustered.get("layers")))
         ctx.record(mode=o.mode, io_type=o.io_type, file=MODEL_FILE, sizes=file_sizes(data), ops=op_counts(info),
                    weight_sparsity=sparsity, weight_unique_values=unique, checks=checks_to_dict(checks),
                    input=input_expectation(data))
@@ -152,12 +256,12 @@ class Convert(Step):
         ctx.state["tflite"] = {"file": MODEL_FILE, "mode": o.mode, "io_type": o.io_type, "folded": prefix is not None}
 
         if o.baseline:
-            base = convert(ctx.baseline_model(model), mode="float32")
+            baseline = ctx.baseline_model(original)
+            base = baseline.data if getattr(baseline, "is_tflite", False) else convert(baseline, mode="float32")
             enforce(verify(base, mode="float32", io_type="float32"))
             _io.write_bytes(ctx.path(BASELINE_FILE), base)
             ctx.record(baseline={"file": BASELINE_FILE, "sizes": file_sizes(base)})
             ctx.state["baseline_tflite"] = BASELINE_FILE
-        return model
 
 
     def _selective(self, model, representative, data, info, checks, ctx: Context):
@@ -199,19 +303,28 @@ def verify_checks(info):
     return verify(info, mode="int8", io_type="float32")
 
 
-def _sparsity_check(sparsity: dict[str, float], targets: dict[str, float], m_by_n: list[int] | None):
+def _sparsity_check(sparsity: dict[str, float], targets: dict[str, float], m_by_n: list[int] | None,
+                    kinds: dict[str, str] | None = None):
     from edgeloop.converters import Check
+    from edgeloop.layer_table import layer_kind
 
+    kinds = kinds or {}
+    # Recurrent layers' weights come out of the converter under names that do not tell the layer.
+    unreadable = sorted(n for n in targets if n in kinds and layer_kind(kinds[n]).tflite_op is None)
+    targets = {n: t for n, t in targets.items() if n not in unreadable}
+    note = f"; not readable in the file: {', '.join(unreadable)}" if unreadable else ""
     missing = sorted(set(targets) - set(sparsity))
     if missing:
         return Check("sparsity_survived", False, f"pruned layers not found in the converted file: {', '.join(missing)}")
+    if not targets:
+        return Check("sparsity_survived", True, "no pruned layer whose weights the file names" + note)
     short = {name: sparsity[name] for name, t in targets.items() if sparsity[name] < t - SPARSITY_TOLERANCE}
     if short:
         detail = ", ".join(f"{name} {s:.1%} (pruned to {targets[name]:.0%})" for name, s in short.items())
         return Check("sparsity_survived", False, f"zeros lost before the file: {detail}")
     low = min(sparsity[name] for name in targets)
     pattern = f", {m_by_n[0]}:{m_by_n[1]} pattern" if m_by_n else ""
-    return Check("sparsity_survived", True, f"every pruned layer >= {low:.1%} zeros in the file{pattern}")
+    return Check("sparsity_survived", True, f"every pruned layer >= {low:.1%} zeros in the file{pattern}{note}")
 
 
 def _m_by_n_check(worst: dict[str, int], pruned: dict):
@@ -226,14 +339,16 @@ def _m_by_n_check(worst: dict[str, int], pruned: dict):
                  f"{len(pruned['layers'])} layer(s)")
 
 
-def _clusters_check(unique: dict[str, int], clusters: int):
+def _clusters_check(unique: dict[str, int], clusters: int, layers: list[str] | None = None):
     from edgeloop.converters import Check
 
+    if layers is not None:  # the layers clustered (a depthwise kernel never is)
+        unique = {name: n for name, n in unique.items() if name in layers}
     over = {name: n for name, n in unique.items() if n > clusters}
     if not unique:
         return Check("clusters_survived", False, "no weight tensors found in the converted file")
     if over:
         detail = ", ".join(f"{name} {n}" for name, n in over.items())
         return Check("clusters_survived", False, f"more than {clusters} distinct values in: {detail}")
-    return Check("clusters_survived", True, f"every weight tensor holds <= {max(unique.values())} distinct values "
-                 f"per channel (clusters {clusters})")
+    return Check("clusters_survived", True, f"every clustered weight tensor holds <= {max(unique.values())} distinct "
+                 f"values per channel (clusters {clusters})")

@@ -6,8 +6,9 @@ import fnmatch
 from dataclasses import dataclass, field
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.models.flatten import flatten_nested
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
-from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, check_patterns, graph_problems, register_step
 
 
 @dataclass
@@ -15,8 +16,9 @@ class FilterPruneOptions:
     """Options of ``filter_prune``.
 
     Attributes:
-        channels: ``{layer: channels to keep}`` for named Conv2D / Dense layers.
-        keep: otherwise, the fraction of filters every Conv2D / Dense layer keeps (but the
+        channels: ``{layer: channels to keep}`` for named conv (Conv1D/2D/3D, Conv2DTranspose,
+            SeparableConv1D/2D) or Dense layers.
+        keep: otherwise, the fraction of filters every such layer keeps (but the
             output layer; tied layers once), rounded, at least 1; 0.5 when neither is given.
         layers: with ``keep``, only the layers matching these names or glob patterns.
         epochs: fine-tuning passes afterwards (0 for none).
@@ -42,7 +44,7 @@ class FilterPruneOptions:
 
 
 def channels_for_fraction(model, keep: float, patterns: list[str]) -> dict[str, int]:
-    """``{layer: round(width * keep)}`` for one layer of each group of tied Conv2D / Dense layers
+    """``{layer: round(width * keep)}`` for one layer of each group of tied conv / Dense layers
     that :func:`~edgeloop.models.shrink` may narrow (not those tied to an input or an output)."""
     from edgeloop.models.shrink import channel_groups, shrinkable
 
@@ -64,17 +66,43 @@ class FilterPrune(Step):
     changes_model = True
     compresses = True
 
-    def apply(self, model, ctx: Context):
-        from edgeloop.models.macs import model_macs
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Shrink a clone as ``apply`` would (no fine-tuning): a layer shrink cannot follow, or nothing to remove."""
         from edgeloop.models.shrink import shrink
 
+        o = self.options
+        problems = graph_problems(model, self.name)
+        if problems:
+            return problems
+        try:
+            model, _ = flatten_nested(model, check=False)
+            check_patterns(model, o.layers, self.name)
+            channels = o.channels or channels_for_fraction(model, o.keep, o.layers)
+            if not channels:
+                raise EdgeloopError("filter_prune: no conv or Dense layer whose filters can be removed (those tied to "
+                                    "the input or an output stay); drop the filter_prune step")
+            shrink(model, channels)
+        except EdgeloopError as exc:
+            text = str(exc) if str(exc).startswith("filter_prune") else f"filter_prune: {exc}"
+            if "drop the" not in text:
+                text += "; way out: drop the filter_prune step"
+            layer = text.split(": ")[1] if text.count(": ") > 1 else None
+            return [Problem(self.name, text, layer if layer in {x.name for x in model.layers} else None)]
+        return []
+
+    def apply(self, model, ctx: Context):
+        from edgeloop.models.macs import model_macs
+        from edgeloop.models.shrink import layer_width, shrink
+
+        model, _ = flatten_nested(model)
         o = self.options
         check_patterns(model, o.layers, self.name)
         channels = o.channels or channels_for_fraction(model, o.keep, o.layers)
         if not channels:
-            raise EdgeloopError("filter_prune: no Conv2D or Dense layer to prune")
+            raise EdgeloopError("filter_prune: no conv or Dense layer whose filters can be removed "
+                                "(those tied to the input or an output stay)")
         new = shrink(model, channels)
-        widths = {layer.name: int(layer.get_weights()[0].shape[-1]) for layer in model.layers if layer.name in channels}
+        widths = {name: layer_width(model.get_layer(name)) for name in channels}
         if o.epochs:
             compile_classifier(new, o.learning_rate)
             ctx.record(**fit(new, ctx, o.epochs, o.batch_size, "filter_prune"))

@@ -24,6 +24,7 @@ def measure(model, ctx: Context) -> dict:
     from edgeloop.device.benchmark import benchmark
     from edgeloop.device.interpreter import TFLiteModel
     from edgeloop.models.macs import model_macs
+    from edgeloop.pipeline._sparsity import layer_kinds
     from edgeloop.pipeline.convert import file_sizes
 
     out: dict = {"params": int(model.count_params()), "macs": model_macs(model)["total"]}
@@ -37,8 +38,8 @@ def measure(model, ctx: Context) -> dict:
     pred = TFLiteModel(blob).predict(ctx.data.x_val, output=ctx.output if several else None)
     out.update(
         int8_sizes=file_sizes(blob),
-        weight_sparsity=weight_sparsity(info),
-        weight_unique_values=weight_unique_values(info),
+        weight_sparsity=weight_sparsity(info, layer_kinds(model)),
+        weight_unique_values=weight_unique_values(info, layer_kinds(model)),
         int8_accuracy=float(np.mean(np.argmax(pred, axis=-1) == ctx.data.y_val)),
         int8_latency_median_ms=benchmark(blob, warmup=3, runs=TIMED_RUNS).stats.median_ms,
     )

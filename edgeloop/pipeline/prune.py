@@ -12,9 +12,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from edgeloop.errors import EdgeloopError, VerificationError
-from edgeloop.pipeline._sparsity import kernel_sparsity
+from edgeloop.models.flatten import flatten_nested
+from edgeloop.pipeline._sparsity import is_prunable, kernel_sparsity, prunable_kernels
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit, steps_per_epoch
-from edgeloop.pipeline.base import Context, Step, check_patterns, register_step
+from edgeloop.pipeline.base import (
+    Context,
+    Preflight,
+    Problem,
+    Step,
+    check_patterns,
+    first_line,
+    graph_problems,
+    register_step,
+)
 
 # Rounding of the mask to whole weights can leave a small layer a hair under its target.
 SPARSITY_TOLERANCE = 0.01
@@ -98,10 +108,6 @@ def std_threshold_sparsity(kernel, s: float) -> float:
     return float(np.mean(np.abs(kernel) < s * np.std(kernel)))
 
 
-def _prunable(layer) -> bool:
-    return any(hasattr(layer, attr) for attr in ("kernel", "depthwise_kernel"))
-
-
 @register_step
 class Prune(Step):
     """Magnitude pruning of the prunable layers to per-layer targets (or M:N)."""
@@ -119,13 +125,45 @@ class Prune(Step):
                 raise EdgeloopError("prune: from_sensitivity needs a sensitivity step before it")
             return dict(ctx.state["sensitivity"])
         if o.std_threshold is not None:
-            return {layer.name: min(0.99, std_threshold_sparsity(layer.get_weights()[0], o.std_threshold))
-                    for layer in model.layers if _prunable(layer)}
+            import numpy as np
+
+            return {layer.name: min(0.99, std_threshold_sparsity(
+                        np.concatenate([k.ravel() for k in prunable_kernels(layer).values()]), o.std_threshold))
+                    for layer in model.layers if is_prunable(layer)}
         return None
+
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Patterns that match no layer, nothing left to prune, a layer tfmot will not wrap."""
+        from edgeloop._tf import tfmot
+
+        o = self.options
+        problems = graph_problems(model, self.name)
+        if problems:
+            return problems
+        try:
+            check_patterns(model, [*o.layers, *o.skip], self.name)
+        except EdgeloopError as exc:
+            return [Problem(self.name, str(exc))]
+        if o.from_sensitivity and "sensitivity" not in plan.state:
+            return [Problem(self.name, "prune: from_sensitivity needs a sensitivity step before it; add one or set "
+                                       "the targets another way")]
+        candidates = [layer for layer in model.layers if is_prunable(layer) and o.target_for(layer.name) is not None]
+        if not candidates:
+            return [Problem(self.name, "prune: no layer to prune: no Conv, Dense, SeparableConv, Embedding or recurrent "
+                                       "kernel outside `skip`; drop the prune step")]
+        for layer in candidates:  # wrapping builds nothing: instant, and tfmot refuses here if it will
+            try:
+                tfmot.sparsity.keras.prune_low_magnitude(layer)
+            except (ValueError, TypeError) as exc:
+                problems.append(Problem(self.name, f"prune: tfmot cannot prune layer {layer.name} "
+                                        f"({type(layer).__name__}): {first_line(exc)}; way out: "
+                                        f"`prune: {{skip: [{layer.name}]}}` leaves it dense", layer.name))
+        return problems
 
     def apply(self, model, ctx: Context):
         from edgeloop._tf import keras, tfmot
 
+        model, _ = flatten_nested(model)
         o = self.options
         sparsity = tfmot.sparsity.keras
         per_epoch = steps_per_epoch(len(ctx.data.y_train), o.batch_size)
@@ -147,7 +185,7 @@ class Prune(Step):
             return sparsity.PolynomialDecay(o.initial_sparsity, target, begin_step=0, end_step=end_step, frequency=frequency)
 
         def wrap(layer):
-            if not _prunable(layer):
+            if not is_prunable(layer):
                 return layer
             target = o.target_for(layer.name)
             if target is None:
@@ -160,8 +198,8 @@ class Prune(Step):
                     return layer
             if o.m_by_n:
                 m, n = o.m_by_n
-                kernel = getattr(layer, "kernel", None)
-                if kernel is None or kernel.shape[-2] % n:
+                kernels = prunable_kernels(layer).values()
+                if any(len(k.shape) < 2 or k.shape[-2] % n for k in kernels):
                     skipped[layer.name] = f"input channels not a multiple of {n}"
                     return layer
                 targets[layer.name] = 1.0 - m / n

@@ -3,14 +3,18 @@
 After a ``prune`` step the sparsity-preserving scheme
 (``Default8BitPrunePreserveQuantizeScheme``) is used, so the zeros pruning made survive
 QAT's weight updates and reach the int8 file; the plain scheme would fill them back in.
+
+Which layers get which config, and the graph fixes made first (nested models flattened,
+SeparableConv2D split so tfmot's own split cannot mis-wire a loaded model), are
+:mod:`edgeloop.pipeline.qat_plan`'s; ``skip`` leaves layers float.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from edgeloop.errors import VerificationError
+from edgeloop.errors import EdgeloopError, VerificationError
 from edgeloop.pipeline._sparsity import kernel_sparsity
 from edgeloop.pipeline._training import (
     check_training_options,
@@ -19,7 +23,8 @@ from edgeloop.pipeline._training import (
     outputs_probabilities,
     steps_per_epoch,
 )
-from edgeloop.pipeline.base import Context, Step, register_step
+from edgeloop.pipeline.base import Context, Preflight, Problem, Step, check_patterns, graph_problems, register_step
+from edgeloop.pipeline.qat_plan import EDGELOOP, FLOAT, PASS_THROUGH, layer_named_in, quantize
 
 # tfmot's activation quantizers start their range at [-6, 6] and move it by an exponential
 # moving average with this decay each training step (MovingAverageQuantizer's default).
@@ -61,12 +66,15 @@ class QatOptions:
         scheme: ``auto`` picks from the earlier steps: ``prune_cluster_preserve`` (PCQAT)
             after prune and cluster, ``cluster_preserve`` (CQAT) after cluster,
             ``prune_preserve`` after prune, ``default`` otherwise; naming one forces it.
+        skip: names or glob patterns of layers left float in QAT (no fake quantization;
+            the converter calibrates them): the way past a layer tfmot cannot quantize.
     """
 
     epochs: int = 5
     batch_size: int = 32
     learning_rate: float = 1e-4
     scheme: Literal["auto", "default", "prune_preserve", "cluster_preserve", "prune_cluster_preserve"] = "auto"
+    skip: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
@@ -81,21 +89,45 @@ class Qat(Step):
     changes_model = True
     compresses = True
 
-    def apply(self, model, ctx: Context):
-        from edgeloop._tf import tfmot
+    def preflight(self, model, plan: Preflight) -> list[Problem]:
+        """Build the QAT model on a clone, as ``apply`` would (seconds): the layer it fails on, if any."""
+        from edgeloop.models.flatten import flatten_nested
 
         o = self.options
-        scheme = o.scheme if o.scheme != "auto" else auto_scheme(ctx.state)
+        problems = graph_problems(model, self.name)
+        if problems:
+            return problems
+        try:
+            model, _ = flatten_nested(model, check=False)
+            check_patterns(model, o.skip, self.name)
+            scheme = self.scheme_for(plan.state)
+            key = ("qat", tuple(o.skip), scheme, id(model))
+            if key not in plan.cache:
+                plan.cache[key] = quantize(model, o.skip, scheme)[1]
+        except EdgeloopError as exc:
+            return [Problem(self.name, str(exc), layer_named_in(str(exc)))]
+        return []
+
+    def scheme_for(self, state: dict) -> str:
+        """The scheme this step uses after the steps that left ``state``."""
+        return self.options.scheme if self.options.scheme != "auto" else auto_scheme(state)
+
+    def apply(self, model, ctx: Context):
+        from edgeloop.models.flatten import flatten_nested
+
+        o = self.options
+        model, _ = flatten_nested(model)
+        check_patterns(model, o.skip, self.name)
+        scheme = self.scheme_for(ctx.state)
         probabilities = outputs_probabilities(model)
-        quantize = tfmot.quantization.keras
-        combine = tfmot.experimental.combine
-        schemes = {
-            "default": lambda: quantize.default_8bit.Default8BitQuantizeScheme(),
-            "prune_preserve": lambda: combine.Default8BitPrunePreserveQuantizeScheme(),
-            "cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=False),
-            "prune_cluster_preserve": lambda: combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True),
-        }
-        qmodel = quantize.quantize_apply(quantize.quantize_annotate_model(model), schemes[scheme]())
+        pruned = set((ctx.state.get("pruned") or {}).get("layers", {}))
+        qmodel, decisions = quantize(model, o.skip, scheme, pruned)
+        ctx.record(layers_float=[d.layer for d in decisions if d.how == FLOAT],
+                   layers_passed_through=[d.layer for d in decisions if d.how == PASS_THROUGH],
+                   edgeloop_configs={d.layer: d.detail for d in decisions if d.how == EDGELOOP})
+        if o.skip:
+            ctx.warn(f"qat left {len([d for d in decisions if d.how == FLOAT])} layer(s) float (skip): "
+                     + ", ".join(d.layer for d in decisions if d.how == FLOAT) + "; the converter calibrates them")
         before = kernel_sparsity(model)
 
         n_steps = o.epochs * steps_per_epoch(len(ctx.data.y_train), o.batch_size)
@@ -118,3 +150,4 @@ class Qat(Step):
                 raise VerificationError(f"sparsity-preserving QAT lost zeros: {detail}")
         ctx.state["qat"] = {"scheme": scheme}
         return qmodel
+

@@ -95,6 +95,8 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None, force: b
     ui = ui or Ui(quiet=True)
     data, model = _load_inputs(recipe)
     _check_labels_needed(recipe, data)
+    model, flattened = _flatten(model, ui)
+    _preflight(recipe.steps, model, data, {}, 1, ui)
     state = {
         "edgeloop_run": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -107,6 +109,8 @@ def run(recipe: Recipe, out: Path | str = "runs", ui: Ui | None = None, force: b
         "status": "running",
         "model_input_size": _input_size(model),
     }
+    if flattened:
+        state["flattened"] = flattened
     if data.notes:
         state["data_notes"] = list(data.notes)
     phase("start")
@@ -152,7 +156,8 @@ def resume(run_dir: Path | str, ui: Ui | None = None, force: bool = False) -> Ru
         if data.input_names:  # several inputs: bound to the model's names again
             check_model_data(data, model, recipe.output)
     else:
-        model = _load_model(recipe, data)
+        model = _flatten(_load_model(recipe, data), ui)[0]
+    _preflight(recipe.steps[len(done):], model, data, state["state"], len(done) + 1, ui)
     state["status"] = "running"
     state.pop("error", None)
     return _execute(recipe, state, run_dir, data, model, ui, force)
@@ -228,6 +233,27 @@ def _keep_baseline(model, run_dir: Path, state: dict, save_model, model_suffix) 
     state["baseline_model"] = name
 
 
+def _flatten(model, ui: Ui):
+    """The model with nested models flattened into one graph (see :mod:`edgeloop.models.flatten`)."""
+    from edgeloop.models.flatten import flatten_nested
+
+    model, report = flatten_nested(model)
+    if report["flattened"]:
+        ui.info(f"flattened nested model(s) {', '.join(report['flattened'])} into one graph of {len(model.layers)} "
+                f"layers (outputs equal within {report['max_difference']:.1g})")
+    return model, report if report["flattened"] else None
+
+
+def _preflight(steps, model, data, state: dict, start: int, ui: Ui) -> None:
+    """Stop before any work when a step cannot run on this model (see :mod:`edgeloop.doctor`)."""
+    from edgeloop.doctor.preflight import preflight
+
+    if steps:
+        with ui.progress("pre-flight", 1) as advance:
+            preflight(steps, model, data, state, start)
+            advance(1)
+
+
 def failed_gates(state: dict) -> list[dict]:
     """The gates (checks recorded with ``gate: true``) that failed in the finished steps."""
     return [{"step": e["index"], "gate": c["name"], "detail": c["detail"]}
@@ -279,6 +305,11 @@ def _load_model(recipe: Recipe, data):
     from edgeloop.models.loading import file_kind, load_any_model
     from edgeloop.pipeline import step_class, step_names
 
+    if str(recipe.model).endswith(".tflite"):  # a float file: post-training steps only
+        from edgeloop.quant.tflite_model import load_float_tflite
+
+        return load_float_tflite(recipe.model, [s.name for s in recipe.steps],
+                                 data.sample_shape if data is not None else None)
     if data is not None and not data.labeled and recipe.model.startswith("zoo:"):
         raise EdgeloopError(f"a zoo model starts untrained and needs labelled data; {data.source} has no labels")
     needs_layers = [s.name for s in recipe.steps if not s.takes_any_model]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgeloop import _io
+from edgeloop.pipeline._sparsity import is_prunable, prunable_indices
 from edgeloop.pipeline._training import keras_accuracy
 from edgeloop.pipeline.base import Context, Step, register_step
 
@@ -103,14 +104,15 @@ class Sensitivity(Step):
         o = self.options
         x, y = ctx.data.x_val, ctx.data.y_val
         baseline = keras_accuracy(model, x, y)
-        layers = [layer for layer in model.layers if hasattr(layer, "kernel")]
+        layers = [layer for layer in model.layers if is_prunable(layer)]
         curves: dict[str, dict[float, float]] = {}
         with ctx.progress("sensitivity", len(layers) * len(o.sparsities)) as advance:
             for layer in layers:
                 weights = layer.get_weights()
+                kernels = prunable_indices(layer)
                 curves[layer.name] = {}
                 for s in sorted(o.sparsities):
-                    layer.set_weights([magnitude_mask(weights[0], s), *weights[1:]])
+                    layer.set_weights([magnitude_mask(w, s) if i in kernels else w for i, w in enumerate(weights)])
                     curves[layer.name][s] = keras_accuracy(model, x, y)
                     advance(1)
                 layer.set_weights(weights)

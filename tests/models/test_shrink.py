@@ -75,6 +75,43 @@ def test_removing_channels_that_carry_nothing_changes_nothing():
     np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
+def _zero_filters(model, name, idx):
+    """Make filters ``idx`` of ``name`` output exactly zero (kernel that makes them and bias)."""
+    weights = model.get_layer(name).get_weights()
+    kernel = 1 if type(model.get_layer(name)).__name__.startswith("Separable") else 0
+    axis = -2 if type(model.get_layer(name)).__name__ == "Conv2DTranspose" else -1
+    np.moveaxis(weights[kernel], axis, -1)[..., idx] = 0
+    weights[-1][idx] = 0
+    model.get_layer(name).set_weights(weights)
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_separable_conv1d_conv2d_and_transposed_convs_shrink_with_both_kernels_cut(rank):
+    # A separable conv's filters are its pointwise kernel's; the next separable conv loses the
+    # matching depthwise channels (each repeated depth_multiplier times in its pointwise input).
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    i = keras.Input((8, 3) if rank == 1 else (8, 8, 3))
+    conv, sep = (layers.Conv1D, layers.SeparableConv1D) if rank == 1 else (layers.Conv2D, layers.SeparableConv2D)
+    x = conv(6, 3, padding="same", activation="relu", name="c")(i)
+    x = sep(8, 3, padding="same", activation="relu", name="s1")(x)
+    x = sep(5, 3, padding="same", depth_multiplier=2, activation="relu", name="s2")(x)
+    if rank == 2:
+        x = layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu", name="t")(x)
+    x = layers.GlobalAveragePooling1D()(x) if rank == 1 else layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(i, layers.Dense(3, name="out")(x))
+    drop = {"c": [0, 4], "s1": [1, 2, 7], "s2": [3]} | ({"t": [1]} if rank == 2 else {})
+    for name, idx in drop.items():
+        _zero_filters(model, name, idx)
+    small = shrink(model, {name: model.get_layer(name).get_config()["filters"] - len(idx) for name, idx in drop.items()})
+    assert small.get_layer("s2").get_weights()[0].shape[-2:] == (5, 2)  # depthwise: 5 channels in, multiplier 2
+    assert small.get_layer("s2").get_weights()[1].shape[-2:] == (10, 4)  # pointwise: 5 x 2 in, 4 out
+    x = np.random.default_rng(0).random((4, *model.input_shape[1:])).astype("float32")
+    np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
 def test_the_shrunk_model_converts_to_full_int8():
     from edgeloop.converters import read_model, verify
     from edgeloop.converters.tflite import convert
@@ -88,7 +125,7 @@ def test_the_shrunk_model_converts_to_full_int8():
 @pytest.mark.parametrize(
     "channels, fragment",
     [
-        ({"bn": 2}, "not a Conv2D or Dense layer"),
+        ({"bn": 2}, "not a layer that makes channels"),
         ({"out": 3}, "output layer"),
         ({"fc": 0}, "keep between 1 and 16"),
         ({"fc": 17}, "keep between 1 and 16"),
@@ -151,3 +188,24 @@ def test_weightless_layers_that_keep_the_channel_axis_pass_channels_through():
     moved = keras.Model(i, keras.layers.Dense(3, name="out2")(keras.layers.Flatten(name="flat2")(y)))
     with pytest.raises(EdgeloopError, match="changes the channel count|moves the channel axis"):
         shrink(moved, {"conv": 5})
+
+
+def test_operator_joins_and_a_normalization_layer_are_followed():
+    # RegNet and EfficientNet write residuals as `x + y` (TFOpLambda) and start with Normalization.
+    from edgeloop._tf import keras
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((6, 6, 3))
+    norm = keras.layers.Normalization(name="norm")
+    norm.adapt(np.random.default_rng(0).random((8, 6, 6, 3)).astype("float32"))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="a")(norm(i))
+    y = keras.layers.Conv2D(8, 1, name="b")(x)
+    z = keras.layers.Conv2D(8, 1, name="c")(x + y)
+    model = keras.Model(i, keras.layers.Dense(3, name="out")(keras.layers.GlobalAveragePooling2D()(z * y)))
+    tied = next(group for group in channel_groups(model).values() if "a" in group)
+    assert sorted(tied) == ["a", "b", "c"]  # x + y and z * y tie all three
+    for name in ("a", "b", "c"):
+        _zero_filters(model, name, [2, 5])
+    small = shrink(model, {"a": 6})
+    x = np.random.default_rng(1).random((4, 6, 6, 3)).astype("float32")
+    np.testing.assert_allclose(small.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

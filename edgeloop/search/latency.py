@@ -204,21 +204,32 @@ class LookupLatency:
         self.table = LookupTable.from_dict(table) if table else None
 
     def prepare(self, model) -> None:
-        """Measure the original, then op-profile the look-up table's design of narrowed copies."""
+        """Measure the original and the per-invoke cost, then op-profile the look-up table's
+        design of narrowed copies."""
         from edgeloop.search.lut import build
 
         if self.table is None:
             original_ms = self.meter.median_ms(timing_blob(model, self.data), model_features(model))
-            self.table = build(model, original_ms, lambda m: self.meter.profile(timing_blob(m, self.data)))
+            self.table = build(model, original_ms, lambda m: self.meter.profile(timing_blob(m, self.data)),
+                               invoke_ms=invoke_ms(self.meter))
 
     def estimate(self, model) -> float:
-        """The original's measured latency plus the change the table predicts."""
+        """Per-invoke cost plus the table's sum of the model's layers."""
         return self.table.estimate(model)
 
     def describe(self) -> dict:
         """The table itself (kept in ``search.json``) and how it was built."""
         return {"source": self.name, **({"profiled_models": self.table.profiled_models, "table": self.table.to_dict()}
                                         if self.table else {})}
+
+
+def invoke_ms(meter: Meter) -> float:
+    """What one invoke costs on the meter's device without its ops: a model of one tiny op,
+    less what a second tiny op adds."""
+    from edgeloop.device.op_profile import tiny_model
+
+    one, two = meter.median_ms(tiny_model(1)), meter.median_ms(tiny_model(2))
+    return max(2 * one - two, 0.0)
 
 
 def narrowed_variants(model, count: int, seed: int):

@@ -22,19 +22,20 @@ CONV = "conv"
 DEPTHWISE = "depthwise"
 FULLY_CONNECTED = "fc"
 POOL = "pool"
+REDUCE = "reduce"
 ELEMENTWISE = "elementwise"
 ACTIVATION = "activation"
 QUANTIZE = "quantize"
 MEMORY = "memory"
 OTHER = "other"
-KINDS = (CONV, DEPTHWISE, FULLY_CONNECTED, POOL, ELEMENTWISE, ACTIVATION, QUANTIZE, MEMORY, OTHER)
+KINDS = (CONV, DEPTHWISE, FULLY_CONNECTED, POOL, REDUCE, ELEMENTWISE, ACTIVATION, QUANTIZE, MEMORY, OTHER)
 
 _KIND_OF = {
     "CONV_2D": CONV, "TRANSPOSE_CONV": CONV, "CONV_3D": CONV,
     "DEPTHWISE_CONV_2D": DEPTHWISE,
     "FULLY_CONNECTED": FULLY_CONNECTED, "BATCH_MATMUL": FULLY_CONNECTED,
-    "AVERAGE_POOL_2D": POOL, "MAX_POOL_2D": POOL, "L2_POOL_2D": POOL, "MEAN": POOL, "SUM": POOL,
-    "REDUCE_MAX": POOL, "REDUCE_MIN": POOL,
+    "AVERAGE_POOL_2D": POOL, "MAX_POOL_2D": POOL, "L2_POOL_2D": POOL,
+    "MEAN": REDUCE, "SUM": REDUCE, "REDUCE_MAX": REDUCE, "REDUCE_MIN": REDUCE,
     "ADD": ELEMENTWISE, "SUB": ELEMENTWISE, "MUL": ELEMENTWISE, "DIV": ELEMENTWISE, "MAXIMUM": ELEMENTWISE,
     "MINIMUM": ELEMENTWISE, "SQUARED_DIFFERENCE": ELEMENTWISE, "ADD_N": ELEMENTWISE,
     "RELU": ACTIVATION, "RELU6": ACTIVATION, "RELU_N1_TO_1": ACTIVATION, "RELU_0_TO_1": ACTIVATION,
@@ -49,8 +50,10 @@ _KIND_OF = {
 # Activations XNNPACK folds into the op that produces their input (its output clamp).
 _CLAMPS = {"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1"}
 _FUSES_CLAMP = {CONV, DEPTHWISE, FULLY_CONNECTED, POOL, ELEMENTWISE}
-# A common activation gets a feature of its own (their costs per element differ tenfold).
-_ACTIVATIONS = ("HARD_SWISH", "LOGISTIC", "TANH", "SOFTMAX")
+# Ops that share a kind but not a cost get a feature of their own (an activation's cost per
+# element differs tenfold between them; a max pool is not an average pool).
+_OWN_FEATURE = ("HARD_SWISH", "LOGISTIC", "TANH", "SOFTMAX", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MUL", "ADD",
+                "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "RESHAPE", "PAD")
 # The per-core cache a working set is compared with (a mid-size L2; trees find the real step).
 CACHE_BYTES = 1 << 20
 _ITEMSIZE = {"float32": 4, "int32": 4, "float16": 2, "int16": 2, "int64": 8, "float64": 8}
@@ -178,7 +181,7 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         "broadcast": float(len({prod(t.shape) for t in activations_in}) > 1),
         "fused_ops": float(len(ops) - 1),
     }
-    for name in _ACTIVATIONS:
+    for name in _OWN_FEATURE:
         features[f"is_{name.lower()}"] = float(op.name == name)
     return features
 

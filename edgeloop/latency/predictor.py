@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from edgeloop.errors import EdgeloopError
-from edgeloop.latency.kernels import CONV, DEPTHWISE, FULLY_CONNECTED, KINDS, Kernel
+from edgeloop.latency.kernels import CONV, DEPTHWISE, ELEMENTWISE, FULLY_CONNECTED, KINDS, Kernel
 
 # The features of the first stage, in the order of its coefficients.
 LINEAR = ("macs", "bytes_in", "bytes_out", "bytes_weights")
@@ -143,17 +143,20 @@ class KernelPredictor:
     def parts(self, kernels: Sequence[Kernel]) -> tuple[float, float]:
         """Σ predicted time of the compute kernels and of the rest (before calibration)."""
         sums = {True: 0.0, False: 0.0}
-        fallback = self._fallback()
         for kind in {k.kind for k in kernels}:
             group = [k.features for k in kernels if k.kind == kind]
-            model = self.kinds.get(kind, fallback)
-            sums[kind in COMPUTE] += float(model.predict(group).sum())
+            sums[kind in COMPUTE] += float(self.model_for(kind).predict(group).sum())
         return sums[True], sums[False]
 
-    def _fallback(self) -> KindModel:
-        # A kind no profile held: the cheapest linear cost of the kinds known (a memory-bound guess).
-        known = [m for k, m in self.kinds.items() if k not in COMPUTE] or list(self.kinds.values())
-        return min(known, key=lambda m: m.intercept + m.coefficients.sum())
+    def model_for(self, kind: str) -> KindModel:
+        """The regressor of ``kind``; for a kind no profile held, the nearest kind's: a convolution's
+        for arithmetic, an element-wise op's (bytes in, bytes out) for the rest."""
+        if kind in self.kinds:
+            return self.kinds[kind]
+        for near in ((CONV, DEPTHWISE, FULLY_CONNECTED) if kind in COMPUTE else (ELEMENTWISE,)):
+            if near in self.kinds:
+                return self.kinds[near]
+        return min(self.kinds.values(), key=lambda m: m.intercept + m.coefficients.sum())
 
     def raw(self, kernels: Sequence[Kernel]) -> float:
         """Per-invoke cost + Σ kernels, uncalibrated (ms)."""

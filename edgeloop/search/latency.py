@@ -86,9 +86,11 @@ class Meter:
         if record is None:
             result = measure(blob, [self.device], self.options, self.store, fresh=self.fresh)[0].result
             record = self.records[sha] = {"median_ms": result.stats.median_ms, "features": None}
-        if features is not None and record["features"] is None:
-            record["features"] = features
-            self.store.put_features(sha, features)
+        known = record["features"] or self.store.get_features(sha) or {}
+        if features is not None and any(k not in known for k in features):
+            # A file measured before with fewer features (the kernels, say) gets the new ones too.
+            record["features"] = {**known, **features}
+            self.store.put_features(sha, record["features"])
         return record["median_ms"]
 
     def profile(self, blob: bytes) -> list[dict]:

@@ -123,14 +123,17 @@ def _print_summary(report: dict, ui) -> None:
               "0-255 pixels (uint8 with --io-type uint8).")
 @click.option("--samples", default=200, show_default=True, help="Calibration samples.")
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
+@click.option("--hard-swish", type=click.Choice(["auto", "rewrite", "int8"]), default="auto", show_default=True,
+              help="auto / rewrite: hard-swish as int8 ops XNNPACK runs (DW1x1 + ReLU6 + MUL); int8: the converter's "
+              "HARD_SWISH op (slow in int8 on CPUs).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite to write.")
 @click.option("--custom-objects", help="Python file defining the model's custom layers (Keras layer classes, or a "
               "custom_objects dict).")
 @click.option("--force", is_flag=True, help="Replace OUTPUT (and OUTPUT's .rejected.tflite) if it exists, and go on "
               "when the float model fails the sanity check on --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, samples, per_tensor, output, custom_objects,
-            force, as_json) -> None:
+def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, samples, per_tensor, hard_swish, output,
+            custom_objects, force, as_json) -> None:
     """Convert MODEL_PATH to TFLite and verify the result.
 
     MODEL_PATH: a tf_keras .keras / .h5 / SavedModel, a subclassed model's SavedModel, any
@@ -167,7 +170,7 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
         raise EdgeloopError("--preprocess applies to --data: give the data too")
     io_type = io_type or io_types_for(mode)[0]
     done = convert_file(model, mode, io_type, not per_tensor, dataset, samples, fold_preprocessing, force,
-                        rejected_to=rejected_path(out))
+                        rejected_to=rejected_path(out), hard_swish=hard_swish)
     for warning in done.warnings:
         click.echo(f"edgeloop: warning: {warning}", err=True)
     _io.write_bytes(out, done.blob)

@@ -66,6 +66,10 @@ class ConvertOptions:
         bias_correction: correct biases for the rounding of the weights first.
         adaround: learn each weight's rounding (AdaRound) on calibration samples first.
         adaround_iterations: optimisation steps per layer for ``adaround``.
+        hard_swish: ``auto`` (default) and ``rewrite`` write every hard-swish as
+            x · ReLU6(DW1x1[w=1, b=3](x)) / 6, int8 ops XNNPACK runs (the converter's int8
+            ``HARD_SWISH`` falls to a kernel ~30x slower than float on a CPU); ``int8`` keeps
+            the converter's op. Full-integer modes only; the file stays full int8.
     """
 
     mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
@@ -86,6 +90,7 @@ class ConvertOptions:
     bias_correction: bool = False
     adaround: bool = False
     adaround_iterations: int = 300
+    hard_swish: Literal["auto", "rewrite", "int8"] = "auto"
 
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
@@ -167,7 +172,8 @@ class Convert(Step):
         with ctx.progress(label, n_samples(representative) if representative is not None else 1) as advance:
             try:
                 data = convert(converted, mode=o.mode, representative=representative, io_type=o.io_type,
-                               per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix)
+                               per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix,
+                               hard_swish=hard_swish_form(o))
             except ConversionError as exc:
                 kept = keep(exc.rejected, ctx.path(REJECTED_FILE)) if exc.rejected else None
                 if kept:
@@ -177,6 +183,10 @@ class Convert(Step):
                 advance(1)
         info = read_model(data)
         checks = verify(info, mode=o.mode, io_type=o.io_type)
+        if o.mode in FULL_INTEGER and hard_swish_form(o) == "rewrite":
+            from edgeloop.converters.hard_swish import count_hard_swish
+
+            ctx.record(hard_swish={"form": "rewrite", "rewritten": count_hard_swish(converted)})
         self._finish(converted, ctx, data, info, checks, original=model, prefix=prefix)
         return model
 
@@ -286,6 +296,15 @@ class Convert(Step):
             "note": f"{len(kept)} float op(s) run on the CPU next to an Edge TPU, each splitting the graph there",
         })
         return selective, sel_info, sel_checks
+
+
+def hard_swish_form(options: ConvertOptions) -> str:
+    """``rewrite`` or ``int8``: what ``options.hard_swish`` asks of the converter.
+
+    ``auto`` rewrites whatever the target: the rewrite is full int8 (depthwise convolution,
+    ReLU6, MUL), ops every int8 runtime runs, XNNPACK and the Edge TPU included.
+    """
+    return "int8" if options.hard_swish == "int8" else "rewrite"
 
 
 def conversion_inputs(model, ctx: Context, samples: int):

@@ -41,10 +41,12 @@ class Converted:
 
 
 def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None, samples: int = 200,
-                 fold: bool = False, force: bool = False, rejected_to=None) -> Converted:
+                 fold: bool = False, force: bool = False, rejected_to=None, hard_swish: str = "auto") -> Converted:
     """Convert ``model`` (a loaded Keras model or signature model) with ``dataset`` for
     calibration and checks.
 
+    ``hard_swish``: ``auto`` / ``rewrite`` writes hard-swish as ops XNNPACK runs in int8,
+    ``int8`` keeps the converter's ``HARD_SWISH`` (:mod:`edgeloop.converters.hard_swish`).
     ``rejected_to``: where a full-integer file that failed goes (an op left in float, one
     TFLite lacks), to inspect; an existing file there is replaced only with ``force``.
 
@@ -73,7 +75,8 @@ def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None
         raise EdgeloopError("--fold-preprocessing needs --data: the preprocessing folded in is the data's")
     try:
         blob = convert(model, mode=mode, representative=representative if mode in FULL_INTEGER else None,
-                       io_type=io_type, per_channel=per_channel, prefix=prefix)
+                       io_type=io_type, per_channel=per_channel, prefix=prefix,
+                       hard_swish="int8" if hard_swish == "int8" else "rewrite")
     except ConversionError as exc:
         kept = keep(exc.rejected, rejected_to, force) if exc.rejected and rejected_to else None
         raise refused(exc, mode, kept) from None

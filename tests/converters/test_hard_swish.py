@@ -73,3 +73,12 @@ def test_int8_file_has_no_hard_swish_and_xnnpack_takes_every_op(samples):
     error = {name: float(np.abs(TFLiteModel(blob).predict(samples) - reference).max())
              for name, blob in (("plain", plain), ("fast", fast))}
     assert error["fast"] <= 2 * error["plain"] + 0.05 * float(np.abs(reference).max())
+
+
+def test_rewritten_hard_swish_maps_on_the_edge_tpu(samples):
+    """The analyzer's verdict: HARD_SWISH has no Edge TPU kernel; DEPTHWISE_CONV_2D, MUL and RESHAPE do."""
+    from edgeloop.converters.edgetpu import analyze
+
+    model = _zoo_spelling()
+    assert not analyze(read_model(convert(model, "int8", samples))).fully_mapped
+    assert analyze(read_model(convert(model, "int8", samples, hard_swish="rewrite"))).fully_mapped

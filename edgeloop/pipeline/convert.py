@@ -70,6 +70,9 @@ class ConvertOptions:
             x · ReLU6(DW1x1[w=1, b=3](x)) / 6, int8 ops XNNPACK runs (the converter's int8
             ``HARD_SWISH`` falls to a kernel ~30x slower than float on a CPU); ``int8`` keeps
             the converter's op. Full-integer modes only; the file stays full int8.
+        float_stem: keep the convolution reading a 1-3 channel input in float (float
+            input, the rest int8; needs ``mode: int8``): faster on some CPUs, slower on
+            others (``mode: fastest`` measures it).
     """
 
     mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
@@ -91,6 +94,7 @@ class ConvertOptions:
     adaround: bool = False
     adaround_iterations: int = 300
     hard_swish: Literal["auto", "rewrite", "int8"] = "auto"
+    float_stem: bool = False
 
     def __post_init__(self) -> None:
         if self.calibration_samples < 1:
@@ -99,7 +103,9 @@ class ConvertOptions:
             raise ValueError(f"keep_float must be at least 0, got {self.keep_float}")
         if self.keep_float and (self.mode != "int8" or self.io_type not in (None, "float32")):
             raise ValueError("keep_float (selective quantization) needs mode int8 with io_type float32")
-        if self.keep_float:
+        if self.float_stem and (self.mode != "int8" or self.keep_float or self.io_type not in (None, "float32")):
+            raise ValueError("float_stem needs mode int8 with io_type float32, without keep_float")
+        if self.keep_float or self.float_stem:
             self.io_type = "float32"
         if not 50.0 < self.percentile <= 100.0:
             raise ValueError(f"percentile must be in (50, 100], got {self.percentile}")
@@ -181,14 +187,36 @@ class Convert(Step):
                 raise refused(exc, o.mode, kept) from None
             if representative is None:
                 advance(1)
-        info = read_model(data)
-        checks = verify(info, mode=o.mode, io_type=o.io_type)
+        if o.float_stem:  # the plain conversion above checked the model converts at all; this one is kept
+            data, info, checks = self._float_stem(converted, representative, prefix, ctx)
+        else:
+            info = read_model(data)
+            checks = verify(info, mode=o.mode, io_type=o.io_type)
         if o.mode in FULL_INTEGER and hard_swish_form(o) == "rewrite":
             from edgeloop.converters.hard_swish import count_hard_swish
 
             ctx.record(hard_swish={"form": "rewrite", "rewritten": count_hard_swish(converted)})
         self._finish(converted, ctx, data, info, checks, original=model, prefix=prefix)
         return model
+
+    def _float_stem(self, model, representative, prefix, ctx: Context):
+        """The int8 file with its stem convolution kept float (:mod:`edgeloop.converters.float_stem`)."""
+        from edgeloop.converters import read_model
+        from edgeloop.converters.float_stem import convert_float_stem, stem_tensor
+        from edgeloop.converters.selective import float_ops_check
+
+        if prefix is not None:
+            raise EdgeloopError("float_stem does not work with fold_preprocessing yet: give one or the other")
+        hard_swish = hard_swish_form(self.options)
+        data = convert_float_stem(model, representative, hard_swish)
+        info = read_model(data)
+        if hard_swish == "rewrite":
+            from edgeloop.converters.hard_swish import rewrite_hard_swish
+
+            model = rewrite_hard_swish(model, representative)[0]
+        stem = stem_tensor(model)
+        ctx.record(float_stem={"tensor": stem})
+        return data, info, [c for c in verify_checks(info) if c.name != "int8_compute"] + [float_ops_check(info, [stem])]
 
     def _transformed(self, model, ctx: Context):
         """The model the file is made from: ``model``, or its transformed copy (:mod:`edgeloop.quant.keras_prep`)."""

@@ -368,6 +368,8 @@ def _tensor_summary(t, signature_name: str | None = None) -> dict:
               "as a fraction of the median.")
 @click.option("--time-limit", default=60.0, show_default=True, help="Seconds the whole benchmark may take.")
 @click.option("--op-profiling", is_flag=True, help="Also measure each op's latency.")
+@click.option("--compare", "float_path", type=click.Path(dir_okay=False), help="A float32 .tflite of the same model: "
+              "measure it too, with op profiling, and say op by op why TFLITE_PATH (int8) is slower or not.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="The agent's token (http:// devices).")
 @click.option("--benchmark-model", type=click.Path(dir_okay=False), help="benchmark_model binary for the phone (adb: devices).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="Latency store (default: ~/.cache/edgeloop/latency.sqlite).")
@@ -378,8 +380,8 @@ def _tensor_summary(t, signature_name: str | None = None) -> dict:
 @click.option("--margin", type=float, help="With --against: fail only when slower by more than this fraction, beyond the noise.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True)
-def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_target, time_limit, op_profiling, token_file,
-          benchmark_model, store_path, fresh, show_history, old_path, margin, as_json, quiet) -> None:
+def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_target, time_limit, op_profiling, float_path,
+          token_file, benchmark_model, store_path, fresh, show_history, old_path, margin, as_json, quiet) -> None:
     """Time TFLITE_PATH on one or more devices; keep every measurement in the latency store."""
     from edgeloop.device import latency, render
     from edgeloop.device.agent import read_token
@@ -416,6 +418,18 @@ def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_ta
             sys.exit(1)
         return
     ui = Ui(quiet=quiet or as_json)
+    if float_path:
+        from edgeloop.device.op_compare import compare_files
+
+        compared = compare_files(tflite_path, float_path, targets, options, store, fresh)
+        if as_json:
+            _emit_json(compared)
+        else:
+            for device, c in compared.items():
+                click.echo(f"{device}: {tflite_path} against {float_path}")
+                for line in c["lines"]:
+                    click.echo(f"  {line}")
+        return
     with ui.progress("benchmark", warmup + options.runs) as advance:
         results = latency.measure(tflite_path, targets, options, store, fresh=fresh, progress=lambda d, t: advance(1))
     if as_json:

@@ -211,6 +211,8 @@ def render_markdown(report: dict) -> str:
         out += ["## Latency (this machine, LiteRT)", ""]
         rows = []
         for key, b in steps["benchmark"].items():
+            if "stats" not in b:
+                continue
             s = b["stats"]
             delegates = ", ".join(f"{k}: {v}" for k, v in b.get("delegates", {}).items()) or "-"
             rows.append([key, b["threads"], f"{b['init_ms']:.2f}", f"{b['first_inference_ms']:.3f}", f"{s['min_ms']:.3f}",
@@ -218,6 +220,9 @@ def render_markdown(report: dict) -> str:
                          f"{s['std_ms']:.3f}", s["count"], delegates])
         out += _table(["model", "threads", "init ms", "first ms", "min ms", "median ms", "p90 ms", "p99 ms", "mean ms",
                        "std ms", "runs", "nodes per delegate"], rows)
+        if steps["benchmark"].get("int8_vs_float32"):
+            out += ["### int8 against float32, op by op", ""]
+            out += [f"- {line}" for line in steps["benchmark"]["int8_vs_float32"]["lines"]] + [""]
 
     checks = [c for e in report["steps"] for c in e["result"].get("checks", [])]
     checks += ((report.get("error") or {}).get("partial") or {}).get("checks", [])

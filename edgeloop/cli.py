@@ -113,6 +113,14 @@ def _print_summary(report: dict, ui) -> None:
 @click.option("--dynamic", "mode", flag_value="dynamic", help="Dynamic range: int8 weights, float activations.")
 @click.option("--float16", "mode", flag_value="float16", help="float16 weights.")
 @click.option("--float32", "mode", flag_value="float32", help="Plain float32.")
+@click.option("--fastest", "mode", flag_value="fastest", help="Build every candidate (int8, int8 with the fixes, "
+              "dynamic, float16, float32, mixed), score each on --data and time it on --device; keep the fastest "
+              "within --max-drop.")
+@click.option("--max-drop", default=0.5, show_default=True, type=click.FloatRange(0),
+              help="With --fastest: accuracy points the kept file may lose against the float model.")
+@click.option("--device", default="local", show_default=True, help="With --fastest: where candidates are timed "
+              "(local, http://HOST:PORT, adb:SERIAL).")
+@click.option("--edgetpu", is_flag=True, help="With --fastest: an Edge TPU target, full-int8 candidates only.")
 @click.option("--io-type", type=click.Choice(["int8", "uint8", "int16", "float32"]),
               help="Input/output type (default: int8 for --int8, int16 for --int16x8, else float32).")
 @click.option("--data", help="Calibration data for --int8: digits, a .npz or an image folder; its held-out part "
@@ -132,8 +140,8 @@ def _print_summary(report: dict, ui) -> None:
 @click.option("--force", is_flag=True, help="Replace OUTPUT (and OUTPUT's .rejected.tflite) if it exists, and go on "
               "when the float model fails the sanity check on --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, samples, per_tensor, hard_swish, output,
-            custom_objects, force, as_json) -> None:
+def convert(model_path, mode, max_drop, device, edgetpu, io_type, data, preprocess, fold_preprocessing, samples,
+            per_tensor, hard_swish, output, custom_objects, force, as_json) -> None:
     """Convert MODEL_PATH to TFLite and verify the result.
 
     MODEL_PATH: a tf_keras .keras / .h5 / SavedModel, a subclassed model's SavedModel, any
@@ -149,6 +157,9 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
         raise EdgeloopError(f"{out} exists; use --force to replace it")
     from edgeloop.converters.modes import FULL_INTEGER, io_types_for
 
+    if mode == "fastest":
+        _convert_fastest(model_path, out, data, preprocess, samples, max_drop, device, edgetpu, custom_objects, as_json)
+        return
     if mode in FULL_INTEGER and not data:
         raise EdgeloopError(f"--{mode} needs calibration data: give --data (digits, a .npz or an image folder)")
     from edgeloop import _io
@@ -188,6 +199,37 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
             click.echo(f"accuracy: float {done.accuracy['float']:.2%}, converted {done.accuracy['converted']:.2%}")
         for c in done.checks:
             click.echo(f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+
+
+def _convert_fastest(model_path, out, data, preprocess, samples, max_drop, device, edgetpu, custom_objects,
+                     as_json) -> None:
+    """``convert --fastest``: the candidates side by side, the fastest within the budget written."""
+    from edgeloop import _io
+    from edgeloop.data import load_data
+    from edgeloop.models.loading import load_any_model
+    from edgeloop.pipeline.convert import file_sizes
+    from edgeloop.pipeline.convert_file import convert_fastest
+
+    if not data:
+        raise EdgeloopError("--fastest scores every candidate: give --data (digits, a .npz or an image folder)")
+    model = load_any_model(model_path, custom_objects=custom_objects)
+    shape = model.input_shape
+    size = tuple(shape[1:3]) if isinstance(shape, tuple) and len(shape) == 4 and None not in shape[1:3] else None
+    dataset = load_data(data, preprocess=preprocess, model_size=size)
+    done, record = convert_fastest(model, dataset, max_drop, samples, device, edgetpu)
+    _io.write_bytes(out, done.blob)
+    if as_json:
+        _emit_json({"output": str(out), "sizes": file_sizes(done.blob), "fastest": record, "accuracy": done.accuracy})
+        return
+    for c in record["candidates"]:
+        mark = "*" if c["name"] == record["chosen"] else " "
+        acc = "-" if c["accuracy"] is None else f"{c['accuracy']:.2%}"
+        drop = "-" if c["drop_points"] is None else f"{c['drop_points']:+.2f}"
+        ms = "-" if c["median_ms"] is None else f"{c['median_ms']:.4f} ms"
+        click.echo(f"{mark} {c['name']:<26} {c['mode']:<8} accuracy {acc:>7} drop {drop:>6} points  {ms:>12}"
+                   + (f"  ({c['error']})" if c["error"] else ""))
+    click.echo(f"wrote {out} ({record['chosen']}: {record['mode']}, {record['io_type']} I/O), the fastest within "
+               f"{max_drop} points on {device}")
 
 
 @cli.command()

@@ -195,6 +195,10 @@ def render_markdown(report: dict) -> str:
             out += [f"Selective quantization kept {len(sel['kept_float'])} op(s) in float: "
                     f"{sel['selective_sizes']['bytes']} bytes against {sel['full_int8_sizes']['bytes']} fully int8; "
                     f"{sel['note']}.", ""]
+        if c.get("fastest"):
+            from edgeloop.pipeline.fastest import candidates_markdown
+
+            out += candidates_markdown(c["fastest"])
         from edgeloop.quant.markdown import quant_markdown
 
         out += quant_markdown(c)

@@ -41,7 +41,9 @@ class ConvertOptions:
     Attributes:
         mode: ``int8`` (full integer, calibrated), ``int16x8`` (int16 activations, int8
             weights, calibrated), ``dynamic`` (int8 weights, float activations),
-            ``float16`` or ``float32``.
+            ``float16``, ``float32``, ``auto`` (mixed precision within ``max_drop``) or
+            ``fastest`` (every candidate built, scored and timed on the target device; the
+            fastest within ``max_drop`` kept: :mod:`edgeloop.pipeline.fastest`).
         io_type: input / output type; by default ``int8`` for int8, ``int16`` for
             int16x8 and ``float32`` for the others (``uint8`` and ``float32`` also fit int8).
         calibration_samples: training samples fed to the calibration.
@@ -59,7 +61,8 @@ class ConvertOptions:
         quantizer: ``converter`` (TensorFlow's) or ``litert`` (the LiteRT quantizer on the
             float32 file); the options above and ``mode: auto`` imply ``litert``.
         max_drop: ``mode: auto``: the accuracy budget in points; ops move off int8 (int16
-            activations, then float) until the converted model is within it.
+            activations, then float) until the converted model is within it. ``mode:
+            fastest``: the budget every candidate is held to.
         edgetpu: ``mode: auto``: cost each move by the ops it cuts off the Edge TPU.
         report: write the per-op quantization error report (``quant_report.png`` / ``.json``).
         equalize: cross-layer equalization of the float model first (pairs joined by ReLU).
@@ -75,7 +78,7 @@ class ConvertOptions:
             others (``mode: fastest`` measures it).
     """
 
-    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
+    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto", "fastest"] = "int8"
     io_type: Literal["int8", "uint8", "int16", "float32"] | None = None
     calibration_samples: int = 200
     per_channel: bool = True
@@ -117,9 +120,12 @@ class ConvertOptions:
 
         if uses_litert(self) and self.mode not in ("int8", "int16x8", "auto"):
             raise ValueError(f"calibration, weights and quantizer: litert apply to int8, int16x8 and auto, not {self.mode}")
+        if self.mode == "fastest" and (self.keep_float or self.float_stem or self.debug or uses_litert(self)):
+            raise ValueError("mode fastest builds its own candidates: drop keep_float, float_stem, debug and the "
+                             "LiteRT quantizer options")
         if self.mode == "auto" and self.keep_float:
             raise ValueError("mode auto chooses the ops kept off int8 itself: drop keep_float")
-        allowed = io_types_for("int8" if self.mode == "auto" else self.mode)
+        allowed = io_types_for("int8" if self.mode in ("auto", "fastest") else self.mode)
         if self.io_type is None:
             self.io_type = allowed[0]
         elif self.io_type not in allowed:
@@ -166,6 +172,9 @@ class Convert(Step):
             self._litert(model, ctx, original=model)
             return model
         converted = self._transformed(model, ctx)
+        if o.mode == "fastest":
+            self._fastest(converted, ctx, original=model)
+            return model
         if litert:
             self._litert(converted, ctx, original=model)
             return model
@@ -198,6 +207,25 @@ class Convert(Step):
             ctx.record(hard_swish={"form": "rewrite", "rewritten": count_hard_swish(converted)})
         self._finish(converted, ctx, data, info, checks, original=model, prefix=prefix)
         return model
+
+    def _fastest(self, model, ctx: Context, original):
+        """Keep the fastest candidate within the budget (:mod:`edgeloop.pipeline.fastest`)."""
+        from edgeloop.converters import read_model
+        from edgeloop.pipeline.fastest import check_chosen, fastest
+
+        o = self.options
+        if getattr(ctx, "fold_preprocessing", False):
+            raise EdgeloopError("mode fastest does not work with fold_preprocessing yet: give one or the other")
+        target = getattr(ctx, "target", None)
+        edgetpu = bool(o.edgetpu or getattr(target, "edgetpu", False))
+        chosen, candidates = fastest(model, ctx, o.max_drop, edgetpu, o.calibration_samples)
+        ctx.record(fastest={"chosen": chosen.name, "max_drop": o.max_drop, "full_int8_only": edgetpu,
+                            "device": getattr(target, "device", None) or "local",
+                            "candidates": [c.row() for c in candidates]})
+        self._finish(model, ctx, chosen.blob, read_model(chosen.blob), check_chosen(chosen), original=original,
+                     prefix=None)
+        ctx.state["tflite"].update(mode=chosen.mode, io_type=chosen.io_type)
+        ctx.record(mode=chosen.mode, io_type=chosen.io_type)
 
     def _float_stem(self, model, representative, prefix, ctx: Context):
         """The int8 file with its stem convolution kept float (:mod:`edgeloop.converters.float_stem`)."""

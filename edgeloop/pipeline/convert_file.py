@@ -128,3 +128,47 @@ def _score(result: Converted, model, dataset, folded: bool) -> None:
         y = dataset.y_val[:FIDELITY_SAMPLES]
         result.accuracy = {"float": float(np.mean(reference.argmax(-1) == y)),
                            "converted": float(np.mean(converted.argmax(-1) == y)), "n": int(len(y))}
+
+
+def convert_fastest(model, dataset, max_drop: float, samples: int = 200, device: str = "local",
+                    edgetpu: bool = False):
+    """``edgeloop convert --fastest``: every candidate built, scored on ``dataset``'s held-out
+    samples and timed on ``device``; the fastest within ``max_drop`` points kept.
+
+    Returns:
+        ``(Converted, record)``: the kept file (metadata added, checks passed) and the
+        candidates side by side (:mod:`edgeloop.pipeline.fastest`).
+
+    Raises:
+        EdgeloopError: no data, a float model no better than chance, no candidate within
+            the budget, a failed check.
+    """
+    import contextlib
+    from types import SimpleNamespace
+
+    from edgeloop.converters import enforce
+    from edgeloop.converters.metadata import add_metadata
+    from edgeloop.pipeline.fastest import check_chosen, fastest
+    from edgeloop.pipeline.folding import input_expectation
+    from edgeloop.pipeline.folding import input_payload as data_payload
+    from edgeloop.pipeline.runner import check_data
+    from edgeloop.search.latency import Meter
+
+    check_data(dataset, model)
+    warnings = _sanity(model, dataset, False)
+
+    @contextlib.contextmanager
+    def progress(description, total):
+        yield lambda n=1: None
+
+    ctx = SimpleNamespace(data=dataset, progress=progress, target=SimpleNamespace(device=device, edgetpu=edgetpu))
+    meter = Meter(device=device, threads=1, warmup=5, runs=50).median_ms
+    chosen, candidates = fastest(model, ctx, max_drop, edgetpu, samples, meter=meter)
+    checks = check_chosen(chosen)
+    enforce(checks)
+    blob = add_metadata(chosen.blob, data_payload(dataset, False))
+    record = {"chosen": chosen.name, "max_drop": max_drop, "full_int8_only": edgetpu, "device": device,
+              "candidates": [c.row() for c in candidates], "mode": chosen.mode, "io_type": chosen.io_type}
+    result = Converted(blob, checks, input_expectation(blob), warnings=warnings)
+    _score(result, model, dataset, False)
+    return result, record

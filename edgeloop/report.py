@@ -48,7 +48,7 @@ def summarize(state: dict) -> dict:
         summary["fidelity"] = evaluate["fidelity"]["converted_vs_float"]
     bench = _last(state, "benchmark")
     if bench:
-        summary["latency_median_ms"] = {k: v["stats"]["median_ms"] for k, v in bench.items()}
+        summary["latency_median_ms"] = {k: v["stats"]["median_ms"] for k, v in bench.items() if "stats" in v}
     checks = [c for e in state["finished"] for c in e["result"].get("checks", [])]
     failed_partial = (state.get("error") or {}).get("partial", {}).get("checks", [])
     checks += failed_partial

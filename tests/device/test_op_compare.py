@@ -76,3 +76,16 @@ def test_bench_compare_on_the_command_line(files, tmp_path):
     local = json.loads(result.output)["local"]
     assert local["int8"]["not_delegated"] == {"HARD_SWISH": 2}
     assert {row["op"] for row in local["by_op"]} >= {"CONV_2D", "HARD_SWISH", "FULLY_CONNECTED"}
+
+
+def test_a_benchmark_step_with_op_profiling_compares_int8_with_its_float_baseline(ctx, make_tiny_cnn):
+    from edgeloop.pipeline import build_step
+
+    model = make_tiny_cnn()
+    for name, options in (("convert", {}), ("benchmark", {"runs": 3, "warmup": 1, "op_profiling": True})):
+        ctx.result = {}
+        build_step(name, options, "test").apply(model, ctx)
+    c = ctx.result["int8_vs_float32"]
+    assert c["int8"]["partitions"] >= 1 and c["float32"]["partitions"] >= 1
+    assert {row["op"] for row in c["by_op"]} >= {"CONV_2D", "FULLY_CONNECTED"}
+    assert c["lines"][0].startswith("int8 ") and "XNNPACK partitions" in c["lines"][1]

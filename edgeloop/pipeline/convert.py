@@ -147,8 +147,9 @@ class Convert(Step):
         from edgeloop.converters.trial import trial_convert
 
         o = self.options
-        if not plan.work_before or o.keep_float or plan.samples is None:
-            return []  # failing here loses nothing: the conversion itself says why
+        if not plan.work_before or o.keep_float or plan.samples is None or o.mode == "fastest":
+            # failing here loses nothing: the conversion itself says why; fastest tries several files
+            return []
         key = ("convert", o.mode, o.io_type, id(model))
         if key not in plan.cache:
             plan.cache[key] = trial_convert(model, o.mode, plan.samples, o.io_type)

@@ -108,6 +108,9 @@ def _culprit(row: dict, int8: dict) -> dict:
                    "built-in kernels in int8")
     if row["op"] in _CASTS:
         why.append("added by quantization at float/int8 boundaries")
+    elif row["int8_count"] > row["float32_count"]:
+        why.append(f"{row['int8_count']} in the int8 file against {row['float32_count']} in the float32 one: ops "
+                   "written differently (hard-swish rewritten, a float stem), compare the totals")
     stems = [op for op in int8["ops"] if op["op"] == row["op"] and op["reads_input"] and (op["in_channels"] or 9) <= 3]
     if stems and not why:
         why.append(f"includes the stem reading a {stems[0]['in_channels']}-channel input: int8 kernels with few input "

@@ -7,7 +7,6 @@ missing external tool. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,10 +14,7 @@ import click
 
 from edgeloop import __version__
 from edgeloop.errors import EdgeloopError
-
-
-def _emit_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+from edgeloop.ui import emit_json as _emit_json
 
 
 @click.group(epilog="Exit status: 0 done; 1 a gate or target missed (work and report kept); 2 bad input "
@@ -278,7 +274,7 @@ def check(tflite_path, target, runtime, multiple_subgraphs, as_json) -> None:
     from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
     from edgeloop.converters.edgetpu_text import analysis_lines
 
-    from edgeloop.device.loadcheck import check_loads
+    from edgeloop.converters.edgetpu_run import check_loads
 
     info = read_model(Path(tflite_path))
     check_loads(tflite_path)  # a file the interpreter refuses is no model to predict for

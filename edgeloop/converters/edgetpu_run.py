@@ -24,6 +24,9 @@ from edgeloop.converters.edgetpu_text import analysis_lines, report_lines
 from edgeloop.converters.inspect import read_model
 from edgeloop.errors import EdgeloopError
 
+LOAD_TIMEOUT_S = 30.0
+BASE_MEMORY_MB = 768  # the child's Python, numpy and interpreter, with room for the activations
+
 
 def compile_file(path: Path, *, out_dir: str | None = None, runtime: int | None = None,
                  multiple_subgraphs: bool = False, num_segments: int | None = None,
@@ -65,6 +68,26 @@ def compile_file(path: Path, *, out_dir: str | None = None, runtime: int | None 
     result.update(compiled=True, compiler=compiled.to_dict())
     lines += ["compiler:", *report_lines(compiled.report, [str(f) for f in compiled.files])]
     return (0 if compiled.report.fully_mapped else 1), result, lines, None
+
+
+def check_loads(model: str | Path, timeout_s: float = LOAD_TIMEOUT_S) -> dict:
+    """Load ``model`` in a child process; its :func:`~edgeloop.device.loadcheck.load_report` when the interpreter takes it.
+
+    Raises:
+        EdgeloopError: the interpreter refuses the model, or crashes, hangs or runs out of
+            memory on it (one line, naming the file).
+    """
+    from edgeloop.device.child import ChildError, run_in_child
+
+    size_mb = Path(model).stat().st_size / 2**20
+    request = {"task": "load", "models": [str(model)], "memory_limit_mb": int(BASE_MEMORY_MB + 2 * size_mb)}
+    try:
+        report = run_in_child(request, timeout_s)
+    except ChildError as exc:
+        raise EdgeloopError(f"the TFLite interpreter cannot load {model}: {exc}") from None
+    if not report["loads"]:
+        raise EdgeloopError(f"the TFLite interpreter refuses {model} ({report['stage']}): {report['error']}")
+    return report
 
 
 def _write_new(target: Path, data: bytes) -> Path:

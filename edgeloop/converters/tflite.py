@@ -108,7 +108,7 @@ def convert(
             at when one could be made; see :mod:`edgeloop.converters.rejected`).
     """
     from edgeloop.converters.rejected import ConversionError
-    from edgeloop.converters.trial import crash_check
+    from edgeloop.converters.crashes import crash_check
     from edgeloop.models.flatten import flatten_nested
     from edgeloop.models.io import single_io
 

@@ -12,7 +12,8 @@ A device is named by a string (``local``, ``http://HOST:PORT``, ``adb:SERIAL``):
     report.stats.median_ms, report.ci95_median_ms, report.op_profile
 """
 
-from edgeloop.device.benchmark import BenchmarkResult, benchmark, delegated_nodes, run_benchmark
+from edgeloop.device.benchmark import BenchmarkResult, benchmark, run_benchmark
+from edgeloop.device.delegates import delegated_nodes
 from edgeloop.device.devices import open_device
 from edgeloop.device.interpreter import TFLiteModel, dequantize, load_interpreter, quantize, runtime_name
 from edgeloop.device.options import BenchmarkOptions

@@ -217,7 +217,7 @@ def test_check_refuses_a_model_the_interpreter_refuses(tflite_files, tmp_path, c
 
 
 def test_a_compiled_model_still_loads_for_check(tflite_files, tmp_path):
-    from edgeloop.device.loadcheck import check_loads
+    from edgeloop.converters.edgetpu_run import check_loads
 
     def compiled(model):
         code = model.operatorCodes[model.subgraphs[0].operators[0].opcodeIndex]

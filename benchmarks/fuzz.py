@@ -98,8 +98,8 @@ def _warm_imports() -> None:
     """Everything the three commands import, loaded once before forking."""
     import edgeloop.cli  # noqa: F401
     import edgeloop.converters.describe  # noqa: F401
-    import edgeloop.converters.edgetpu  # noqa: F401
-    import edgeloop.converters.edgetpu_text  # noqa: F401
+    import edgeloop.converters.edgetpu.analyzer  # noqa: F401
+    import edgeloop.converters.edgetpu.text  # noqa: F401
     import edgeloop.device.agent  # noqa: F401
     import edgeloop.device.devices  # noqa: F401
     import edgeloop.device.fingerprint  # noqa: F401

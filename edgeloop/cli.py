@@ -269,16 +269,11 @@ def check(tflite_path, target, runtime, multiple_subgraphs, as_json) -> None:
 
     Exit status 0 when every op maps, 1 when anything would fall back to the CPU, 2 on bad input.
     """
-    from edgeloop.converters import read_model
-    from edgeloop.converters.edgetpu import analyze
-    from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
-    from edgeloop.converters.edgetpu_text import analysis_lines
+    from edgeloop.converters.edgetpu.run import check_file
+    from edgeloop.converters.edgetpu.text import analysis_lines
 
-    from edgeloop.converters.edgetpu_run import check_loads
-
-    info = read_model(Path(tflite_path))
-    check_loads(tflite_path)  # a file the interpreter refuses is no model to predict for
-    analysis = analyze(info, multiple_subgraphs=multiple_subgraphs, runtime_version=runtime or LATEST_RUNTIME)
+    # a file the interpreter refuses is no model to predict for
+    analysis = check_file(tflite_path, runtime=runtime, multiple_subgraphs=multiple_subgraphs)
     if as_json:
         _emit_json({"file": tflite_path, "target": target, **analysis.to_dict()})
     else:
@@ -308,7 +303,7 @@ def compile_(tflite_path, target, runtime, multiple_subgraphs, out_dir, num_segm
     Exit status 0 when every op maps, 1 when some run on the CPU, 2 on bad input or a
     compiler error, 3 when edgetpu_compiler is not installed (the prediction is shown).
     """
-    from edgeloop.converters.edgetpu_run import compile_file
+    from edgeloop.converters.edgetpu.run import compile_file
 
     code, result, lines, warning = compile_file(
         Path(tflite_path), out_dir=out_dir, runtime=runtime, multiple_subgraphs=multiple_subgraphs,

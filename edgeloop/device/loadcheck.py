@@ -5,7 +5,7 @@ to allocate, a tensor read before any op writes it).
 The file is crafted or corrupt when this fails, and a crafted file can crash or hang the
 interpreter: :func:`load_report` therefore runs in a child process (the one the agent's
 benchmarks run in, :mod:`edgeloop.device.child`, task ``load``) with a time and memory
-bound; the host asks for it with :func:`edgeloop.converters.edgetpu_run.check_loads`.
+bound; the host asks for it with :func:`edgeloop.converters.edgetpu.run.check_loads`.
 Plain builtin kernels are used (no XNNPACK), as the Edge TPU compiler reads the model.
 """
 

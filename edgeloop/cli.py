@@ -369,11 +369,11 @@ def _tensor_summary(t, signature_name: str | None = None) -> dict:
 def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_target, time_limit, op_profiling, token_file,
           benchmark_model, store_path, fresh, show_history, old_path, margin, as_json, quiet) -> None:
     """Time TFLITE_PATH on one or more devices; keep every measurement in the latency store."""
-    from edgeloop.device import latency, render
+    from edgeloop.host import latency, render
     from edgeloop.device.agent import read_token
-    from edgeloop.device.devices import open_device
+    from edgeloop.host.devices import open_device
     from edgeloop.device.options import BenchmarkOptions
-    from edgeloop.device.store import LatencyStore
+    from edgeloop.host.store import LatencyStore
     from edgeloop.ui import Ui
 
     store = LatencyStore(store_path)

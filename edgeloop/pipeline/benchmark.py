@@ -55,7 +55,7 @@ class Benchmark(Step):
 
     def apply(self, model, ctx: Context):
         from edgeloop.device.agent import read_token
-        from edgeloop.device.devices import open_device
+        from edgeloop.host.devices import open_device
         from edgeloop.device.options import BenchmarkOptions as DeviceOptions
 
         tflite = ctx.state.get("tflite")

@@ -86,7 +86,7 @@ class CompileOptions:
 def device_info(spec: str, token_file: str | None) -> dict:
     """A device's ``/v1/info`` (its fingerprint, delegates and Edge TPU runtime version)."""
     from edgeloop.device.agent import read_token
-    from edgeloop.device.devices import open_device
+    from edgeloop.host.devices import open_device
 
     return open_device(spec, token=read_token(token_file) if token_file else None).info()
 

@@ -56,6 +56,12 @@ def variables_holder(model):
     return holder
 
 
+def static_batch_converter(model, prefix=None):
+    """A fresh ``TFLiteConverter`` for a one-input ``model`` at batch 1 (:func:`static_batch_function`
+    through :func:`variables_holder`), not yet configured; a converter converts once."""
+    return tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model, prefix)], variables_holder(model))
+
+
 def _representative(samples: np.ndarray, progress: Callable[[int, int], None] | None) -> Callable[[], Iterator[list[np.ndarray]]]:
     def gen() -> Iterator[list[np.ndarray]]:
         for i, sample in enumerate(samples, 1):
@@ -139,8 +145,7 @@ def convert(
 
     def build(permissive: bool = False):
         if single:
-            converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model, prefix)],
-                                                                        variables_holder(model))
+            converter = static_batch_converter(model, prefix)
         else:
             function = traced_function(model)
             converter = tf.lite.TFLiteConverter.from_concrete_functions([function], function_holder(function))

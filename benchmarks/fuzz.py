@@ -99,6 +99,7 @@ def _warm_imports() -> None:
     import edgeloop.cli  # noqa: F401
     import edgeloop.converters.describe  # noqa: F401
     import edgeloop.converters.edgetpu.analyzer  # noqa: F401
+    import edgeloop.converters.edgetpu.run  # noqa: F401
     import edgeloop.converters.edgetpu.text  # noqa: F401
     import edgeloop.device.agent  # noqa: F401
     import edgeloop.host.devices  # noqa: F401

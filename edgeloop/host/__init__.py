@@ -9,6 +9,7 @@ Beside :mod:`edgeloop.device` (what runs on the board), never imported by it:
   ``adb`` and TFLite's ``benchmark_model``, and reading what that prints;
 - :mod:`~edgeloop.host.store`: the latency store (SQLite);
 - :mod:`~edgeloop.host.latency`: measuring through the store, and the regression gate;
+- :mod:`~edgeloop.host.op_compare`: an int8 file and its float twin compared op by op;
 - :mod:`~edgeloop.host.render`: ``edgeloop bench``'s tables (rich).
 
 ::

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 PRESET_PREFIX = "edgeloop:"
 TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "preprocess", "fold_preprocessing",
-                  "expected_accuracy", "measure_steps", "custom_objects", "output", "target", "steps")
+                  "expected_accuracy", "measure_steps", "custom_objects", "output", "target", "store", "steps")
 
 
 @dataclass
@@ -66,6 +66,8 @@ class Recipe:
             float model far below it stops the run before compression.
         target: what the finished model must be (device, latency, size, Edge TPU; see
             :mod:`edgeloop.pipeline.target`); every step sees it, the run checks it last.
+        store: the latency store (a SQLite file) every latency the run measures is added
+            to; ``None``: the one ``edgeloop bench`` and ``edgeloop search`` use.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Recipe:
     fold_preprocessing: bool = False
     expected_accuracy: float | None = None
     target: Target | None = None
+    store: str | None = None
 
     def to_dict(self) -> dict:
         """Plain data that :func:`from_dict` turns back into this recipe."""
@@ -101,6 +104,7 @@ class Recipe:
             **({"custom_objects": self.custom_objects} if self.custom_objects else {}),
             **({"output": self.output} if self.output else {}),
             **({"target": self.target.to_dict()} if self.target else {}),
+            **({"store": self.store} if self.store else {}),
             "steps": [{s.name: s.describe()["options"]} for s in self.steps],
         }
 
@@ -212,13 +216,14 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
     measure_steps = raw.get("measure_steps", True)
     if not isinstance(measure_steps, bool):
         raise EdgeloopError(f"{source}: measure_steps must be true or false, got {measure_steps!r}")
-    for key in ("custom_objects", "output"):
+    for key in ("custom_objects", "output", "store"):
         if raw.get(key) is not None and (not isinstance(raw[key], str) or not raw[key]):
-            raise EdgeloopError(f"{source}: {key} must be a {'file name' if key == 'custom_objects' else 'name'}, "
+            raise EdgeloopError(f"{source}: {key} must be a {'name' if key == 'output' else 'file name'}, "
                                 f"got {raw[key]!r}")
     target = _target(raw.get("target"), steps, source)
     return Recipe(
         target=target,
+        store=raw.get("store"),
         custom_objects=raw.get("custom_objects"),
         output=raw.get("output"),
         measure_steps=measure_steps,

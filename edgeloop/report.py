@@ -74,6 +74,7 @@ def write_report(run_dir: Path, state: dict) -> dict:
         "sanity": state.get("sanity"),
         "data_notes": state.get("data_notes", []),
         **({"target": state["target"]} if state.get("target") else {}),
+        **({"latency_store": state["state"]["latency_store"]} if (state.get("state") or {}).get("latency_store") else {}),
     }
     _io.write_json(run_dir / REPORT_JSON, report)
     _io.write_text(run_dir / REPORT_MD, render_markdown(report))

@@ -185,6 +185,12 @@ class Context:
             preprocessing folded in as their first layer (:mod:`edgeloop.models.fold`).
         target: the recipe's target (device, latency / size budget, Edge TPU), ``None``
             when it sets none (:mod:`edgeloop.pipeline.target`).
+        recipe: the recipe being run (its model and data specs, for steps that start
+            workers of their own), ``None`` outside a run.
+        ui: progress bars and messages (:class:`edgeloop.ui.Ui`), for steps that report
+            as they go.
+        cache: objects shared by the steps of one process (the opened latency store …),
+            never saved.
     """
 
     data: Dataset
@@ -197,6 +203,9 @@ class Context:
     output: str | None = None
     fold_preprocessing: bool = False
     target: "Target | None" = None
+    recipe: Any = None
+    ui: Any = None
+    cache: dict = field(default_factory=dict)
 
     def record(self, **values: Any) -> None:
         """Add results of the current step to its part of the report."""

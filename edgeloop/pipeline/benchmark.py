@@ -26,6 +26,9 @@ class BenchmarkOptions:
         delegate: ``None`` (the runtime's default), ``xnnpack``, ``none``, ``edgetpu``, ``gpu``,
             ``nnapi`` or ``hexagon``.
         op_profiling: also measure each op's latency.
+        fresh: measure now even when the latency store holds this model, device and
+            options (``false``: the store answers); either way the measurement is in the
+            store (:mod:`edgeloop.pipeline.latency`).
         token_file: the agent's token (``http://`` devices).
         benchmark_model: the phone's ``benchmark_model`` binary (``adb:`` devices).
     """
@@ -37,6 +40,7 @@ class BenchmarkOptions:
     device: str | None = None
     delegate: str | None = None
     op_profiling: bool = False
+    fresh: bool = True
     token_file: str | None = None
     benchmark_model: str | None = None
 
@@ -58,6 +62,7 @@ class Benchmark(Step):
         from edgeloop.device.agent import read_token
         from edgeloop.device.devices import open_device
         from edgeloop.device.options import BenchmarkOptions as DeviceOptions
+        from edgeloop.pipeline.latency import measure_through_store
 
         tflite = ctx.state.get("tflite")
         if not tflite:
@@ -68,16 +73,16 @@ class Benchmark(Step):
                                 op_profiling=o.op_profiling, time_limit_s=1e6 if where == "local" else 600.0)
         token = read_token(o.token_file) if o.token_file else None
         device = open_device(where, token=token, benchmark_model=o.benchmark_model)
-        if device.kind == "agent":
-            ctx.state["device_info"] = device.info()  # a later compile step takes -m from its Edge TPU runtime
         files = {"model": tflite["file"]}
         if o.baseline and ctx.state.get("baseline_tflite"):
             files["baseline_float32"] = ctx.state["baseline_tflite"]
         results = {}
         for key, name in files.items():
             with ctx.progress(f"benchmark {name} on {device.name}", o.warmup + o.runs) as advance:
-                kwargs = {"progress": lambda done, total: advance(1)} if device.name == "local" else {}
-                result = device.benchmark(ctx.path(name), options, **kwargs)
-            results[key] = result.to_dict()
+                m = measure_through_store(ctx, ctx.path(name), device, options, fresh=o.fresh,
+                                          progress=lambda done, total: advance(1))
+            if device.kind == "agent":
+                ctx.state["device_info"] = m.fingerprint  # a later compile step takes -m from its Edge TPU runtime
+            results[key] = {**m.result.to_dict(), "stored_id": m.stored_id, "cached": m.cached}
         ctx.record(**results)
         return model

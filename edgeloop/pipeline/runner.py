@@ -172,7 +172,8 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, fo
         state["warnings"].append(message)
 
     ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn,
-                  output=recipe.output, fold_preprocessing=recipe.fold_preprocessing, target=recipe.target)
+                  output=recipe.output, fold_preprocessing=recipe.fold_preprocessing, target=recipe.target,
+                  recipe=recipe, ui=ui)
     first = len(state["finished"])
     try:
         for index, step in enumerate(recipe.steps[first:], first + 1):

@@ -179,8 +179,12 @@ def points(drop: float) -> str:
     return f"{drop:.2f} points lost" if drop >= 0 else f"{-drop:.2f} points gained"
 
 
-def original_phase(s: Session, model) -> None:
-    """Train the starting model when asked, then score and measure it converted."""
+def original_phase(s: Session, model, trained_before: int = 0) -> None:
+    """Train the starting model when asked, then score and measure it converted.
+
+    ``trained_before``: epochs the model was trained before the search (a recipe's
+    ``train`` step), counted in the epochs the width baseline trains from scratch.
+    """
     from edgeloop.models import save_model
     from edgeloop.models.macs import model_macs
 
@@ -199,7 +203,7 @@ def original_phase(s: Session, model) -> None:
     state["original"] = {
         "model_file": "original.keras",
         "tflite": "original.tflite",
-        "trained_epochs": epochs,
+        "trained_epochs": epochs + trained_before,
         "int8_accuracy": outcome.int8_accuracy,
         "keras_accuracy": outcome.keras_accuracy,
         "latency_ms": latency,

@@ -10,7 +10,6 @@ NetAdapt's iterations, the long-term fine-tune of the chosen model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +106,7 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
 def resume(folder: str | Path, ui: Ui | None = None) -> SearchRun:
     """Continue a search (its run folder, or the run's ``netadapt/``) after its last finished
     step or iteration, with its own settings."""
-    from edgeloop.pipeline.runner import STATE_FILE as RUN_STATE
+    from edgeloop.pipeline.run_folder import STATE_FILE as RUN_STATE
     from edgeloop.pipeline.runner import resume as resume_run
 
     folder = Path(folder)
@@ -118,8 +117,10 @@ def resume(folder: str | Path, ui: Ui | None = None) -> SearchRun:
 
 
 def _finished(run_dir: Path, result) -> SearchRun:
+    from edgeloop.pipeline.run_folder import read_json
+
     path = run_dir / FOLDER / STATE_FILE
-    return SearchRun(path.parent, json.loads(path.read_text()), result)
+    return SearchRun(path.parent, read_json(path, "search folder"), result)
 
 
 def run_phases(s: Session, model, trained_epochs: int = 0) -> None:

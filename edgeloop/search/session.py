@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,19 +137,18 @@ def new_session(folder: Path, ctx, options, device: str, budget: str) -> Session
 def load_session(folder: Path, data, ui: Ui) -> Session:
     """The search in ``folder`` as its ``search.json`` left it, on the run's ``data``."""
     from edgeloop.pipeline.options import parse_options
+    from edgeloop.pipeline.run_folder import check_split, read_json
 
     path = folder / STATE_FILE
+    state = read_json(path, "search folder")
     try:
-        state = json.loads(path.read_text())
         options = parse_options(SearchOptions, state["options"], f"{path}: options")
         d = state["data"]
         spec = DataSpec(d["source"], d["seed"], d["val_fraction"], tuple(d["image_size"]) if d.get("image_size") else None,
                         d.get("preprocess"))
     except (ValueError, KeyError, TypeError) as exc:
         raise EdgeloopError(f"{path} is damaged: {exc}") from None
-    info = data.split_info()
-    if {k: info.get(k) for k in state["split"]} != state["split"]:  # searches recorded before a key was added
-        raise EdgeloopError(f"the data {spec.source} is not what search {folder} was started with")
+    check_split(data, state["split"], f"search {folder}", spec.source)
     session = open_session(folder, state, options, data, spec, ui)
     session.meter.records.update(state.get("measurements", {}))
     state["status"] = "running"

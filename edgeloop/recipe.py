@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from edgeloop.errors import EdgeloopError
+from edgeloop.errors import EdgeloopError, refuse_unknown_keys
 
 if TYPE_CHECKING:
     from edgeloop.pipeline.target import Target
@@ -167,11 +167,7 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
 
     if not isinstance(raw, dict):
         raise EdgeloopError(f"{source}: a recipe must be a mapping with {', '.join(TOP_LEVEL_KEYS)}")
-    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
-    if unknown:
-        raise EdgeloopError(
-            f"{source}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(TOP_LEVEL_KEYS)}"
-        )
+    refuse_unknown_keys(raw, TOP_LEVEL_KEYS, source, noun="key")
     if not raw.get("model"):
         raise EdgeloopError(f"{source}: no model (give `model:` in the recipe or --model)")
     raw_steps = raw.get("steps")

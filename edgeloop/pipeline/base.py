@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from edgeloop.data import Dataset
 from edgeloop.errors import EdgeloopError
+from edgeloop.pipeline.facts import RunFacts
 from edgeloop.pipeline.options import options_to_dict, parse_options
 
 if TYPE_CHECKING:
@@ -173,8 +174,9 @@ class Context:
         data: the split data set.
         run_dir: the run folder; every artifact goes in it.
         seed: the run's seed.
-        state: plain facts steps leave for later steps (JSON, saved after every step so a
-            resumed run sees them): ``pruned``, ``baseline_model``, ``tflite`` …
+        state: the facts steps leave for later steps (:class:`~edgeloop.pipeline.facts.RunFacts`,
+            saved after every step so a resumed run sees them): ``pruned``,
+            ``baseline_model``, ``tflite`` …
         progress: factory for progress bars, ``progress(description, total)`` returns a
             context manager yielding an ``advance(n)`` callable.
         warn: reports a warning to the user and into the report.
@@ -196,7 +198,7 @@ class Context:
     data: Dataset
     run_dir: Path
     seed: int = 0
-    state: dict = field(default_factory=dict)
+    state: RunFacts = field(default_factory=RunFacts)
     progress: Callable = None  # type: ignore[assignment]
     warn: Callable[[str], None] = print
     result: dict = field(default_factory=dict)
@@ -217,7 +219,7 @@ class Context:
 
     def baseline_model(self, current: Any) -> Any:
         """The model before compression began (``current`` if no step compressed it yet)."""
-        saved = self.state.get("baseline_model")
+        saved = self.state.baseline_model
         if not saved:
             return current
         from edgeloop.models import load_model

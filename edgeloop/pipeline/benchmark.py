@@ -64,7 +64,7 @@ class Benchmark(Step):
         from edgeloop.device.options import BenchmarkOptions as DeviceOptions
         from edgeloop.pipeline.latency import measure_through_store
 
-        tflite = ctx.state.get("tflite")
+        tflite = ctx.state.tflite
         if not tflite:
             raise EdgeloopError("benchmark needs a converted model: put a convert step before it")
         o = self.options
@@ -74,15 +74,15 @@ class Benchmark(Step):
         token = read_token(o.token_file) if o.token_file else None
         device = open_device(where, token=token, benchmark_model=o.benchmark_model)
         files = {"model": tflite["file"]}
-        if o.baseline and ctx.state.get("baseline_tflite"):
-            files["baseline_float32"] = ctx.state["baseline_tflite"]
+        if o.baseline and ctx.state.baseline_tflite:
+            files["baseline_float32"] = ctx.state.baseline_tflite
         results = {}
         for key, name in files.items():
             with ctx.progress(f"benchmark {name} on {device.name}", o.warmup + o.runs) as advance:
                 m = measure_through_store(ctx, ctx.path(name), device, options, fresh=o.fresh,
                                           progress=lambda done, total: advance(1))
             if device.kind == "agent":
-                ctx.state["device_info"] = m.fingerprint  # a later compile step takes -m from its Edge TPU runtime
+                ctx.state.device_info = m.fingerprint  # a later compile step takes -m from its Edge TPU runtime
             results[key] = {**m.result.to_dict(), "stored_id": m.stored_id, "cached": m.cached}
         ctx.record(**results)
         return model

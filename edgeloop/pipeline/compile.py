@@ -2,7 +2,7 @@
 
 1. The analyzer predicts, op by op, what ``edgetpu_compiler`` will map
    (:mod:`edgeloop.converters.edgetpu`) for the runtime compiled for: the one asked
-   (``min_runtime_version``), else the device's (``ctx.state["device_info"]``, a device
+   (``min_runtime_version``), else the device's (``ctx.state.device_info``, a device
    agent's ``/v1/info``), else the newest.
 2. With ``fix: true``, what is fixable is fixed and said: a dynamic batch becomes 1, a
    LeakyReLU becomes the equivalent PReLU (runtime 13+), float I/O becomes integer I/O
@@ -103,13 +103,13 @@ class Compile(Step):
         from edgeloop.converters.edgetpu_compiler import INSTALL_HINT, choose_runtime_version, find_compiler
         from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
 
-        tflite = ctx.state.get("tflite")
+        tflite = ctx.state.tflite
         if not tflite:
             raise EdgeloopError("compile needs a converted model: put a convert step before it")
         o = self.options
         if o.device and o.min_runtime_version is None:
-            ctx.state["device_info"] = device_info(o.device, o.token_file)
-        asked = choose_runtime_version(o.min_runtime_version, ctx.state.get("device_info"))
+            ctx.state.device_info = device_info(o.device, o.token_file)
+        asked = choose_runtime_version(o.min_runtime_version, ctx.state.device_info)
         runtime = asked or LATEST_RUNTIME  # the compiler's default when nothing is asked
         data = ctx.path(tflite["file"]).read_bytes()
         analysis = analyze(read_model(data), multiple_subgraphs=o.multiple_subgraphs, runtime_version=runtime)
@@ -118,7 +118,7 @@ class Compile(Step):
             data, io_type, changes = _fix(model, data, analysis, ctx, o, runtime)
             if changes:
                 _io.write_bytes(ctx.path(FIXED_FILE), data)
-                ctx.state["tflite"] = tflite = {**tflite, "file": FIXED_FILE, "io_type": io_type}
+                ctx.state.tflite = tflite = {**tflite, "file": FIXED_FILE, "io_type": io_type}
                 analysis = analyze(read_model(data), multiple_subgraphs=o.multiple_subgraphs, runtime_version=runtime)
         ctx.record(target=o.target, file=tflite["file"], runtime_version=runtime, changes=changes,
                    prediction=analysis.to_dict())
@@ -146,7 +146,7 @@ class Compile(Step):
         else:
             matches = analysis.fully_mapped == report.fully_mapped
         ctx.record(compiled=True, compiler=result.to_dict(), prediction_matches=matches)
-        ctx.state["edgetpu"] = {"files": [f.name for f in result.files]}
+        ctx.state.edgetpu = {"files": [f.name for f in result.files]}
         return report
 
 
@@ -157,7 +157,7 @@ def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime:
     from edgeloop.converters.edgetpu_fix import replace_unmappable_layers, static_batch
     from edgeloop.converters.edgetpu_ops import REPLACEMENTS
 
-    io_type = ctx.state["tflite"]["io_type"]
+    io_type = ctx.state.tflite["io_type"]
     data, changes = static_batch(data)
     reconvert = None
     from edgeloop.models.io import is_signature_model
@@ -179,7 +179,7 @@ def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime:
         from edgeloop.converters.tflite import convert
         from edgeloop.pipeline.convert import conversion_inputs
 
-        meta = read_metadata(ctx.path(ctx.state["tflite"]["file"]).read_bytes())
+        meta = read_metadata(ctx.path(ctx.state.tflite["file"]).read_bytes())
         representative, prefix = conversion_inputs(model, ctx, o.calibration_samples)
         with ctx.progress(f"convert again ({reconvert})", 1) as advance:
             data = convert(model, "int8", representative, io_type=io_type, prefix=prefix)

@@ -60,12 +60,14 @@ def measure_through_store(ctx: Context, model: bytes | str | Path, device, optio
 
     A new measurement is added to the store; with ``fresh`` false, one the store holds for
     the same model, device and options answers instead. The run counts what it added in
-    ``ctx.state["latency_store"]`` (the report's figures).
+    ``ctx.state.latency_store`` (the report's figures).
     """
     from edgeloop.device.latency import measure
 
     store = open_store(ctx)
     m = measure(model, [device], options, store, fresh=fresh, progress=progress)[0]
-    counts = ctx.state.setdefault("latency_store", {"path": str(store.path), "added": 0, "answered": 0})
+    if ctx.state.latency_store is None:
+        ctx.state.latency_store = {"path": str(store.path), "added": 0, "answered": 0}
+    counts = ctx.state.latency_store
     counts["added" if m.stored_id is not None else "answered"] += 1
     return m

@@ -89,8 +89,8 @@ class NetAdapt(Step):
             o = self.options
             device = o.device or (ctx.target.device if ctx.target else None) or "local"
             s = new_session(folder, ctx, o, device, self._budget(model, ctx, device))
-        ctx.state["netadapt"] = {"folder": FOLDER}
-        run_phases(s, model, trained_epochs=ctx.state.get("trained_epochs", 0))
+        ctx.state.netadapt = {"folder": FOLDER}
+        run_phases(s, model, trained_epochs=ctx.state.trained_epochs or 0)
         final = s.state["final"]
         ctx.record(folder=FOLDER, budget_ms=s.state["budget_ms"], stopped=s.state["stopped"],
                    iterations=len(s.state["iterations"]), original=_head(s.state["original"]), final=_head(final),

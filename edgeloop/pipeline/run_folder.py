@@ -95,8 +95,9 @@ def read_state(run_dir: Path) -> tuple[dict, Recipe]:
 
 
 def write_state(run_dir: Path, state: dict) -> None:
-    """Write ``state.json`` atomically (a kill leaves the old one or the new one, whole)."""
-    _io.write_json(run_dir / STATE_FILE, state)
+    """Write ``state.json`` atomically (a kill leaves the old one or the new one, whole); the
+    steps' facts (:class:`~edgeloop.pipeline.facts.RunFacts`) as plain data."""
+    _io.write_json(run_dir / STATE_FILE, {**state, "state": dict(state.get("state") or {})})
 
 
 def first_state(recipe: Recipe, data, model, **extra: Any) -> dict:

@@ -31,6 +31,7 @@ from edgeloop import _io
 from edgeloop._crash import crash_point, phase
 from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline.base import Context
+from edgeloop.pipeline.facts import RunFacts
 from edgeloop.pipeline.measure import measure
 from edgeloop.pipeline.run_folder import (  # noqa: F401  (STATE_FILE, RECIPE_FILE, new_run_dir, check_data: importable here too)
     RECIPE_FILE,
@@ -111,6 +112,7 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, fo
         ui.warn(message)
         state["warnings"].append(message)
 
+    state["state"] = RunFacts.from_dict(state["state"])  # typed; saved as plain data (run_folder.write_state)
     ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn,
                   output=recipe.output, fold_preprocessing=recipe.fold_preprocessing, target=recipe.target,
                   recipe=recipe, ui=ui)
@@ -120,7 +122,7 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, fo
             ui.info(f"[bold]step {index}/{len(recipe.steps)}[/bold] {step.name}")
             if step.name != "train" and "sanity" not in state:
                 state["sanity"] = _sanity(model, data, recipe, force, warn)
-            if step.compresses and "baseline_model" not in ctx.state:
+            if step.compresses and ctx.state.baseline_model is None:
                 phase(f"step{index}:baseline")
                 _keep_baseline(model, run_dir, ctx.state, save_model, model_suffix)
                 write_state(run_dir, state)
@@ -167,7 +169,7 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, fo
     return RunResult(run_dir, report)
 
 
-def _keep_baseline(model, run_dir: Path, state: dict, save_model, model_suffix) -> None:
+def _keep_baseline(model, run_dir: Path, state: RunFacts, save_model, model_suffix) -> None:
     """Save the model as it stands before the first compressing step, once per run.
 
     A run killed after the file was written but before ``state.json`` named it finds it
@@ -177,7 +179,7 @@ def _keep_baseline(model, run_dir: Path, state: dict, save_model, model_suffix) 
     name = "baseline" + model_suffix(model)
     if not (run_dir / name).exists():
         save_model(model, run_dir / name)
-    state["baseline_model"] = name
+    state.baseline_model = name
 
 
 def _flatten(model, ui: Ui):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeloop.errors import EdgeloopError
+from edgeloop.errors import EdgeloopError, refuse_unknown_keys
 
 KEYS = ("device", "latency_ms", "latency", "size_kb", "edgetpu")
 _RATIO = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*x\s*$")
@@ -61,9 +61,7 @@ class Target:
         """
         if not isinstance(d, dict):
             raise EdgeloopError(f"{where} must be a mapping of {', '.join(KEYS)}, got {d!r}")
-        unknown = sorted(set(d) - set(KEYS))
-        if unknown:
-            raise EdgeloopError(f"{where}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(KEYS)}")
+        refuse_unknown_keys(d, KEYS, where, noun="key")
         if "latency_ms" in d and "latency" in d:
             raise EdgeloopError(f"{where}: give latency_ms (milliseconds) or latency (e.g. 0.5x the float baseline), "
                                 "not both")

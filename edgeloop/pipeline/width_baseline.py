@@ -46,7 +46,7 @@ class WidthBaseline(Step):
         from edgeloop.search.report import write_report
         from edgeloop.search.session import load_session
 
-        search = ctx.state.get("netadapt")
+        search = ctx.state.netadapt
         if not search:
             raise EdgeloopError("width_baseline compares with a search: put a netadapt step before it")
         s = load_session(ctx.path(search["folder"]), ctx.data, ctx.ui)

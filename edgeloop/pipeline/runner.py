@@ -16,7 +16,13 @@ Before the first step that is not training, the float model is checked on the da
 (:mod:`edgeloop.pipeline.sanity`): a model no better than chance stops the run with the
 likely cause, unless forced. A step's failed *gate* (a check recorded with ``gate: true``,
 e.g. ``evaluate``'s accuracy drop) does not stop the run: the later steps run and the
-run's status is ``gate_failed``, naming the gates in ``failed_gates``.
+run's status is ``gate_failed``, naming the gates in ``failed_gates``. After the last step
+the recipe's ``target`` is checked (:mod:`edgeloop.pipeline.target`): missed, the status is
+``target_missed`` (a failed gate is said first).
+
+The run folder itself (new folder, ``state.json``, the split check, loading models) is
+:mod:`edgeloop.pipeline.run_folder`; the facts steps leave each other are
+:class:`edgeloop.pipeline.facts.RunFacts`.
 """
 
 from __future__ import annotations

@@ -180,10 +180,11 @@ def points(drop: float) -> str:
 
 
 def original_phase(s: Session, model, trained_before: int = 0) -> None:
-    """Train the starting model when asked, then score and measure it converted.
+    """Score and measure the starting model converted.
 
-    ``trained_before``: epochs the model was trained before the search (a recipe's
-    ``train`` step), counted in the epochs the width baseline trains from scratch.
+    The model comes trained (a recipe's ``train`` step trains a zoo model);
+    ``trained_before`` is the epochs it was trained for, which a width baseline trained
+    from scratch trains too.
     """
     from edgeloop.models import save_model
     from edgeloop.models.macs import model_macs
@@ -191,9 +192,6 @@ def original_phase(s: Session, model, trained_before: int = 0) -> None:
     state = s.state
     if "original" in state:
         return
-    epochs = s.options.train_epochs if s.options.train_epochs is not None else (30 if s.is_zoo else 0)
-    if epochs:
-        s.train(model, epochs)
     save_model(model, s.path("original.keras"))
     job = to_job(model, "original", s.data_spec, 0, s.options.batch_size, s.options.learning_rate, 0,
                  s.options.calibration_samples)
@@ -203,7 +201,7 @@ def original_phase(s: Session, model, trained_before: int = 0) -> None:
     state["original"] = {
         "model_file": "original.keras",
         "tflite": "original.tflite",
-        "trained_epochs": epochs + trained_before,
+        "trained_epochs": trained_before,
         "int8_accuracy": outcome.int8_accuracy,
         "keras_accuracy": outcome.keras_accuracy,
         "latency_ms": latency,

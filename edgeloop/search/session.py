@@ -70,16 +70,6 @@ class Session:
         original = self.state["original"]["widths"].get(group.name, group.width)
         return max(1, original // 16)
 
-    def train(self, model, epochs: int) -> dict:
-        """Train ``model`` in place on the training split (the starting model of a zoo search)."""
-        from edgeloop.pipeline._training import compile_classifier, fit
-        from edgeloop.pipeline.base import Context
-
-        ctx = Context(data=self.data, run_dir=self.folder, seed=self.options.seed, progress=self.ui.progress,
-                      warn=self.ui.warn)
-        compile_classifier(model, 1e-3)
-        return fit(model, ctx, epochs, self.options.batch_size, f"train ({epochs} epochs)")
-
     def save_weights_as(self, architecture, weights, name: str):
         """Save ``architecture`` carrying ``weights`` as ``name`` in the search folder; the model saved."""
         from edgeloop.models import save_model

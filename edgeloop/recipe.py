@@ -163,7 +163,10 @@ def _set_step_option(raw: Any, step: str, key: str, value: Any, flag: str) -> No
 
 def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
     """Validate plain recipe data and build its steps."""
-    from edgeloop.pipeline import build_step
+    # The registry in pipeline.base holds every step: importing it runs edgeloop.pipeline's
+    # __init__, which registers them (and the netadapt step, which imports the search,
+    # must not be reached back through the package).
+    from edgeloop.pipeline.base import build_step
 
     if not isinstance(raw, dict):
         raise EdgeloopError(f"{source}: a recipe must be a mapping with {', '.join(TOP_LEVEL_KEYS)}")

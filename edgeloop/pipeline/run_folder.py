@@ -146,7 +146,7 @@ def load_recipe_model(recipe: Recipe, data):
     from edgeloop._tf import keras
     from edgeloop.models.io import refuse_layer_steps
     from edgeloop.models.loading import file_kind, load_any_model
-    from edgeloop.pipeline import step_class, step_names
+    from edgeloop.pipeline.base import step_class, step_names  # the package registers every step first
 
     if str(recipe.model).endswith(".tflite"):  # a float file: post-training steps only
         from edgeloop.quant.tflite_model import load_float_tflite

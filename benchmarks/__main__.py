@@ -3,6 +3,9 @@
 The full run writes ``benchmarks/BENCHMARKS.md``, ``benchmarks/results.json`` and the
 plots next to them. ``--quick`` is the CI smoke run: every section, tiny settings, written
 to ``.bench-quick/`` so the committed figures are never replaced by smoke figures.
+``--only`` reruns some sections and keeps the other sections' figures already in the
+folder's ``results.json`` (each section carries the date it was measured), so a change
+that moves one section's figures reruns that section alone.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from benchmarks import _common
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
 SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "preprocessing",
-            "anywhere", "fidelity", "compat", "reliability")
+            "anywhere", "fidelity", "compat", "reliability", "int8_speed", "latency_prediction")
 
 
 def _progress(message: str) -> None:
@@ -34,23 +37,31 @@ def _run_sections(names: list[str], quick: bool) -> dict:
         started = time.perf_counter()
         figures[name] = module.run(quick, _progress)
         figures[name]["section_seconds"] = time.perf_counter() - started
+        figures[name]["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         _progress(f"{name}: done in {figures[name]['section_seconds']:.0f} s")
     return figures
 
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import (agent_load, agent_overhead, anywhere, baselines, compat, digits, fidelity, pipeline_cost,
-                            preprocessing, reliability, search, zoo)
+    from benchmarks import (agent_load, agent_overhead, anywhere, baselines, compat, digits, fidelity, int8_speed,
+                            latency_prediction, pipeline_cost, preprocessing, reliability, search, zoo)
 
     f = results["figures"]
     m = results["machine"]
+    dates = {name: figures.get("measured", results["date"]) for name, figures in f.items()}
+    if len(set(dates.values())) > 1:
+        when = ("Sections were measured at different times, each in one run of its own: "
+                + ", ".join(f"{name} {date} ({f[name]['section_seconds'] / 60:.0f} min)" for name, date in dates.items())
+                + ". Ratios compare things measured side by side within a section")
+    else:
+        when = (f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
+                f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "
+                "things measured side by side in it")
     out = [
         "# edgeloop benchmarks",
         "",
-        f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
-        f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "
-        "things measured side by side in it, absolute times are context (a shared machine).",
+        when + ", absolute times are context (a shared machine).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
@@ -91,7 +102,29 @@ def render(results: dict, folder: Path) -> str:
     if "reliability" in f:
         out += ["## 13. Reliability: malformed files, and kills at every crash point", "",
                 reliability.render(f["reliability"]), ""]
+    if "int8_speed" in f:
+        out += ["## 14. int8 against float32 at 1 thread: the fixes, and why where it is still slower", "",
+                int8_speed.render(f["int8_speed"]), ""]
+    if "latency_prediction" in f:
+        out += ["## 15. Latency prediction on held-out architectures", "",
+                latency_prediction.render(f["latency_prediction"]), ""]
     return "\n".join(out)
+
+
+def _kept_figures(path: Path, quick: bool) -> dict:
+    """The sections already measured in ``path`` by a run of the same kind (full or quick)."""
+    import json
+
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if earlier.get("quick") != quick:
+        return {}
+    kept = earlier.get("figures", {})
+    for figures in kept.values():
+        figures.setdefault("measured", earlier.get("date"))
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     figures = _run_sections(list(args.only or SECTIONS), args.quick)
+    if args.only:
+        figures = {**_kept_figures(folder / "results.json", args.quick), **figures}
+        figures = {name: figures[name] for name in SECTIONS if name in figures}  # report order
     results = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": args.quick,

@@ -104,8 +104,8 @@ def install() -> None:
     """Time everything in this process by the clock: ``local`` opens a :class:`ClockDevice` and
     the search measures with :class:`ClockMeter` (for a CLI run in a subprocess)."""
     import edgeloop.device.devices as devices
-    import edgeloop.search.run as run
+    import edgeloop.search.session as session
 
     real = devices.open_device
     devices.open_device = lambda spec, *args, **kwargs: ClockDevice() if spec == "local" else real(spec, *args, **kwargs)
-    run.Meter = ClockMeter
+    session.Meter = ClockMeter

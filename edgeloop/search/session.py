@@ -10,6 +10,7 @@ from pathlib import Path
 from edgeloop import _io
 from edgeloop.errors import EdgeloopError
 from edgeloop.search.candidates import DataSpec
+from edgeloop.search.latency import LookupLatency, MeasuredLatency, Meter, PredictedLatency
 from edgeloop.search.options import SearchOptions
 from edgeloop.ui import Ui
 
@@ -150,7 +151,6 @@ def open_session(folder: Path, state: dict, options: SearchOptions, dataset, spe
     """The session of ``state``: its device (through the latency store), latency source and executor."""
     from edgeloop.device.agent import read_token
     from edgeloop.search.executors import make_executor
-    from edgeloop.search.latency import LookupLatency, MeasuredLatency, Meter, PredictedLatency
 
     token = read_token(state["token_file"]) if state.get("token_file") else None
     meter = Meter(state["device"], threads=options.threads, warmup=options.warmup, runs=options.runs, token=token,

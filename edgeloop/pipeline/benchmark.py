@@ -27,7 +27,7 @@ class BenchmarkOptions:
             ``nnapi`` or ``hexagon``.
         op_profiling: also measure each op's latency; with an int8 model and its float
             baseline, the report compares them op by op and names the ops that make int8
-            slower (:mod:`edgeloop.device.op_compare`).
+            slower (:mod:`edgeloop.host.op_compare`).
         fresh: measure now even when the latency store holds this model, device and
             options (``false``: the store answers); either way the measurement is in the
             store (:mod:`edgeloop.pipeline.latency`).
@@ -62,7 +62,7 @@ class Benchmark(Step):
 
     def apply(self, model, ctx: Context):
         from edgeloop.device.agent import read_token
-        from edgeloop.device.devices import open_device
+        from edgeloop.host.devices import open_device
         from edgeloop.device.options import BenchmarkOptions as DeviceOptions
         from edgeloop.pipeline.latency import measure_through_store
 
@@ -90,7 +90,7 @@ class Benchmark(Step):
                 results.setdefault("_raw", {})[key] = m.result
         profiled = results.pop("_raw", {})
         if len(profiled) == 2 and tflite.get("mode") in ("int8", "int16x8"):
-            from edgeloop.device.op_compare import compare, file_ops
+            from edgeloop.host.op_compare import compare, file_ops
 
             files_ops = {key: file_ops(ctx.path(files[key]).read_bytes(), profiled[key], options) for key in profiled}
             results["int8_vs_float32"] = compare(files_ops["model"], files_ops["baseline_float32"])

@@ -1,7 +1,7 @@
-"""Every latency a run measures goes through the latency store (:mod:`edgeloop.device.store`).
+"""Every latency a run measures goes through the latency store (:mod:`edgeloop.host.store`).
 
 The ``benchmark`` step, the measurements after every step (:mod:`edgeloop.pipeline.measure`)
-and the ``netadapt`` step measure through :func:`edgeloop.device.latency.measure`: each
+and the ``netadapt`` step measure through :func:`edgeloop.host.latency.measure`: each
 measurement is kept with the device's fingerprint, the benchmark options and the model's
 SHA-256, so the store is the one place a latency predictor learns from, and a recipe run
 adds to it. The store is the recipe's ``store:`` (a file), else the one ``edgeloop bench``
@@ -46,7 +46,7 @@ def store_path(ctx: Context) -> str | None:
 
 def open_store(ctx: Context):
     """The run's latency store, opened (and checked) once per run."""
-    from edgeloop.device.store import LatencyStore
+    from edgeloop.host.store import LatencyStore
 
     cache = ctx.cache
     if "latency_store" not in cache:
@@ -56,13 +56,13 @@ def open_store(ctx: Context):
 
 def measure_through_store(ctx: Context, model: bytes | str | Path, device, options, fresh: bool = False,
                           progress=None):
-    """Measure ``model`` on ``device`` through the run's store; the :class:`~edgeloop.device.latency.Measurement`.
+    """Measure ``model`` on ``device`` through the run's store; the :class:`~edgeloop.host.latency.Measurement`.
 
     A new measurement is added to the store; with ``fresh`` false, one the store holds for
     the same model, device and options answers instead. The run counts what it added in
     ``ctx.state.latency_store`` (the report's figures).
     """
-    from edgeloop.device.latency import measure
+    from edgeloop.host.latency import measure
 
     store = open_store(ctx)
     m = measure(model, [device], options, store, fresh=fresh, progress=progress)[0]

@@ -186,8 +186,8 @@ def _size_check(limit_kb: float, path: Path | None) -> dict:
 
 def _edgetpu_check(path: Path | None, device_info: dict | None) -> dict:
     from edgeloop.converters import read_model, verify
-    from edgeloop.converters.edgetpu import analyze
-    from edgeloop.converters.edgetpu_compiler import runtime_version_from_info
+    from edgeloop.converters.edgetpu.analyzer import analyze
+    from edgeloop.converters.edgetpu.compiler import runtime_version_from_info
 
     if path is None or not path.is_file():
         return _check("target_edgetpu", False, "no converted file: the recipe needs a convert step")

@@ -53,9 +53,9 @@ class Meter:
 
     def __init__(self, device: str = "local", threads: int = 1, warmup: int = 10, runs: int = 100,
                  token: str | None = None, store: str | None = None, fresh: bool = False) -> None:
-        from edgeloop.device.devices import open_device
+        from edgeloop.host.devices import open_device
         from edgeloop.device.options import BenchmarkOptions
-        from edgeloop.device.store import LatencyStore
+        from edgeloop.host.store import LatencyStore
 
         self.spec = device
         self.device = open_device(device, token=token)
@@ -80,7 +80,7 @@ class Meter:
 
     def median_ms(self, blob: bytes, features: dict | None = None) -> float:
         """The median latency of ``blob`` on the device."""
-        from edgeloop.device.latency import measure
+        from edgeloop.host.latency import measure
 
         sha = hashlib.sha256(blob).hexdigest()
         record = self.records.get(sha)
@@ -99,7 +99,7 @@ class Meter:
         Keras layer it came from) and ``median_ms``."""
         import dataclasses
 
-        from edgeloop.device.latency import measure
+        from edgeloop.host.latency import measure
 
         from edgeloop.converters import read_model
 
@@ -110,7 +110,7 @@ class Meter:
 
     def samples(self) -> tuple[list[dict], list[float]]:
         """Features and median latencies of every model the store holds for this device."""
-        from edgeloop.device.latency import device_key
+        from edgeloop.host.latency import device_key
 
         rows = self.store.featured_medians(device_key(self.device, self.info), self.options.key())
         return [f for f, _ in rows], [ms for _, ms in rows]

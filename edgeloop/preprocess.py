@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.errors import EdgeloopError
+from edgeloop.errors import EdgeloopError, refuse_unknown_keys
 
 COLORS = ("grayscale", "rgb", "bgr")
 # tf.image.resize's methods.
@@ -122,9 +122,7 @@ class Preprocess:
         if not isinstance(value, dict):
             raise EdgeloopError(f"{where}: give a convention name ({', '.join(sorted(CONVENTIONS))}) or a mapping of "
                                 f"{', '.join(KEYS)}; got {value!r}")
-        unknown = sorted(set(value) - set(KEYS))
-        if unknown:
-            raise EdgeloopError(f"{where}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(KEYS)}")
+        refuse_unknown_keys(value, KEYS, where, noun="key")
         spec = dict(value)
         name = spec.get("convention")
         if name is not None:

@@ -24,15 +24,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from edgeloop.errors import EdgeloopError
+from edgeloop.errors import EdgeloopError, refuse_unknown_keys
+
+if TYPE_CHECKING:
+    from edgeloop.pipeline.target import Target
 
 PRESET_PREFIX = "edgeloop:"
 TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "preprocess", "fold_preprocessing",
-                  "expected_accuracy", "measure_steps", "custom_objects", "output", "steps")
+                  "expected_accuracy", "measure_steps", "custom_objects", "output", "target", "store", "steps")
 
 
 @dataclass
@@ -61,6 +64,10 @@ class Recipe:
             folded in as their first layer).
         expected_accuracy: the validation accuracy the model's own training recorded; the
             float model far below it stops the run before compression.
+        target: what the finished model must be (device, latency, size, Edge TPU; see
+            :mod:`edgeloop.pipeline.target`); every step sees it, the run checks it last.
+        store: the latency store (a SQLite file) every latency the run measures is added
+            to; ``None``: the one ``edgeloop bench`` and ``edgeloop search`` use.
     """
 
     name: str
@@ -77,6 +84,8 @@ class Recipe:
     preprocess: dict | None = None
     fold_preprocessing: bool = False
     expected_accuracy: float | None = None
+    target: Target | None = None
+    store: str | None = None
 
     def to_dict(self) -> dict:
         """Plain data that :func:`from_dict` turns back into this recipe."""
@@ -94,6 +103,8 @@ class Recipe:
             # Only when given: recipes (and run folders) without them read as they always did.
             **({"custom_objects": self.custom_objects} if self.custom_objects else {}),
             **({"output": self.output} if self.output else {}),
+            **({"target": self.target.to_dict()} if self.target else {}),
+            **({"store": self.store} if self.store else {}),
             "steps": [{s.name: s.describe()["options"]} for s in self.steps],
         }
 
@@ -152,15 +163,14 @@ def _set_step_option(raw: Any, step: str, key: str, value: Any, flag: str) -> No
 
 def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
     """Validate plain recipe data and build its steps."""
-    from edgeloop.pipeline import build_step
+    # The registry in pipeline.base holds every step: importing it runs edgeloop.pipeline's
+    # __init__, which registers them (and the netadapt step, which imports the search,
+    # must not be reached back through the package).
+    from edgeloop.pipeline.base import build_step
 
     if not isinstance(raw, dict):
         raise EdgeloopError(f"{source}: a recipe must be a mapping with {', '.join(TOP_LEVEL_KEYS)}")
-    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
-    if unknown:
-        raise EdgeloopError(
-            f"{source}: unknown key {', '.join(map(repr, unknown))}; valid keys: {', '.join(TOP_LEVEL_KEYS)}"
-        )
+    refuse_unknown_keys(raw, TOP_LEVEL_KEYS, source, noun="key")
     if not raw.get("model"):
         raise EdgeloopError(f"{source}: no model (give `model:` in the recipe or --model)")
     raw_steps = raw.get("steps")
@@ -205,11 +215,14 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
     measure_steps = raw.get("measure_steps", True)
     if not isinstance(measure_steps, bool):
         raise EdgeloopError(f"{source}: measure_steps must be true or false, got {measure_steps!r}")
-    for key in ("custom_objects", "output"):
+    for key in ("custom_objects", "output", "store"):
         if raw.get(key) is not None and (not isinstance(raw[key], str) or not raw[key]):
-            raise EdgeloopError(f"{source}: {key} must be a {'file name' if key == 'custom_objects' else 'name'}, "
+            raise EdgeloopError(f"{source}: {key} must be a {'name' if key == 'output' else 'file name'}, "
                                 f"got {raw[key]!r}")
+    target = _target(raw.get("target"), steps, source)
     return Recipe(
+        target=target,
+        store=raw.get("store"),
         custom_objects=raw.get("custom_objects"),
         output=raw.get("output"),
         measure_steps=measure_steps,
@@ -225,6 +238,23 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         fold_preprocessing=fold,
         expected_accuracy=None if expected is None else float(expected),
     )
+
+
+def _target(raw: Any, steps: list, source: str) -> Target | None:
+    """The recipe's target, refused up front when no step could measure what it asks."""
+    from edgeloop.pipeline.target import Target
+
+    if raw is None:
+        return None
+    target = Target.from_dict(raw, f"{source}: target")
+    names = [s.name for s in steps]
+    if target.wants_latency and "benchmark" not in names:
+        raise EdgeloopError(f"{source}: the target sets a latency, but no benchmark step measures it; "
+                            "add `- benchmark: {}` after convert")
+    if (target.size_kb is not None or target.edgetpu) and "convert" not in names:
+        raise EdgeloopError(f"{source}: the target sets {'size_kb' if target.size_kb is not None else 'edgetpu'}, "
+                            "but no convert step writes a file to check; add `- convert: {mode: int8}`")
+    return target
 
 
 def _plain_folder_name(name: str) -> bool:

@@ -3,7 +3,7 @@
 Wall-clock latency on a shared machine moves with its load (on a busy CI runner a tiny
 model's median came out three times the quiet machine's), so a test whose verdict reads it
 passes or fails with the machine. Where a test needs latencies, it measures them with
-:class:`ClockDevice` instead: a device (the protocol of :mod:`edgeloop.device.devices`)
+:class:`ClockDevice` instead: a device (the protocol of :mod:`edgeloop.host.devices`)
 that answers every benchmark with a latency *computed from the .tflite file itself* — a
 fixed cost per invoke, a cost per op, per multiply-accumulate and per byte of activations
 the op writes — and, when op profiling is asked, every op's cost alone the way real op
@@ -103,9 +103,9 @@ class ClockMeter(Meter):
 def install() -> None:
     """Time everything in this process by the clock: ``local`` opens a :class:`ClockDevice` and
     the search measures with :class:`ClockMeter` (for a CLI run in a subprocess)."""
-    import edgeloop.device.devices as devices
-    import edgeloop.search.run as run
+    import edgeloop.host.devices as devices
+    import edgeloop.search.session as session
 
     real = devices.open_device
     devices.open_device = lambda spec, *args, **kwargs: ClockDevice() if spec == "local" else real(spec, *args, **kwargs)
-    run.Meter = ClockMeter
+    session.Meter = ClockMeter

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from edgeloop.errors import EdgeloopError
+from edgeloop.errors import EdgeloopError, refuse_unknown_keys
 
 # ``None`` lets the runtime choose (LiteRT applies XNNPACK to every CPU interpreter);
 # ``"none"`` turns the default delegate off and runs the plain CPU kernels.
@@ -105,10 +105,7 @@ class BenchmarkOptions:
         if mapping is not None and not isinstance(mapping, Mapping):
             raise EdgeloopError(f"benchmark options must be a mapping of option names to values, got {mapping!r:.80}")
         mapping = dict(mapping or {})
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(mapping) - set(valid), key=str)
-        if unknown:
-            raise EdgeloopError(f"unknown benchmark option {', '.join(map(repr, unknown))}; valid options: {', '.join(valid)}")
+        refuse_unknown_keys(mapping, [f.name for f in dataclasses.fields(cls)], noun="benchmark option")
         return cls(**mapping)
 
 

@@ -14,10 +14,12 @@ from edgeloop.pipeline import (  # noqa: F401  (each module registers its step)
     evaluate,
     factorize,
     filter_prune,
+    netadapt,
     prune,
     qat,
     sensitivity,
     train,
+    width_baseline,
 )
 from edgeloop.pipeline.base import Context, Preflight, Problem, Step, build_step, register_step, step_class, step_names
 

@@ -22,11 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from edgeloop.data import Dataset
 from edgeloop.errors import EdgeloopError
+from edgeloop.pipeline.facts import RunFacts
 from edgeloop.pipeline.options import options_to_dict, parse_options
+
+if TYPE_CHECKING:
+    from edgeloop.pipeline.target import Target
 
 _STEPS: dict[str, type["Step"]] = {}
 
@@ -170,8 +174,9 @@ class Context:
         data: the split data set.
         run_dir: the run folder; every artifact goes in it.
         seed: the run's seed.
-        state: plain facts steps leave for later steps (JSON, saved after every step so a
-            resumed run sees them): ``pruned``, ``baseline_model``, ``tflite`` …
+        state: the facts steps leave for later steps (:class:`~edgeloop.pipeline.facts.RunFacts`,
+            saved after every step so a resumed run sees them): ``pruned``,
+            ``baseline_model``, ``tflite`` …
         progress: factory for progress bars, ``progress(description, total)`` returns a
             context manager yielding an ``advance(n)`` callable.
         warn: reports a warning to the user and into the report.
@@ -180,17 +185,29 @@ class Context:
             for the first.
         fold_preprocessing: converted models take raw 0–255 pixels, the data's
             preprocessing folded in as their first layer (:mod:`edgeloop.models.fold`).
+        target: the recipe's target (device, latency / size budget, Edge TPU), ``None``
+            when it sets none (:mod:`edgeloop.pipeline.target`).
+        recipe: the recipe being run (its model and data specs, for steps that start
+            workers of their own), ``None`` outside a run.
+        ui: progress bars and messages (:class:`edgeloop.ui.Ui`), for steps that report
+            as they go.
+        cache: objects shared by the steps of one process (the opened latency store …),
+            never saved.
     """
 
     data: Dataset
     run_dir: Path
     seed: int = 0
-    state: dict = field(default_factory=dict)
+    state: RunFacts = field(default_factory=RunFacts)
     progress: Callable = None  # type: ignore[assignment]
     warn: Callable[[str], None] = print
     result: dict = field(default_factory=dict)
     output: str | None = None
     fold_preprocessing: bool = False
+    target: "Target | None" = None
+    recipe: Any = None
+    ui: Any = None
+    cache: dict = field(default_factory=dict)
 
     def record(self, **values: Any) -> None:
         """Add results of the current step to its part of the report."""
@@ -202,7 +219,7 @@ class Context:
 
     def baseline_model(self, current: Any) -> Any:
         """The model before compression began (``current`` if no step compressed it yet)."""
-        saved = self.state.get("baseline_model")
+        saved = self.state.baseline_model
         if not saved:
             return current
         from edgeloop.models import load_model

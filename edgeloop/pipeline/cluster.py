@@ -86,7 +86,7 @@ class Cluster(Step):
         model, _ = flatten_nested(model)
         o = self.options
         clustering = tfmot.clustering.keras
-        pruned = ctx.state.get("pruned")
+        pruned = ctx.state.pruned
         preserve = bool(pruned) if o.preserve_sparsity is None else o.preserve_sparsity
         init = getattr(clustering.CentroidInitialization, _INIT[o.init])
         if not any(is_clusterable(layer) for layer in model.layers):
@@ -120,5 +120,5 @@ class Cluster(Step):
                                         + ", ".join(f"{n} {s:.1%}" for n, s in lost.items()))
         ctx.record(clusters=o.clusters, preserve_sparsity=preserve, kernel_unique_values=unique,
                    kernel_sparsity=sparsity, max_unique=int(np.max(list(unique.values()))) if unique else 0)
-        ctx.state["clustered"] = {"clusters": o.clusters, "layers": sorted(unique)}
+        ctx.state.clustered = {"clusters": o.clusters, "layers": sorted(unique)}
         return stripped

@@ -66,7 +66,7 @@ def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None
     warnings: list[str] = []
     representative = prefix = None
     if dataset is not None:
-        from edgeloop.pipeline.runner import check_data
+        from edgeloop.pipeline.run_folder import check_data
 
         check_data(dataset, model)
         warnings += _sanity(model, dataset, force)

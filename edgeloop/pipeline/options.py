@@ -12,7 +12,7 @@ import types
 import typing
 from typing import Any, Mapping
 
-from edgeloop.errors import EdgeloopError
+from edgeloop.errors import EdgeloopError, refuse_unknown_keys
 
 
 def parse_options(cls: type, mapping: Mapping[str, Any] | None, where: str):
@@ -32,12 +32,7 @@ def parse_options(cls: type, mapping: Mapping[str, Any] | None, where: str):
         raise EdgeloopError(f"{where}: options must be a mapping such as {{epochs: 5}}, got {mapping!r}")
     mapping = dict(mapping)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(mapping) - set(fields))
-    if unknown:
-        raise EdgeloopError(
-            f"{where}: unknown option {', '.join(map(repr, unknown))}; valid options: "
-            f"{', '.join(fields)}"
-        )
+    refuse_unknown_keys(mapping, fields, where)
     hints = typing.get_type_hints(cls)
     values = {key: _coerce(value, hints[key], f"{where}: option {key!r}") for key, value in mapping.items()}
     try:

@@ -121,9 +121,9 @@ class Prune(Step):
         """Per-layer targets from a sensitivity analysis or the std threshold, if asked."""
         o = self.options
         if o.from_sensitivity:
-            if "sensitivity" not in ctx.state:
+            if ctx.state.sensitivity is None:
                 raise EdgeloopError("prune: from_sensitivity needs a sensitivity step before it")
-            return dict(ctx.state["sensitivity"])
+            return dict(ctx.state.sensitivity)
         if o.std_threshold is not None:
             import numpy as np
 
@@ -227,7 +227,7 @@ class Prune(Step):
             raise VerificationError(f"pruning fell short after strip_pruning: {detail}")
         ctx.record(schedule="m_by_n" if o.m_by_n else o.schedule, targets=targets, skipped=skipped,
                    kernel_sparsity=measured)
-        ctx.state["pruned"] = {
+        ctx.state.pruned = {
             "target_sparsity": min(targets.values()),
             "layers": targets,
             "m_by_n": list(o.m_by_n) if o.m_by_n else None,

@@ -120,7 +120,7 @@ class Qat(Step):
         check_patterns(model, o.skip, self.name)
         scheme = self.scheme_for(ctx.state)
         probabilities = outputs_probabilities(model)
-        pruned = set((ctx.state.get("pruned") or {}).get("layers", {}))
+        pruned = set((ctx.state.pruned or {}).get("layers", {}))
         qmodel, decisions = quantize(model, o.skip, scheme, pruned)
         ctx.record(layers_float=[d.layer for d in decisions if d.how == FLOAT],
                    layers_passed_through=[d.layer for d in decisions if d.how == PASS_THROUGH],
@@ -148,6 +148,6 @@ class Qat(Step):
             if lost:
                 detail = ", ".join(f"{n} {b:.1%}->{a:.1%}" for n, (b, a) in lost.items())
                 raise VerificationError(f"sparsity-preserving QAT lost zeros: {detail}")
-        ctx.state["qat"] = {"scheme": scheme}
+        ctx.state.qat = {"scheme": scheme}
         return qmodel
 

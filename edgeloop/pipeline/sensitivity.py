@@ -120,5 +120,5 @@ class Sensitivity(Step):
         _io.write_text(ctx.path(PLOT_FILE), svg_plot(curves, baseline))
         ctx.record(baseline_accuracy=baseline, curves={k: {str(s): a for s, a in v.items()} for k, v in curves.items()},
                    chosen=chosen, budget=o.budget, plot=PLOT_FILE)
-        ctx.state["sensitivity"] = chosen
+        ctx.state.sensitivity = chosen
         return model

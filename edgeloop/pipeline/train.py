@@ -38,4 +38,5 @@ class Train(Step):
         o = self.options
         compile_classifier(model, o.learning_rate)
         ctx.record(**fit(model, ctx, o.epochs, o.batch_size, "train"))
+        ctx.state.trained_epochs = (ctx.state.trained_epochs or 0) + o.epochs  # a search's baseline trains as long
         return model

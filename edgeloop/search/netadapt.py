@@ -179,17 +179,19 @@ def points(drop: float) -> str:
     return f"{drop:.2f} points lost" if drop >= 0 else f"{-drop:.2f} points gained"
 
 
-def original_phase(s: Session, model) -> None:
-    """Train the starting model when asked, then score and measure it converted."""
+def original_phase(s: Session, model, trained_before: int = 0) -> None:
+    """Score and measure the starting model converted.
+
+    The model comes trained (a recipe's ``train`` step trains a zoo model);
+    ``trained_before`` is the epochs it was trained for, which a width baseline trained
+    from scratch trains too.
+    """
     from edgeloop.models import save_model
     from edgeloop.models.macs import model_macs
 
     state = s.state
     if "original" in state:
         return
-    epochs = s.options.train_epochs if s.options.train_epochs is not None else (30 if s.is_zoo else 0)
-    if epochs:
-        s.train(model, epochs)
     save_model(model, s.path("original.keras"))
     job = to_job(model, "original", s.data_spec, 0, s.options.batch_size, s.options.learning_rate, 0,
                  s.options.calibration_samples)
@@ -199,7 +201,7 @@ def original_phase(s: Session, model) -> None:
     state["original"] = {
         "model_file": "original.keras",
         "tflite": "original.tflite",
-        "trained_epochs": epochs,
+        "trained_epochs": trained_before,
         "int8_accuracy": outcome.int8_accuracy,
         "keras_accuracy": outcome.keras_accuracy,
         "latency_ms": latency,

@@ -1,34 +1,79 @@
-"""Start or resume a search: set up the session, run its phases, write the report.
+"""Start or resume a search: a run of the recipe ``train → netadapt → width_baseline``.
 
-Phases, each recorded in ``search.json`` when finished: the original model (trained if it
-comes from the zoo, scored and measured converted), NetAdapt's iterations, the long-term
-fine-tune of the chosen model, the width-multiplier baseline, the report.
+``edgeloop search`` is a recipe run by the one pipeline runner (:mod:`edgeloop.pipeline.runner`):
+the same run folder, ``state.json``, ``--resume`` and report as any recipe. The search's own
+files (``search.json``, its report with the Pareto table, ``pareto.png``, the models it kept)
+are in the run folder's ``netadapt/``. The phases of NetAdapt itself, each recorded in
+``search.json`` when finished: the original model (scored and measured converted),
+NetAdapt's iterations, the long-term fine-tune of the chosen model.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 from edgeloop.errors import EdgeloopError
-from edgeloop.models.loading import parse_zoo_spec
-from edgeloop.pipeline.options import parse_options
 from edgeloop.search import netadapt
-from edgeloop.search.baseline import run_baseline
-from edgeloop.search.candidates import DataSpec
-from edgeloop.search.latency import LookupLatency, MeasuredLatency, Meter, PredictedLatency
 from edgeloop.search.options import SearchOptions
-from edgeloop.search.report import write_report
 from edgeloop.search.session import STATE_FILE, Session
 from edgeloop.ui import Ui
+
+FOLDER = "netadapt"
+
+
+@dataclass
+class SearchRun:
+    """A finished (or stopped) search: where it is and what ``search.json`` holds.
+
+    Attributes:
+        folder: the search's folder (``<run folder>/netadapt``).
+        state: ``search.json``'s content.
+        run: the pipeline run (:class:`edgeloop.pipeline.runner.RunResult`).
+    """
+
+    folder: Path
+    state: dict
+    run: object = None
+
+    def path(self, name: str) -> Path:
+        """A path in the search folder."""
+        return self.folder / name
+
+
+def search_recipe(model: str, data: str, options: SearchOptions, device: str = "local", executor: str = "sequential",
+                  token_file: str | None = None, store: str | None = None, fresh: bool = False,
+                  preprocess: str | dict | None = None) -> dict:
+    """The recipe ``edgeloop search`` runs, as plain data: train (a zoo model: 30 epochs unless
+    ``train_epochs`` says otherwise), ``netadapt``, ``width_baseline``."""
+    from edgeloop.models.loading import parse_zoo_spec
+    from edgeloop.preprocess import Preprocess
+
+    zoo = model.startswith("zoo:")
+    epochs = options.train_epochs if options.train_epochs is not None else (30 if zoo else 0)
+    steps: list[dict] = []
+    if epochs:
+        steps.append({"train": {"epochs": epochs, "batch_size": options.batch_size, "learning_rate": 1e-3}})
+    steps.append({"netadapt": {**options.netadapt(), "device": device, "executor": executor, "fresh": fresh,
+                               "token_file": str(Path(token_file).resolve()) if token_file else None,
+                               "store": str(Path(store).resolve()) if store else None}})
+    if options.baseline_widths:
+        steps.append({"width_baseline": {"widths": list(options.baseline_widths)}})
+    return {
+        "name": f"search-{parse_zoo_spec(model)[0] if zoo else Path(model).stem}",
+        "model": model,
+        "data": str(data),
+        "seed": options.seed,
+        "preprocess": Preprocess.parse(preprocess, "--preprocess").to_dict() if preprocess else None,
+        "measure_steps": False,  # the search measures every model it keeps itself
+        "steps": steps,
+    }
 
 
 def search(model: str, data: str, options: SearchOptions, device: str = "local", out: str | Path = "runs",
            executor: str = "sequential", ui: Ui | None = None, token_file: str | None = None,
            store: str | None = None, fresh: bool = False, preprocess: str | dict | None = None,
-           force: bool = False) -> Session:
+           force: bool = False) -> SearchRun:
     """Search for the most accurate narrowing of ``model`` that meets the latency budget.
 
     Args:
@@ -36,7 +81,7 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
         data: ``digits``, a ``.npz`` or an image folder.
         options: the search's options.
         device: where latency is measured (``local``).
-        out: the folder new search folders go into.
+        out: the folder new run folders go into.
         executor: ``sequential``, ``ray`` or ``ray://HOST:PORT``.
         ui: progress and messages.
         token_file: the agent's token (``http://`` devices); its path is kept, never the token.
@@ -44,99 +89,54 @@ def search(model: str, data: str, options: SearchOptions, device: str = "local",
         fresh: measure again what the store already holds.
         preprocess: how raw pixels become the model's input (see :mod:`edgeloop.preprocess`).
         force: go on when a model file fails the sanity check on the data (a zoo model
-            starts untrained and is not checked).
+            is trained first, then checked).
 
     Returns:
-        The finished session (``session.state`` is what ``search.json`` holds).
+        The search (``state`` is what ``netadapt/search.json`` holds).
     """
-    from edgeloop.pipeline.runner import new_run_dir
+    from edgeloop.pipeline.runner import run
+    from edgeloop.recipe import from_dict
 
-    ui = ui or Ui(quiet=True)
-    from edgeloop.preprocess import Preprocess
-
-    spec = DataSpec(str(data), options.seed,
-                    preprocess=Preprocess.parse(preprocess, "--preprocess").to_dict() if preprocess else None)
-    dataset = spec.load()
-    keras_model = _load_model(model, dataset, options.seed)
-    if not model.startswith("zoo:"):
-        _sanity(keras_model, dataset, force, ui)
-    name = parse_zoo_spec(model)[0] if model.startswith("zoo:") else Path(model).stem
-    state = {
-        "edgeloop_search": 1,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "status": "running",
-        "model": model,
-        "data": asdict(spec),
-        "split": dataset.split_info(),
-        "device": device,
-        "token_file": str(Path(token_file).resolve()) if token_file else None,
-        "store": str(Path(store).resolve()) if store else None,
-        "fresh": fresh,
-        "executor": executor,
-        "options": asdict(options),
-        "iterations": [],
-        "measurements": {},
-    }
-    # Device, store and executor first: a bad one is refused before any folder is made.
-    session = _session(Path(), state, options, dataset, spec, ui)
-    session.folder = new_run_dir(Path(out), f"search-{name}")
-    return _phases(session, keras_model)
+    recipe = from_dict(search_recipe(model, data, options, device, executor, token_file, store, fresh, preprocess),
+                       source="search")
+    result = run(recipe, out=out, ui=ui, force=force)
+    return _finished(result.run_dir, result)
 
 
-def resume(folder: str | Path, ui: Ui | None = None) -> Session:
-    """Continue a search from its last finished phase or iteration, with its own settings."""
+def resume(folder: str | Path, ui: Ui | None = None) -> SearchRun:
+    """Continue a search (its run folder, or the run's ``netadapt/``) after its last finished
+    step or iteration, with its own settings."""
+    from edgeloop.pipeline.run_folder import STATE_FILE as RUN_STATE
+    from edgeloop.pipeline.runner import resume as resume_run
+
     folder = Path(folder)
-    path = folder / STATE_FILE
-    if not path.is_file():
-        raise EdgeloopError(f"not a search folder (no {STATE_FILE}): {folder}")
-    try:
-        state = json.loads(path.read_text())
-        options = parse_options(SearchOptions, state["options"], f"{path}: options")
-        spec = DataSpec(state["data"]["source"], state["data"]["seed"], state["data"]["val_fraction"],
-                        tuple(state["data"]["image_size"]) if state["data"].get("image_size") else None,
-                        state["data"].get("preprocess"))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise EdgeloopError(f"{path} is damaged: {exc}") from None
-    dataset = spec.load()
-    info = dataset.split_info()
-    if {k: info.get(k) for k in state["split"]} != state["split"]:  # searches recorded before a key was added
-        raise EdgeloopError(f"the data {spec.source} is not what search {folder} was started with")
-    session = _session(folder, state, options, dataset, spec, ui or Ui(quiet=True))
-    session.meter.records.update(state.get("measurements", {}))
-    state["status"] = "running"
-    state.pop("error", None)
-    model = None if "original" in state else _load_model(state["model"], dataset, options.seed)
-    return _phases(session, model)
+    run_dir = folder.parent if folder.name == FOLDER and not (folder / RUN_STATE).is_file() else folder
+    if not (run_dir / RUN_STATE).is_file() or not (run_dir / FOLDER).is_dir():
+        raise EdgeloopError(f"not a search folder (no {RUN_STATE} and {FOLDER}/{STATE_FILE}): {folder}")
+    return _finished(run_dir, resume_run(run_dir, ui=ui))
 
 
-def _session(folder: Path, state: dict, options: SearchOptions, dataset, spec: DataSpec, ui: Ui) -> Session:
-    from edgeloop.device.agent import read_token
-    from edgeloop.search.executors import make_executor
+def _finished(run_dir: Path, result) -> SearchRun:
+    from edgeloop.pipeline.run_folder import read_json
 
-    token = read_token(state["token_file"]) if state.get("token_file") else None
-    meter = Meter(state["device"], threads=options.threads, warmup=options.warmup, runs=options.runs, token=token,
-                  store=state.get("store"), fresh=state.get("fresh", False))
-    state["device_info"] = meter.info
-    source = {"measure": lambda: MeasuredLatency(meter, dataset),
-              "lut": lambda: LookupLatency(meter, dataset, (state.get("latency_source") or {}).get("table")),
-              "predictor": lambda: PredictedLatency(meter, dataset, seed=options.seed)}[options.latency]()
-    mode = options.edgetpu
-    if mode == "auto":  # an Edge TPU device: a proposal that falls off the TPU is no proposal
-        mode = "reject" if meter.has_edgetpu else "off"
-    return Session(folder, state, options, dataset, spec, meter, source, make_executor(state["executor"]), ui, mode)
+    path = run_dir / FOLDER / STATE_FILE
+    return SearchRun(path.parent, read_json(path, "search folder"), result)
 
 
-def _phases(s: Session, model) -> Session:
+def run_phases(s: Session, model, trained_epochs: int = 0) -> None:
+    """NetAdapt's phases from the last one finished: original, iterations, long fine-tune.
+
+    ``search.json`` and the search's report are written whatever happens.
+    """
     from edgeloop.models import load_model
+    from edgeloop.search.report import write_report
 
     try:
-        netadapt.original_phase(s, model)
+        netadapt.original_phase(s, model, trained_epochs)
         s.source.prepare(load_model(s.path(s.state["original"]["model_file"])))
         s.state["latency_source"] = s.source.describe()
         netadapt.run_iterations(s)
         netadapt.finish(s)
-        if s.options.baseline_widths:
-            run_baseline(s)
         s.state["status"] = "finished"
     except BaseException as exc:
         s.state["status"] = "failed"
@@ -147,28 +147,3 @@ def _phases(s: Session, model) -> Session:
         s.save()
         if "original" in s.state:
             write_report(s)
-    return s
-
-
-def _sanity(model, dataset, force: bool, ui: Ui) -> None:
-    """The float model on the data before any narrowing (see :mod:`edgeloop.pipeline.sanity`)."""
-    from edgeloop.pipeline.sanity import SanityError, check_baseline
-
-    result = check_baseline(model, dataset)
-    if result["verdict"] != "ok":
-        if not force:
-            raise SanityError(result["message"])
-        ui.warn(f"{result['message']} (--force: going on)")
-
-
-def _load_model(spec: str, dataset, seed: int):
-    from edgeloop._tf import keras
-    from edgeloop.data import check_compatible
-    from edgeloop.models import load_model
-
-    if not dataset.labeled:
-        raise EdgeloopError(f"the search scores proposals by accuracy: data {dataset.source} has no labels")
-    keras.utils.set_random_seed(seed)
-    model = load_model(spec, input_shape=dataset.sample_shape, classes=dataset.classes)
-    check_compatible(dataset, model.input_shape, model.output_shape[-1])
-    return model

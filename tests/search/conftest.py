@@ -33,12 +33,15 @@ def search_cnn():
 
 @pytest.fixture(scope="session", autouse=True)
 def clocked_search():
-    """Searches measure with the clock's meter (the latency store and everything else real)."""
-    import edgeloop.search.run as run
+    """Searches on this machine measure with the clock's meter (the latency store and everything
+    else real); a search on an agent measures on the agent."""
+    import edgeloop.search.session as session
     from clock import ClockMeter
 
+    real = session.Meter
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run, "Meter", ClockMeter)
+        patch.setattr(session, "Meter", lambda device="local", *a, **k: (ClockMeter if device == "local" else real)(
+            device, *a, **k))
         yield
 
 

@@ -68,7 +68,7 @@ def test_an_interrupted_search_resumes_with_the_same_choices(reference_search, s
     deadline = time.monotonic() + 300
     state_file = None
     while time.monotonic() < deadline and proc.poll() is None:
-        found = list(tmp_path.glob("search-*/search.json"))
+        found = list(tmp_path.glob("search-*/netadapt/search.json"))
         if found and json.loads(found[0].read_text()).get("iterations"):
             state_file = found[0]
             break

@@ -12,7 +12,7 @@ its metadata (:mod:`edgeloop.converters.metadata`).
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from edgeloop import _io
@@ -66,6 +66,9 @@ class ConvertOptions:
         bias_correction: correct biases for the rounding of the weights first.
         adaround: learn each weight's rounding (AdaRound) on calibration samples first.
         adaround_iterations: optimisation steps per layer for ``adaround``.
+        precisions: ``mode: int8``: ops kept off int8, by Keras layer name or glob pattern,
+            ``{layer: int16 | float}`` (int16 activations, or float); through the LiteRT
+            quantizer, with float32 input / output (an op at the edge may stay float).
     """
 
     mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
@@ -86,8 +89,16 @@ class ConvertOptions:
     bias_correction: bool = False
     adaround: bool = False
     adaround_iterations: int = 300
+    precisions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.precisions:
+            bad = {k: v for k, v in self.precisions.items() if v not in ("int8", "int16", "float")}
+            if bad:
+                raise ValueError(f"precisions must be int8, int16 or float per layer, got {bad}")
+            if self.mode != "int8" or self.io_type not in (None, "float32"):
+                raise ValueError("precisions (ops off int8) need mode int8 with io_type float32")
+            self.io_type = "float32"
         if self.calibration_samples < 1:
             raise ValueError(f"calibration_samples must be at least 1, got {self.calibration_samples}")
         if self.keep_float < 0:

@@ -101,7 +101,9 @@ def autocompress(folder: Path, model, data, base: dict, options: AutocompressOpt
     def job(number: int, params: dict) -> TrialJob:
         recipe = trial_recipe(base, f"trial-{number:03d}", space.steps(params, options.epochs, options.batch_size),
                               space.precisions(params), options.calibration_samples, options.max_drop)
-        return TrialJob(number, params, recipe, str(folder / "trials"))
+        pruning = ({"storage": studies.storage_url(folder), "study": studies.STUDY_NAME}
+                   if options.objective == "mnas" and options.pruner == "median" else None)
+        return TrialJob(number, params, recipe, str(folder / "trials"), pruning)
 
     def measure(outcome) -> dict:
         return _figures(outcome, meter, goal, folder)
@@ -221,7 +223,7 @@ def _winner(folder: Path, base: dict, space: Space, options, aim: Aim, goal: Goa
                                                                      options.batch_size),
                           space.precisions(trial["params"]), options.calibration_samples, options.max_drop, benchmark)
     header = (f"# Written by edgeloop autocompress: trial {trial['number']}'s policy with {options.final_epochs} "
-              "fine-tune epochs per technique.\n# Run it again with: edgeloop run " + WINNER_RECIPE + "\n")
+              "fine-tune epochs per technique.\n# Run it again with: edgeloop optimize " + WINNER_RECIPE + "\n")
     _io.write_text(folder / WINNER_RECIPE, header + yaml.safe_dump(recipe, sort_keys=False))
     outcome = run_trial(TrialJob(trial["number"], trial["params"], recipe, str(folder / "winner")))
     if not outcome.ok:

@@ -32,8 +32,10 @@ def open_study(folder, goal: Goal, sampler: str, seed: int):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from edgeloop.autocompress.pruning import make_pruner
+
     return optuna.create_study(study_name=STUDY_NAME, storage=storage_url(folder), directions=goal.directions,
-                               sampler=make_sampler(sampler, seed), load_if_exists=True)
+                               sampler=make_sampler(sampler, seed), pruner=make_pruner(), load_if_exists=True)
 
 
 def make_sampler(kind: str, seed: int):
@@ -122,6 +124,11 @@ def _tell(study, outcome: TrialOutcome, measure, goal: Goal, options, ui) -> Non
     from optuna.trial import TrialState
 
     trial_id = _trial_id(study, outcome.number)
+    if outcome.pruned:
+        study._storage.set_trial_user_attr(trial_id, "error", outcome.error)
+        study.tell(outcome.number, state=TrialState.PRUNED)
+        ui.info(f"trial {outcome.number}: {outcome.error}")
+        return
     if not outcome.ok:
         study._storage.set_trial_user_attr(trial_id, "error", outcome.error)
         study.tell(outcome.number, state=TrialState.FAIL)

@@ -24,12 +24,15 @@ class TrialJob:
         params: the policy (Optuna parameters).
         recipe: the recipe to run (plain data, as :func:`edgeloop.recipe.from_dict` takes it).
         out: the folder its run folder goes into.
+        pruning: ``{"storage": url, "study": name}`` to let Optuna's pruner stop the trial
+            between techniques (:mod:`edgeloop.autocompress.pruning`); ``None``: run it whole.
     """
 
     number: int
     params: dict
     recipe: dict
     out: str
+    pruning: dict | None = None
 
 
 @dataclass
@@ -39,6 +42,7 @@ class TrialOutcome:
     Attributes:
         number: the trial's number.
         ok: the recipe ran to its end.
+        pruned: the pruner stopped it between techniques.
         error: the one-line reason it did not.
         run_dir: its run folder.
         int8_accuracy: the converted model's accuracy on the held-out split.
@@ -53,6 +57,7 @@ class TrialOutcome:
     number: int
     ok: bool
     error: str | None = None
+    pruned: bool = False
     run_dir: str | None = None
     int8_accuracy: float | None = None
     float_accuracy: float | None = None
@@ -88,9 +93,18 @@ def run_trial(job: TrialJob) -> TrialOutcome:
 
     started = time.perf_counter()
     Path(job.out).mkdir(parents=True, exist_ok=True)
+    ui = None
+    if job.pruning:
+        from edgeloop.autocompress.pruning import PruningUi
+
+        ui = PruningUi(job.pruning["storage"], job.pruning["study"], job.number, job.out)
     try:
-        result = runner.run(from_dict(job.recipe, source=f"trial {job.number}"), out=job.out)
-    except (EdgeloopError, ValueError, RuntimeError) as exc:  # a policy the model cannot take
+        result = runner.run(from_dict(job.recipe, source=f"trial {job.number}"), out=job.out, ui=ui)
+    except Exception as exc:  # noqa: BLE001 - a pruned trial, or a policy the model cannot take
+        if type(exc).__name__ == "TrialPruned":
+            return TrialOutcome(job.number, False, error=str(exc), pruned=True, seconds=time.perf_counter() - started)
+        if not isinstance(exc, (EdgeloopError, ValueError, RuntimeError)):
+            raise
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         return TrialOutcome(job.number, False, error=line, seconds=time.perf_counter() - started)
     return read_outcome(job.number, result.run_dir, time.perf_counter() - started)

@@ -18,7 +18,7 @@ from benchmarks import _common
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
 SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "preprocessing",
-            "anywhere", "fidelity", "compat", "reliability")
+            "anywhere", "fidelity", "compat", "reliability", "autocompress")
 
 
 def _progress(message: str) -> None:
@@ -40,8 +40,8 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import (agent_load, agent_overhead, anywhere, baselines, compat, digits, fidelity, pipeline_cost,
-                            preprocessing, reliability, search, zoo)
+    from benchmarks import (agent_load, agent_overhead, anywhere, autocompress, baselines, compat, digits, fidelity,
+                            pipeline_cost, preprocessing, reliability, search, zoo)
 
     f = results["figures"]
     m = results["machine"]
@@ -91,6 +91,11 @@ def render(results: dict, folder: Path) -> str:
     if "reliability" in f:
         out += ["## 13. Reliability: malformed files, and kills at every crash point", "",
                 reliability.render(f["reliability"]), ""]
+    if "autocompress" in f:
+        out += ["## 14. Automatic compression against NetAdapt and the hand recipes", "",
+                autocompress.render(f["autocompress"]), ""]
+        out += [f"![autocompress: accuracy vs {name.split('_')[1][:-4]}]({name})"
+                for name in autocompress.plot(f["autocompress"], folder)] + [""]
     return "\n".join(out)
 
 

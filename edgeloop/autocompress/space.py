@@ -39,6 +39,8 @@ class Space:
         clusterable: layers ``clusters`` may cluster.
         quantizable: layers ``precision`` may keep off int8.
         factorizable: layers ``factorize`` may split (Dense, Conv2D; not the last).
+        output_layer: the model's last layer: int8 or float only (the LiteRT quantizer
+            leaves an int16 output op's tensor int16, no float output).
     """
 
     dimensions: tuple[str, ...]
@@ -47,6 +49,7 @@ class Space:
     clusterable: tuple[str, ...]
     quantizable: tuple[str, ...]
     factorizable: tuple[str, ...]
+    output_layer: str = ""
 
     @classmethod
     def of(cls, model, dimensions) -> "Space":
@@ -63,7 +66,9 @@ class Space:
             quantizable=tuple(layer.name for layer in model.layers
                               if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense")),
             factorizable=tuple(layer.name for layer in model.layers
-                               if type(layer).__name__ in ("Conv2D", "Dense") and layer.name != last),
+                               if type(layer).__name__ in ("Conv2D", "Dense") and layer.name != last
+                               and layer.get_config().get("groups", 1) == 1),
+            output_layer=last,
         )
 
     def distributions(self) -> dict:
@@ -80,7 +85,8 @@ class Space:
         if "clusters" in on:
             out.update({f"clusters.{n}": C(CLUSTERS) for n in self.clusterable})
         if "precision" in on:
-            out.update({f"precision.{n}": C(PRECISIONS) for n in self.quantizable})
+            out.update({f"precision.{n}": C(PRECISIONS if n != self.output_layer else ("int8", "float"))
+                        for n in self.quantizable})
         if "distill" in on:
             out.update({"distill": C((False, True)), "distill.temperature": C(TEMPERATURES), "distill.alpha": C(ALPHAS)})
         if "factorize" in on and self.factorizable:

@@ -77,7 +77,7 @@ def optimize(recipe_file, recipe_opt, model, data, preprocess, max_drop, force, 
         _emit_json(result.report)
     else:
         _print_summary(result.report, ui)
-    if result.report.get("failed_gates"):
+    if result.report.get("failed_gates") or result.report.get("status") == "target_missed":
         sys.exit(1)
 
 
@@ -102,6 +102,7 @@ def _print_summary(report: dict, ui) -> None:
         lines.append("median latency: " + ", ".join(f"{k} {v:.3f} ms" for k, v in s["latency_median_ms"].items()))
     lines.append(f"checks: {s['checks']['passed']} passed, {len(s['checks']['failed'])} failed")
     lines += [f"gate failed (step {g['step']}, {g['gate']}): {g['detail']}" for g in report.get("failed_gates") or []]
+    lines += [f"target {'met' if c['passed'] else 'MISSED'}: {c['detail']}" for c in (report.get("target") or {}).get("checks", [])]
     for line in lines:
         click.echo(line)
 

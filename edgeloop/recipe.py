@@ -24,15 +24,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from edgeloop.errors import EdgeloopError
 
+if TYPE_CHECKING:
+    from edgeloop.pipeline.target import Target
+
 PRESET_PREFIX = "edgeloop:"
 TOP_LEVEL_KEYS = ("name", "model", "data", "seed", "val_fraction", "image_size", "preprocess", "fold_preprocessing",
-                  "expected_accuracy", "measure_steps", "custom_objects", "output", "steps")
+                  "expected_accuracy", "measure_steps", "custom_objects", "output", "target", "steps")
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Recipe:
             folded in as their first layer).
         expected_accuracy: the validation accuracy the model's own training recorded; the
             float model far below it stops the run before compression.
+        target: what the finished model must be (device, latency, size, Edge TPU; see
+            :mod:`edgeloop.pipeline.target`); every step sees it, the run checks it last.
     """
 
     name: str
@@ -77,6 +82,7 @@ class Recipe:
     preprocess: dict | None = None
     fold_preprocessing: bool = False
     expected_accuracy: float | None = None
+    target: Target | None = None
 
     def to_dict(self) -> dict:
         """Plain data that :func:`from_dict` turns back into this recipe."""
@@ -94,6 +100,7 @@ class Recipe:
             # Only when given: recipes (and run folders) without them read as they always did.
             **({"custom_objects": self.custom_objects} if self.custom_objects else {}),
             **({"output": self.output} if self.output else {}),
+            **({"target": self.target.to_dict()} if self.target else {}),
             "steps": [{s.name: s.describe()["options"]} for s in self.steps],
         }
 
@@ -209,7 +216,9 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         if raw.get(key) is not None and (not isinstance(raw[key], str) or not raw[key]):
             raise EdgeloopError(f"{source}: {key} must be a {'file name' if key == 'custom_objects' else 'name'}, "
                                 f"got {raw[key]!r}")
+    target = _target(raw.get("target"), steps, source)
     return Recipe(
+        target=target,
         custom_objects=raw.get("custom_objects"),
         output=raw.get("output"),
         measure_steps=measure_steps,
@@ -225,6 +234,23 @@ def from_dict(raw: Any, source: str = "<recipe>") -> Recipe:
         fold_preprocessing=fold,
         expected_accuracy=None if expected is None else float(expected),
     )
+
+
+def _target(raw: Any, steps: list, source: str) -> Target | None:
+    """The recipe's target, refused up front when no step could measure what it asks."""
+    from edgeloop.pipeline.target import Target
+
+    if raw is None:
+        return None
+    target = Target.from_dict(raw, f"{source}: target")
+    names = [s.name for s in steps]
+    if target.wants_latency and "benchmark" not in names:
+        raise EdgeloopError(f"{source}: the target sets a latency, but no benchmark step measures it; "
+                            "add `- benchmark: {}` after convert")
+    if (target.size_kb is not None or target.edgetpu) and "convert" not in names:
+        raise EdgeloopError(f"{source}: the target sets {'size_kb' if target.size_kb is not None else 'edgetpu'}, "
+                            "but no convert step writes a file to check; add `- convert: {mode: int8}`")
+    return target
 
 
 def _plain_folder_name(name: str) -> bool:

@@ -73,6 +73,7 @@ def write_report(run_dir: Path, state: dict) -> dict:
         "failed_gates": state.get("failed_gates", []),
         "sanity": state.get("sanity"),
         "data_notes": state.get("data_notes", []),
+        **({"target": state["target"]} if state.get("target") else {}),
     }
     _io.write_json(run_dir / REPORT_JSON, report)
     _io.write_text(run_dir / REPORT_MD, render_markdown(report))
@@ -124,6 +125,10 @@ def render_markdown(report: dict) -> str:
         out += [f"**Failed at step {report['error']['step']}:** {report['error']['message']}", ""]
     for gate in report.get("failed_gates") or []:
         out += [f"**Gate failed at step {gate['step']} ({gate['gate']}):** {gate['detail']}", ""]
+    if report.get("target"):
+        from edgeloop.report_target import render_target
+
+        out += render_target(report["target"])
     out += render_data(report)
 
     out += ["## Steps", ""]

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from edgeloop.data import Dataset
 from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline.options import options_to_dict, parse_options
+
+if TYPE_CHECKING:
+    from edgeloop.pipeline.target import Target
 
 _STEPS: dict[str, type["Step"]] = {}
 
@@ -180,6 +183,8 @@ class Context:
             for the first.
         fold_preprocessing: converted models take raw 0–255 pixels, the data's
             preprocessing folded in as their first layer (:mod:`edgeloop.models.fold`).
+        target: the recipe's target (device, latency / size budget, Edge TPU), ``None``
+            when it sets none (:mod:`edgeloop.pipeline.target`).
     """
 
     data: Dataset
@@ -191,6 +196,7 @@ class Context:
     result: dict = field(default_factory=dict)
     output: str | None = None
     fold_preprocessing: bool = False
+    target: "Target | None" = None
 
     def record(self, **values: Any) -> None:
         """Add results of the current step to its part of the report."""

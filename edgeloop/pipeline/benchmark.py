@@ -21,7 +21,8 @@ class BenchmarkOptions:
         warmup: untimed runs first.
         runs: timed runs.
         baseline: also time the float32 baseline, right after, on the same device.
-        device: ``local``, ``http://HOST:PORT`` or ``adb:SERIAL``.
+        device: ``local``, ``http://HOST:PORT`` or ``adb:SERIAL`` (default: the recipe
+            target's device, else ``local``).
         delegate: ``None`` (the runtime's default), ``xnnpack``, ``none``, ``edgetpu``, ``gpu``,
             ``nnapi`` or ``hexagon``.
         op_profiling: also measure each op's latency.
@@ -33,7 +34,7 @@ class BenchmarkOptions:
     warmup: int = 10
     runs: int = 100
     baseline: bool = True
-    device: str = "local"
+    device: str | None = None
     delegate: str | None = None
     op_profiling: bool = False
     token_file: str | None = None
@@ -62,10 +63,11 @@ class Benchmark(Step):
         if not tflite:
             raise EdgeloopError("benchmark needs a converted model: put a convert step before it")
         o = self.options
+        where = o.device or (ctx.target.device if ctx.target else None) or "local"
         options = DeviceOptions(threads=o.threads, warmup=o.warmup, runs=o.runs, delegate=o.delegate,
-                                op_profiling=o.op_profiling, time_limit_s=1e6 if o.device == "local" else 600.0)
+                                op_profiling=o.op_profiling, time_limit_s=1e6 if where == "local" else 600.0)
         token = read_token(o.token_file) if o.token_file else None
-        device = open_device(o.device, token=token, benchmark_model=o.benchmark_model)
+        device = open_device(where, token=token, benchmark_model=o.benchmark_model)
         if device.kind == "agent":
             ctx.state["device_info"] = device.info()  # a later compile step takes -m from its Edge TPU runtime
         files = {"model": tflite["file"]}

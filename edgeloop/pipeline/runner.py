@@ -172,7 +172,7 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, fo
         state["warnings"].append(message)
 
     ctx = Context(data=data, run_dir=run_dir, seed=recipe.seed, state=state["state"], progress=ui.progress, warn=warn,
-                  output=recipe.output, fold_preprocessing=recipe.fold_preprocessing)
+                  output=recipe.output, fold_preprocessing=recipe.fold_preprocessing, target=recipe.target)
     first = len(state["finished"])
     try:
         for index, step in enumerate(recipe.steps[first:], first + 1):
@@ -209,6 +209,12 @@ def _execute(recipe: Recipe, state: dict, run_dir: Path, data, model, ui: Ui, fo
             _io.write_json(run_dir / STATE_FILE, state)
         state["failed_gates"] = failed_gates(state)
         state["status"] = "gate_failed" if state["failed_gates"] else "finished"
+        if recipe.target is not None:
+            from edgeloop.pipeline.target import check_target
+
+            state["target"] = {"target": recipe.target.to_dict(), **check_target(recipe.target, state, run_dir)}
+            if not state["target"]["met"] and state["status"] == "finished":
+                state["status"] = "target_missed"
     except BaseException as exc:
         state["status"] = "failed"
         state["error"] = {"step": len(state["finished"]) + 1, "message": str(exc) or type(exc).__name__, "partial": ctx.result}

@@ -87,10 +87,12 @@ def _netadapt(folder: Path, base: dict, options, meter, goal) -> dict:
     from edgeloop.search import SearchOptions, search
 
     budget = f"{goal.latency_ms:.6f}ms" if goal.latency_ms else "0.5x"
+    # The trials' fine-tune epochs, and larger NetAdapt steps than the command's defaults (a
+    # quarter of the original latency per iteration), so the comparison costs about a search's share.
     search_options = parse_options(SearchOptions, {
         "budget": budget, "short_epochs": max(1, options.epochs), "long_epochs": max(1, options.final_epochs),
-        "seed": options.seed, "runs": options.runs, "baseline_widths": [], "calibration_samples": options.calibration_samples,
-        "accuracy_drop": options.max_drop}, "netadapt")
+        "seed": options.seed, "runs": options.runs, "initial_reduction": 0.25, "decay": 1.0, "baseline_widths": [],
+        "calibration_samples": options.calibration_samples, "accuracy_drop": options.max_drop}, "netadapt")
     session = search(base["model"], base["data"], search_options, device=meter.spec, out=folder / "netadapt",
                      store=options.store, token_file=options.token_file, preprocess=base.get("preprocess"), force=True)
     state = session.state

@@ -58,8 +58,9 @@ class AutocompressOptions:
         executor: ``sequential``, ``ray`` (local) or ``ray://HOST:PORT``.
         seed: seeds the sampler, the fine-tunes and the data split.
         device: where latency is measured when the recipe has no ``target``.
-        latency: latency budget when the recipe has no ``target`` (``0.5x`` or ``2.5ms``).
-        size_kb: size budget (kB of the ``.tflite``) when the recipe has no ``target``.
+        latency: latency budget when the recipe has no ``target``: ``2.5ms``, or ``0.5x`` the
+            float baseline's latency on the device (as the recipe's ``target`` means it).
+        size_kb: size budget (KiB of the ``.tflite``) when the recipe has no ``target``.
         runs: timed runs per measurement.
         calibration_samples: training samples for int8 calibration.
         batch_size: samples per optimizer step in fine-tunes.

@@ -27,20 +27,38 @@ WINNER_RECIPE = "winner.yaml"
 
 @dataclass(frozen=True)
 class Aim:
-    """The target as the search reads it: the recipe's ``target``, or the step's own keys."""
+    """The target as the search reads it: the recipe's ``target``, or the step's own keys.
+
+    ``latency_ratio`` is a share of the float baseline's latency (the starting model as
+    float32, on the same device), as the recipe's target means it.
+    """
 
     device: str = "local"
     latency_ms: float | None = None
     latency_ratio: float | None = None
     size_kb: float | None = None
     edgetpu: bool = False
+    from_target: bool = False
+
+    def to_target(self) -> dict:
+        """The recipe ``target`` the winner's recipe carries (checked when it is run)."""
+        out: dict = {"device": self.device}
+        if self.latency_ms is not None:
+            out["latency_ms"] = self.latency_ms
+        if self.latency_ratio is not None:
+            out["latency"] = f"{self.latency_ratio:g}x"
+        if self.size_kb is not None:
+            out["size_kb"] = self.size_kb
+        if self.edgetpu:
+            out["edgetpu"] = True
+        return out
 
     @classmethod
     def of(cls, target, options: AutocompressOptions) -> "Aim":
         """From a recipe's :class:`edgeloop.pipeline.target.Target` (``None``: the options)."""
         if target is not None:
             return cls(target.device or options.device, target.latency_ms, target.latency_ratio, target.size_kb,
-                       bool(target.edgetpu))
+                       bool(target.edgetpu), True)
         ms = ratio = None
         if options.latency:
             from edgeloop.search.objective import parse_budget
@@ -88,7 +106,7 @@ def autocompress(folder: Path, model, data, base: dict, options: AutocompressOpt
         state["start"] = _start(model, data, meter)
         _io.write_json(path, state)
     goal = Goal(options.objective, options.max_drop,
-                aim.latency_ms or (aim.latency_ratio * state["start"]["latency_ms"] if aim.latency_ratio else None),
+                aim.latency_ms or (aim.latency_ratio * state["start"]["float_latency_ms"] if aim.latency_ratio else None),
                 aim.size_kb, aim.edgetpu, options.mnas_w, state["start"]["latency_ms"])
     state["goal"] = asdict(goal)
     space = Space.of(model, options.dimensions)
@@ -152,7 +170,8 @@ def _start(model, data, meter) -> dict:
     pred = TFLiteModel(blob).predict(data.x_val)
     return {"float_accuracy": keras_accuracy(model, data.x_val, data.y_val),
             "int8_accuracy": float(np.mean(np.argmax(pred, -1) == data.y_val)),
-            "latency_ms": meter.median_ms(blob), "params": int(model.count_params())}
+            "latency_ms": meter.median_ms(blob), "float_latency_ms": meter.median_ms(convert(model, "float32")),
+            "params": int(model.count_params())}
 
 
 def _sensitivity(model, data, budget: float) -> dict[str, float]:
@@ -216,12 +235,17 @@ def _winner(folder: Path, base: dict, space: Space, options, aim: Aim, goal: Goa
 
     from edgeloop.autocompress.trial import run_trial
 
-    benchmark = {"device": aim.device, "runs": options.runs, "baseline": False}
+    # The float baseline is timed too when the target is a share of its latency.
+    benchmark = {"device": aim.device, "runs": options.runs, "baseline": aim.latency_ratio is not None}
     if options.token_file:
         benchmark["token_file"] = options.token_file
     recipe = trial_recipe(base, "autocompress-winner", space.steps(trial["params"], options.final_epochs,
                                                                      options.batch_size),
                           space.precisions(trial["params"]), options.calibration_samples, options.max_drop, benchmark)
+    if aim.latency_ratio is not None:
+        next(s for s in recipe["steps"] if "convert" in s)["convert"]["baseline"] = True
+    if aim.from_target:
+        recipe["target"] = aim.to_target()
     header = (f"# Written by edgeloop autocompress: trial {trial['number']}'s policy with {options.final_epochs} "
               "fine-tune epochs per technique.\n# Run it again with: edgeloop optimize " + WINNER_RECIPE + "\n")
     _io.write_text(folder / WINNER_RECIPE, header + yaml.safe_dump(recipe, sort_keys=False))

@@ -103,9 +103,10 @@ def run_trial(job: TrialJob) -> TrialOutcome:
     except Exception as exc:  # noqa: BLE001 - a pruned trial, or a policy the model cannot take
         if type(exc).__name__ == "TrialPruned":
             return TrialOutcome(job.number, False, error=str(exc), pruned=True, seconds=time.perf_counter() - started)
-        if not isinstance(exc, (EdgeloopError, ValueError, RuntimeError)):
-            raise
-        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        # A policy tfmot or TensorFlow refuses (more clusters than a kernel has values …) is a
+        # failed trial the report names, not the end of the search.
+        line = (str(exc).strip().splitlines() or [""])[0][:300]
+        line = line if isinstance(exc, EdgeloopError) else f"{type(exc).__name__}: {line}"
         return TrialOutcome(job.number, False, error=line, seconds=time.perf_counter() - started)
     return read_outcome(job.number, result.run_dir, time.perf_counter() - started)
 

@@ -110,11 +110,19 @@ def test_ray_gives_the_same_trials_as_sequential(reference, ac_model, ac_agent, 
     assert trials(only_run(out)) == trials(reference[1])
 
 
-def test_no_trial_meeting_the_target_exits_1(ac_model, ac_agent, ac_store, tmp_path):
-    out = tmp_path / "missed"
-    args = cli_args(ac_model, ac_agent, ac_store, out, trials=1, seeds=0, latency="0.01x", parallel=1)
-    assert run_cli(args) == 1
-    folder = only_run(out) / "autocompress"
+def test_a_recipe_target_no_trial_meets_exits_1(ac_model, ac_agent, ac_store, tmp_path):
+    import yaml
+
+    recipe = {"name": "missed", "model": str(ac_model), "data": "digits",
+              "target": {"device": ac_agent.url, "latency": "0.01x"},
+              "steps": [{"autocompress": {"trials": 1, "seeds": 0, "epochs": 1, "runs": 20, "store": ac_store,
+                                          "token_file": str(ac_agent.cache.parent / "token")}}]}
+    path = tmp_path / "missed.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    assert run_cli(["optimize", str(path), "--out", str(tmp_path / "runs"), "-q"]) == 1
+    folder = only_run(tmp_path / "runs") / "autocompress"
     state = json.loads((folder / "report.json").read_text())
+    assert state["aim"]["device"] == ac_agent.url and state["aim"]["from_target"]  # the step read ctx.target
+    assert state["goal"]["latency_ms"] == pytest.approx(0.01 * state["start"]["float_latency_ms"])
     assert state["status"] == "target_missed" and state["chosen"] is None
     assert "latency" in state["why"] and (folder / "report.md").is_file()

@@ -16,7 +16,7 @@ def space(dimensions=("width", "sparsity", "m_by_n", "clusters", "precision", "d
 
 
 def fig(trial, acc, ms, kb, drop=0.0):
-    return {"trial": trial, "int8_accuracy": acc, "latency_ms": ms, "size_kb": kb, "drop_points": drop}
+    return {"trial": trial, "int8_accuracy": acc, "latency_ms": ms, "size_kb": kb, "raw_kb": kb, "drop_points": drop}
 
 
 def test_the_neutral_policy_applies_nothing():

@@ -20,7 +20,7 @@ from benchmarks._common import Progress, table
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "zoo:mobilenet_v1?width=0.5"
-FULL = {"trials": 16, "time_limit": "30m", "epochs": 1, "final_epochs": 4, "sampler": "nsga2", "max_drop": 1.0,
+FULL = {"trials": 14, "time_limit": "20m", "epochs": 1, "final_epochs": 3, "sampler": "nsga2", "max_drop": 1.0,
         "seeds": 3, "runs": 100, "netadapt": True,
         "compare": [str(ROOT / "recipes" / "digits_int8.yaml"), str(ROOT / "recipes" / "digits_everything.yaml")]}
 QUICK = {"trials": 3, "epochs": 1, "final_epochs": 1, "seeds": 1, "runs": 30, "calibration_samples": 30,

@@ -61,11 +61,12 @@ def plot(state: dict, axis: str, path: Path) -> Path:
     ax.scatter([p[axis] for p in trials], [100 * p["int8_accuracy"] for p in trials], s=14, c="0.7", label="trials")
     ax.plot([p[axis] for p in front], [100 * p["int8_accuracy"] for p in front], "o-", c="tab:blue",
             label="autocompress: Pareto front")
-    markers = iter("s^Dvp<>")
+    styles = iter(zip("s^Dvp<>", ("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")))
     for c in state.get("compare", []):
         pts = [p for p in c.get("points", []) if p.get(axis) is not None]
         if pts:
-            ax.plot([p[axis] for p in pts], [100 * p["int8_accuracy"] for p in pts], next(markers, "x") + "--",
+            marker, colour = next(styles, ("x", "black"))
+            ax.plot([p[axis] for p in pts], [100 * p["int8_accuracy"] for p in pts], marker + "--", c=colour, ms=8,
                     label=c["name"])
     winner = state.get("winner")
     if winner:

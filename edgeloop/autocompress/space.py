@@ -37,7 +37,9 @@ class Space:
         groups: ``{group name: width}`` of the groups ``width`` may narrow.
         prunable: layers ``sparsity`` may prune.
         clusterable: layers ``clusters`` may cluster.
-        quantizable: layers ``precision`` may keep off int8.
+        quantizable: layers ``precision`` may keep off int8, as the converted model's
+            convolution and fully connected ops are named (after a fused batch norm or
+            activation, when there is one).
         factorizable: layers ``factorize`` may split (Dense, Conv2D; not the last).
         output_layer: the model's last layer: int8 or float only (the LiteRT quantizer
             leaves an int16 output op's tensor int16, no float output).
@@ -58,17 +60,17 @@ class Space:
         from edgeloop.search.proposals import prunable_groups
 
         last = model.layers[-1].name
+        quantizable = weighted_op_layers(model)
         return cls(
             dimensions=tuple(dimensions),
             groups={g.name: g.width for g in prunable_groups(model)},
             prunable=tuple(layer.name for layer in model.layers if is_prunable(layer)),
             clusterable=tuple(layer.name for layer in model.layers if is_clusterable(layer)),
-            quantizable=tuple(layer.name for layer in model.layers
-                              if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense")),
+            quantizable=quantizable,
             factorizable=tuple(layer.name for layer in model.layers
                                if type(layer).__name__ in ("Conv2D", "Dense") and layer.name != last
                                and layer.get_config().get("groups", 1) == 1),
-            output_layer=last,
+            output_layer=quantizable[-1] if quantizable else last,
         )
 
     def distributions(self) -> dict:
@@ -167,3 +169,14 @@ class Space:
             if c not in unique and c != base:
                 unique.append(c)
         return unique[:count]
+
+
+def weighted_op_layers(model) -> tuple[str, ...]:
+    """The layers the converted model's convolutions and fully connected ops are named after,
+    in execution order: the names ``convert``'s ``precisions`` matches."""
+    from edgeloop.converters.tflite import convert
+    from edgeloop.quant.step import op_layers
+
+    weighted = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+    _, rows = op_layers(convert(model, mode="float32"))
+    return tuple(dict.fromkeys(layer for layer, op, _ in rows if op in weighted))

@@ -97,6 +97,27 @@ def convert_litert(model, ctx, o) -> tuple[bytes, list[Check], dict]:
     return data, checks, extra
 
 
+def op_layers(float_blob: bytes) -> tuple[bytes, list[tuple[str, str, str]]]:
+    """The prepared float file and, per op in execution order, ``(Keras layer, op, output tensor)``.
+
+    The layer is the one the converter named the op after (a convolution fused with its
+    batch norm and activation is named after the last of them).
+    """
+    from edgeloop.converters import read_model
+    from edgeloop.quant.prepare import prepare
+    from edgeloop.quant.report import _layer
+
+    plain = prepare(float_blob).model
+    info = read_model(plain)
+    rows = []
+    for op in info.ops:
+        if op.name in ("QUANTIZE", "DEQUANTIZE") or not op.outputs:
+            continue
+        tensor = info.tensors[op.outputs[0]].name
+        rows.append((op.layer or _layer(tensor), op.name, tensor))
+    return plain, rows
+
+
 def layer_precisions(float_blob: bytes, by_layer: dict[str, str]) -> tuple[bytes, dict[str, str]]:
     """The prepared float file and ``{op output tensor: precision}`` for ops of the layers
     ``by_layer`` names (names or glob patterns; the first that matches an op's layer wins).
@@ -106,20 +127,11 @@ def layer_precisions(float_blob: bytes, by_layer: dict[str, str]) -> tuple[bytes
     """
     import fnmatch
 
-    from edgeloop.converters import read_model
     from edgeloop.errors import EdgeloopError
-    from edgeloop.quant.prepare import prepare
-    from edgeloop.quant.report import _layer
 
-    plain = prepare(float_blob).model
-    info = read_model(plain)
-    out, used, layers = {}, set(), []
-    for op in info.ops:
-        if op.name in ("QUANTIZE", "DEQUANTIZE") or not op.outputs:
-            continue
-        tensor = info.tensors[op.outputs[0]].name
-        layer = op.layer or _layer(tensor)
-        layers.append(layer)
+    plain, rows = op_layers(float_blob)
+    out, used = {}, set()
+    for layer, _, tensor in rows:
         for pattern, precision in by_layer.items():
             if fnmatch.fnmatchcase(layer, pattern):
                 used.add(pattern)
@@ -129,7 +141,7 @@ def layer_precisions(float_blob: bytes, by_layer: dict[str, str]) -> tuple[bytes
     unused = [p for p in by_layer if p not in used]
     if unused:
         raise EdgeloopError(f"convert: precisions name no layer of the converted model: {', '.join(unused)}; "
-                            f"layers: {', '.join(dict.fromkeys(layers))}")
+                            f"layers: {', '.join(dict.fromkeys(layer for layer, _, _ in rows))}")
     return plain, out
 
 

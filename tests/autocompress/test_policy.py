@@ -110,3 +110,22 @@ def test_a_bad_autocompress_key_in_a_recipe_exits_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edgeloop.cli", "optimize", str(recipe)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("edgeloop: error:")
     assert "trials" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_convert_keeps_the_named_layers_off_int8(ctx, make_tiny_cnn):
+    from edgeloop.autocompress.space import weighted_op_layers
+    from edgeloop.converters import read_model
+    from edgeloop.pipeline import build_step
+
+    model = make_tiny_cnn()
+    conv, fc, out = weighted_op_layers(model)
+    step = build_step("convert", {"precisions": {fc: "int16", out: "float"}, "calibration_samples": 20,
+                                  "baseline": False}, "test")
+    step.apply(model, ctx)
+    info = read_model((ctx.run_dir / "model.tflite").read_bytes())
+    weighted = [op for op in info.ops if op.name in ("CONV_2D", "FULLY_CONNECTED")]
+    assert [info.tensors[op.outputs[0]].dtype for op in weighted] == ["int8", "int16", "float32"]
+    check = next(c for c in ctx.result["checks"] if c["name"] == "mixed_precision")
+    assert check["passed"] and ctx.result["precisions"]["by_layer"] == {fc: "int16", out: "float"}
+    with pytest.raises(EdgeloopError, match="precisions name no layer"):
+        build_step("convert", {"precisions": {"nope": "float"}, "baseline": False}, "test").apply(model, ctx)

@@ -3,6 +3,9 @@
 The full run writes ``benchmarks/BENCHMARKS.md``, ``benchmarks/results.json`` and the
 plots next to them. ``--quick`` is the CI smoke run: every section, tiny settings, written
 to ``.bench-quick/`` so the committed figures are never replaced by smoke figures.
+``--only`` reruns some sections and keeps the other sections' figures already in the
+folder's ``results.json`` (each section carries the date it was measured), so a change
+that moves one section's figures reruns that section alone.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def _run_sections(names: list[str], quick: bool) -> dict:
         started = time.perf_counter()
         figures[name] = module.run(quick, _progress)
         figures[name]["section_seconds"] = time.perf_counter() - started
+        figures[name]["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         _progress(f"{name}: done in {figures[name]['section_seconds']:.0f} s")
     return figures
 
@@ -45,12 +49,19 @@ def render(results: dict, folder: Path) -> str:
 
     f = results["figures"]
     m = results["machine"]
+    dates = {name: figures.get("measured", results["date"]) for name, figures in f.items()}
+    if len(set(dates.values())) > 1:
+        when = ("Sections were measured at different times, each in one run of its own: "
+                + ", ".join(f"{name} {date} ({f[name]['section_seconds'] / 60:.0f} min)" for name, date in dates.items())
+                + ". Ratios compare things measured side by side within a section")
+    else:
+        when = (f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
+                f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "
+                "things measured side by side in it")
     out = [
         "# edgeloop benchmarks",
         "",
-        f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
-        f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "
-        "things measured side by side in it, absolute times are context (a shared machine).",
+        when + ", absolute times are context (a shared machine).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
@@ -99,6 +110,22 @@ def render(results: dict, folder: Path) -> str:
     return "\n".join(out)
 
 
+def _kept_figures(path: Path, quick: bool) -> dict:
+    """The sections already measured in ``path`` by a run of the same kind (full or quick)."""
+    import json
+
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if earlier.get("quick") != quick:
+        return {}
+    kept = earlier.get("figures", {})
+    for figures in kept.values():
+        figures.setdefault("measured", earlier.get("date"))
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sections asked for and write the report; 0 on success."""
     from edgeloop import _io
@@ -112,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     figures = _run_sections(list(args.only or SECTIONS), args.quick)
+    if args.only:
+        figures = {**_kept_figures(folder / "results.json", args.quick), **figures}
+        figures = {name: figures[name] for name in SECTIONS if name in figures}  # report order
     results = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "quick": args.quick,

@@ -16,6 +16,7 @@ residual mini-Xception loaded from ``.h5``. Last, the pre-flight's own wall time
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -137,10 +138,20 @@ def run(quick: bool, progress: Progress) -> dict:
     from edgeloop.doctor.compat import architectures, check_in_child
 
     names = list(QUICK) if quick else architectures()
+    # A full run takes hours on a shared 2-core machine: with EDGELOOP_COMPAT_ROWS set, each
+    # architecture's row is kept in that folder as it is measured and a rerun picks up there.
+    keep = Path(os.environ["EDGELOOP_COMPAT_ROWS"]) if os.environ.get("EDGELOOP_COMPAT_ROWS") and not quick else None
     rows = []
     for n, name in enumerate(names, 1):
+        kept = keep / f"{name.replace(':', '_')}.json" if keep else None
+        if kept and kept.is_file():
+            rows.append(json.loads(kept.read_text()))
+            continue
         progress(f"compat: {name} ({n}/{len(names)})")
         rows.append(check_in_child(name, TIMEOUT_S, pipeline=name in PIPELINE or quick, max_params=MAX_PARAMS))
+        if kept:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(json.dumps(rows[-1]))
     return {"architectures": rows, "pipelines": _pipelines(quick, progress), "max_params": MAX_PARAMS}
 
 

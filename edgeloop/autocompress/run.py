@@ -90,6 +90,7 @@ def autocompress(folder: Path, model, data, base: dict, options: AutocompressOpt
     from edgeloop.models import load_model, save_model
 
     ui = ui or Ui(quiet=True)
+    folder = Path(folder).resolve()  # trials' run folders are recorded relative to it
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / STATE_FILE
     state = json.loads(path.read_text()) if path.is_file() else {
@@ -204,8 +205,7 @@ def _figures(outcome, meter, goal: Goal, folder: Path) -> dict:
         "latency_ms": meter.median_ms(outcome.tflite),
         "size_kb": outcome.gzip_bytes / 1024,
         "raw_kb": outcome.size_bytes / 1024,
-        "run_dir": str(Path(outcome.run_dir).relative_to(folder.resolve()) if Path(outcome.run_dir).is_absolute()
-                       else outcome.run_dir),
+        "run_dir": str(Path(outcome.run_dir).resolve().relative_to(folder)),
         "seconds": round(outcome.seconds, 2),
     }
     if goal.edgetpu:

@@ -244,6 +244,7 @@ def _winner(folder: Path, base: dict, space: Space, options, aim: Aim, goal: Goa
                           space.precisions(trial["params"]), options.calibration_samples, options.max_drop, benchmark)
     if aim.latency_ratio is not None:
         next(s for s in recipe["steps"] if "convert" in s)["convert"]["baseline"] = True
+    next(s for s in recipe["steps"] if "evaluate" in s)["evaluate"]["enforce"] = True  # the user's gate, as usual
     if aim.from_target:
         recipe["target"] = aim.to_target()
     header = (f"# Written by edgeloop autocompress: trial {trial['number']}'s policy with {options.final_epochs} "

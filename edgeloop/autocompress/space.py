@@ -16,7 +16,7 @@ the recipe steps that apply it by :meth:`Space.steps`. Each dimension can be swi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WIDTHS = (1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25)
 SPARSITIES = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9)
@@ -43,6 +43,10 @@ class Space:
         factorizable: layers ``factorize`` may split (Dense, Conv2D; not the last).
         output_layer: the model's last layer: int8 or float only (the LiteRT quantizer
             leaves an int16 output op's tensor int16, no float output).
+        sizes: weights in each layer's kernel. A small kernel is offered no sparsity above
+            80 % (tfmot's mask rounds 90 % of 144 weights to 88.9 %, which ``prune``'s check
+            refuses) and no more clusters than an eighth of its weights (tfmot's k-means++
+            needs as many weights as clusters on each side of zero).
     """
 
     dimensions: tuple[str, ...]
@@ -52,11 +56,12 @@ class Space:
     quantizable: tuple[str, ...]
     factorizable: tuple[str, ...]
     output_layer: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, model, dimensions) -> "Space":
         """The space of ``model`` with the given dimensions switched on."""
-        from edgeloop.pipeline._sparsity import is_clusterable, is_prunable
+        from edgeloop.pipeline._sparsity import is_clusterable, is_prunable, prunable_indices
         from edgeloop.search.proposals import prunable_groups
 
         last = model.layers[-1].name
@@ -71,6 +76,8 @@ class Space:
                                if type(layer).__name__ in ("Conv2D", "Dense") and layer.name != last
                                and layer.get_config().get("groups", 1) == 1),
             output_layer=quantizable[-1] if quantizable else last,
+            sizes={layer.name: int(sum(layer.get_weights()[i].size for i in prunable_indices(layer)))
+                   for layer in model.layers if is_prunable(layer)},
         )
 
     def distributions(self) -> dict:
@@ -81,11 +88,13 @@ class Space:
         if "width" in on:
             out.update({f"width.{g}": C(WIDTHS) for g in self.groups})
         if "sparsity" in on:
-            out.update({f"sparsity.{n}": C(SPARSITIES) for n in self.prunable})
+            out.update({f"sparsity.{n}": C(tuple(v for v in SPARSITIES if v <= 0.8 or self.sizes.get(n, 10**6) >= 1000))
+                        for n in self.prunable})
         if "m_by_n" in on:
             out["m_by_n"] = C(M_BY_N)
         if "clusters" in on:
-            out.update({f"clusters.{n}": C(CLUSTERS) for n in self.clusterable})
+            out.update({f"clusters.{n}": C(tuple(c for c in CLUSTERS if 8 * c <= self.sizes.get(n, 10**6)))
+                        for n in self.clusterable})
         if "precision" in on:
             out.update({f"precision.{n}": C(PRECISIONS if n != self.output_layer else ("int8", "float"))
                         for n in self.quantizable})
@@ -117,8 +126,9 @@ class Space:
             out.append({"distill": {"teacher": "baseline", "temperature": p["distill.temperature"],
                                     "alpha": p["distill.alpha"], "epochs": tuned, "batch_size": batch_size}})
         # The ``*_lowrank`` layers factorization adds are not in the policy (the pre-flight
-        # sees the model before any step): pruning and clustering give them their gentlest
-        # setting (``target_sparsity`` the lowest sparsity chosen, ``clusters`` the most).
+        # sees the model before any step, so prune cannot skip them by name): pruning gives
+        # them its gentlest setting (``target_sparsity`` the lowest sparsity chosen) and
+        # clustering leaves them alone.
         if p.get("factorize.energy"):
             out.append({"factorize": {"layers": list(self.factorizable), "energy": p["factorize.energy"],
                                       "epochs": epochs, "batch_size": batch_size}})
@@ -135,6 +145,8 @@ class Space:
         if clusters:
             out.append({"cluster": {"layers": clusters, "skip": [n for n in self.clusterable if n not in clusters],
                                     "clusters": max(clusters.values()), "epochs": tuned, "batch_size": batch_size}})
+            if p.get("factorize.energy"):  # the factors are not in the policy: left unclustered
+                out[-1]["cluster"]["skip"].append("*_lowrank")
         return out
 
     def precisions(self, params: dict) -> dict[str, str]:
@@ -150,12 +162,12 @@ class Space:
         """
         dists = self.distributions()
 
-        def snap(key, value):  # the nearest sparsity on the grid
+        def snap(key, value):  # the nearest sparsity the layer is offered
             return min(dists[key].choices, key=lambda c: abs(c - value))
 
         base = self.neutral()
         sparse = {f"sparsity.{n}": snap(f"sparsity.{n}", s) for n, s in sensitivity.items() if f"sparsity.{n}" in dists}
-        clustered = {k: 16 for k in dists if k.startswith("clusters.")}
+        clustered = {k: min(16, max(dists[k].choices)) for k in dists if k.startswith("clusters.")}
         width = {}
         for g in self.groups:
             s = sensitivity.get(g, 0.0)

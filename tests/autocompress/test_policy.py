@@ -37,7 +37,7 @@ def test_a_policy_becomes_the_steps_that_apply_it_in_order():
     assert distill["temperature"] == 2.0 and distill["alpha"] == 0.5 and distill["teacher"] == "baseline"
     assert factorize["energy"] == 0.9 and factorize["layers"] == ["conv1", "conv2"]
     assert prune["layers"] == {"conv2": 0.7, "logits": 0.3} and prune["skip"] == ["conv1"]
-    assert cluster["layers"] == {"conv1": 16} and cluster["skip"] == ["conv2", "logits"]
+    assert cluster["layers"] == {"conv1": 16} and cluster["skip"] == ["conv2", "logits", "*_lowrank"]
     assert s.precisions(params) == {"logits": "int16"}
 
 
@@ -45,6 +45,13 @@ def test_2_by_4_replaces_the_per_layer_sparsities():
     s = space()
     steps = s.steps({**s.neutral(), "m_by_n": "2:4", "sparsity.conv2": 0.7}, epochs=0)
     assert steps == [{"prune": {"m_by_n": [2, 4], "epochs": 1, "batch_size": 32}}]  # pruning trains: 1 epoch at least
+
+
+def test_small_kernels_are_offered_what_tfmot_can_do():
+    s = Space(("sparsity", "clusters"), {}, ("stem", "big"), ("stem", "big"), (), (), "", {"stem": 144, "big": 4096})
+    d = s.distributions()
+    assert max(d["sparsity.stem"].choices) == 0.8 and max(d["sparsity.big"].choices) == 0.9
+    assert max(d["clusters.stem"].choices) == 16 and max(d["clusters.big"].choices) == 64
 
 
 def test_switched_off_dimensions_are_not_searched():

@@ -47,6 +47,9 @@ class Space:
             80 % (tfmot's mask rounds 90 % of 144 weights to 88.9 %, which ``prune``'s check
             refuses) and no more clusters than an eighth of its weights (tfmot's k-means++
             needs as many weights as clusters on each side of zero).
+        op_names: each Keras layer's name among :attr:`quantizable` (a layer kept in float
+            carries its batch norm folded in per channel, so its clusters cannot survive:
+            it is not clustered).
     """
 
     dimensions: tuple[str, ...]
@@ -57,6 +60,7 @@ class Space:
     factorizable: tuple[str, ...]
     output_layer: str = ""
     sizes: dict[str, int] = field(default_factory=dict)
+    op_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, model, dimensions) -> "Space":
@@ -66,6 +70,7 @@ class Space:
 
         last = model.layers[-1].name
         quantizable = weighted_op_layers(model)
+        weighted = [layer.name for layer in model.layers if type(layer).__name__ in ("Conv2D", "DepthwiseConv2D", "Dense")]
         return cls(
             dimensions=tuple(dimensions),
             groups={g.name: g.width for g in prunable_groups(model)},
@@ -78,6 +83,7 @@ class Space:
             output_layer=quantizable[-1] if quantizable else last,
             sizes={layer.name: int(sum(layer.get_weights()[i].size for i in prunable_indices(layer)))
                    for layer in model.layers if is_prunable(layer)},
+            op_names=dict(zip(weighted, quantizable)) if len(weighted) == len(quantizable) else {},
         )
 
     def distributions(self) -> dict:
@@ -141,7 +147,8 @@ class Space:
                 out.append({"prune": {"layers": sparsity, "skip": [n for n in self.prunable if n not in sparsity],
                                       "target_sparsity": min(sparsity.values()), "epochs": tuned,
                                       "batch_size": batch_size}})
-        clusters = {n: p[f"clusters.{n}"] for n in self.clusterable if p.get(f"clusters.{n}")}
+        clusters = {n: p[f"clusters.{n}"] for n in self.clusterable
+                    if p.get(f"clusters.{n}") and p.get(f"precision.{self.op_names.get(n, n)}") != "float"}
         if clusters:
             out.append({"cluster": {"layers": clusters, "skip": [n for n in self.clusterable if n not in clusters],
                                     "clusters": max(clusters.values()), "epochs": tuned, "batch_size": batch_size}})

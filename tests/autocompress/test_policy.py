@@ -136,3 +136,10 @@ def test_convert_keeps_the_named_layers_off_int8(ctx, make_tiny_cnn):
     assert check["passed"] and ctx.result["precisions"]["by_layer"] == {fc: "int16", out: "float"}
     with pytest.raises(EdgeloopError, match="precisions name no layer"):
         build_step("convert", {"precisions": {"nope": "float"}, "baseline": False}, "test").apply(model, ctx)
+
+
+def test_a_layer_kept_in_float_is_not_clustered():
+    s = Space(("clusters", "precision"), {}, (), ("conv1", "conv2"), ("conv1_relu", "conv2_relu"), (), "conv2_relu",
+              {}, {"conv1": "conv1_relu", "conv2": "conv2_relu"})
+    steps = s.steps({**s.neutral(), "clusters.conv1": 16, "clusters.conv2": 16, "precision.conv1_relu": "float"}, 1)
+    assert steps[0]["cluster"]["layers"] == {"conv2": 16}

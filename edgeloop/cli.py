@@ -114,6 +114,14 @@ def _print_summary(report: dict, ui) -> None:
 @click.option("--dynamic", "mode", flag_value="dynamic", help="Dynamic range: int8 weights, float activations.")
 @click.option("--float16", "mode", flag_value="float16", help="float16 weights.")
 @click.option("--float32", "mode", flag_value="float32", help="Plain float32.")
+@click.option("--fastest", "mode", flag_value="fastest", help="Build every candidate (int8, int8 with the fixes, "
+              "dynamic, float16, float32, mixed), score each on --data and time it on --device; keep the fastest "
+              "within --max-drop.")
+@click.option("--max-drop", default=0.5, show_default=True, type=click.FloatRange(0),
+              help="With --fastest: accuracy points the kept file may lose against the float model.")
+@click.option("--device", default="local", show_default=True, help="With --fastest: where candidates are timed "
+              "(local, http://HOST:PORT, adb:SERIAL).")
+@click.option("--edgetpu", is_flag=True, help="With --fastest: an Edge TPU target, full-int8 candidates only.")
 @click.option("--io-type", type=click.Choice(["int8", "uint8", "int16", "float32"]),
               help="Input/output type (default: int8 for --int8, int16 for --int16x8, else float32).")
 @click.option("--data", help="Calibration data for --int8: digits, a .npz or an image folder; its held-out part "
@@ -124,14 +132,17 @@ def _print_summary(report: dict, ui) -> None:
               "0-255 pixels (uint8 with --io-type uint8).")
 @click.option("--samples", default=200, show_default=True, help="Calibration samples.")
 @click.option("--per-tensor", is_flag=True, help="One weight scale per tensor instead of per channel.")
+@click.option("--hard-swish", type=click.Choice(["auto", "rewrite", "int8"]), default="auto", show_default=True,
+              help="auto / rewrite: hard-swish as int8 ops XNNPACK runs (DW1x1 + ReLU6 + MUL); int8: the converter's "
+              "HARD_SWISH op (slow in int8 on CPUs).")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite to write.")
 @click.option("--custom-objects", help="Python file defining the model's custom layers (Keras layer classes, or a "
               "custom_objects dict).")
 @click.option("--force", is_flag=True, help="Replace OUTPUT (and OUTPUT's .rejected.tflite) if it exists, and go on "
               "when the float model fails the sanity check on --data.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, samples, per_tensor, output, custom_objects,
-            force, as_json) -> None:
+def convert(model_path, mode, max_drop, device, edgetpu, io_type, data, preprocess, fold_preprocessing, samples,
+            per_tensor, hard_swish, output, custom_objects, force, as_json) -> None:
     """Convert MODEL_PATH to TFLite and verify the result.
 
     MODEL_PATH: a tf_keras .keras / .h5 / SavedModel, a subclassed model's SavedModel, any
@@ -147,6 +158,9 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
         raise EdgeloopError(f"{out} exists; use --force to replace it")
     from edgeloop.converters.modes import FULL_INTEGER, io_types_for
 
+    if mode == "fastest":
+        _convert_fastest(model_path, out, data, preprocess, samples, max_drop, device, edgetpu, custom_objects, as_json)
+        return
     if mode in FULL_INTEGER and not data:
         raise EdgeloopError(f"--{mode} needs calibration data: give --data (digits, a .npz or an image folder)")
     from edgeloop import _io
@@ -168,7 +182,7 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
         raise EdgeloopError("--preprocess applies to --data: give the data too")
     io_type = io_type or io_types_for(mode)[0]
     done = convert_file(model, mode, io_type, not per_tensor, dataset, samples, fold_preprocessing, force,
-                        rejected_to=rejected_path(out))
+                        rejected_to=rejected_path(out), hard_swish=hard_swish)
     for warning in done.warnings:
         click.echo(f"edgeloop: warning: {warning}", err=True)
     _io.write_bytes(out, done.blob)
@@ -186,6 +200,37 @@ def convert(model_path, mode, io_type, data, preprocess, fold_preprocessing, sam
             click.echo(f"accuracy: float {done.accuracy['float']:.2%}, converted {done.accuracy['converted']:.2%}")
         for c in done.checks:
             click.echo(f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+
+
+def _convert_fastest(model_path, out, data, preprocess, samples, max_drop, device, edgetpu, custom_objects,
+                     as_json) -> None:
+    """``convert --fastest``: the candidates side by side, the fastest within the budget written."""
+    from edgeloop import _io
+    from edgeloop.data import load_data
+    from edgeloop.models.loading import load_any_model
+    from edgeloop.pipeline.convert import file_sizes
+    from edgeloop.pipeline.convert_file import convert_fastest
+
+    if not data:
+        raise EdgeloopError("--fastest scores every candidate: give --data (digits, a .npz or an image folder)")
+    model = load_any_model(model_path, custom_objects=custom_objects)
+    shape = model.input_shape
+    size = tuple(shape[1:3]) if isinstance(shape, tuple) and len(shape) == 4 and None not in shape[1:3] else None
+    dataset = load_data(data, preprocess=preprocess, model_size=size)
+    done, record = convert_fastest(model, dataset, max_drop, samples, device, edgetpu)
+    _io.write_bytes(out, done.blob)
+    if as_json:
+        _emit_json({"output": str(out), "sizes": file_sizes(done.blob), "fastest": record, "accuracy": done.accuracy})
+        return
+    for c in record["candidates"]:
+        mark = "*" if c["name"] == record["chosen"] else " "
+        acc = "-" if c["accuracy"] is None else f"{c['accuracy']:.2%}"
+        drop = "-" if c["drop_points"] is None else f"{c['drop_points']:+.2f}"
+        ms = "-" if c["median_ms"] is None else f"{c['median_ms']:.4f} ms"
+        click.echo(f"{mark} {c['name']:<26} {c['mode']:<8} accuracy {acc:>7} drop {drop:>6} points  {ms:>12}"
+                   + (f"  ({c['error']})" if c["error"] else ""))
+    click.echo(f"wrote {out} ({record['chosen']}: {record['mode']}, {record['io_type']} I/O), the fastest within "
+               f"{max_drop} points on {device}")
 
 
 @cli.command()
@@ -366,6 +411,8 @@ def _tensor_summary(t, signature_name: str | None = None) -> dict:
               "as a fraction of the median.")
 @click.option("--time-limit", default=60.0, show_default=True, help="Seconds the whole benchmark may take.")
 @click.option("--op-profiling", is_flag=True, help="Also measure each op's latency.")
+@click.option("--compare", "float_path", type=click.Path(dir_okay=False), help="A float32 .tflite of the same model: "
+              "measure it too, with op profiling, and say op by op why TFLITE_PATH (int8) is slower or not.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="The agent's token (http:// devices).")
 @click.option("--benchmark-model", type=click.Path(dir_okay=False), help="benchmark_model binary for the phone (adb: devices).")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), help="Latency store (default: ~/.cache/edgeloop/latency.sqlite).")
@@ -376,8 +423,8 @@ def _tensor_summary(t, signature_name: str | None = None) -> dict:
 @click.option("--margin", type=float, help="With --against: fail only when slower by more than this fraction, beyond the noise.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("-q", "--quiet", is_flag=True)
-def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_target, time_limit, op_profiling, token_file,
-          benchmark_model, store_path, fresh, show_history, old_path, margin, as_json, quiet) -> None:
+def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_target, time_limit, op_profiling, float_path,
+          token_file, benchmark_model, store_path, fresh, show_history, old_path, margin, as_json, quiet) -> None:
     """Time TFLITE_PATH on one or more devices; keep every measurement in the latency store."""
     from edgeloop.device import latency, render
     from edgeloop.device.agent import read_token
@@ -414,6 +461,18 @@ def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_ta
             sys.exit(1)
         return
     ui = Ui(quiet=quiet or as_json)
+    if float_path:
+        from edgeloop.device.op_compare import compare_files
+
+        compared = compare_files(tflite_path, float_path, targets, options, store, fresh)
+        if as_json:
+            _emit_json(compared)
+        else:
+            for device, c in compared.items():
+                click.echo(f"{device}: {tflite_path} against {float_path}")
+                for line in c["lines"]:
+                    click.echo(f"  {line}")
+        return
     with ui.progress("benchmark", warmup + options.runs) as advance:
         results = latency.measure(tflite_path, targets, options, store, fresh=fresh, progress=lambda d, t: advance(1))
     if as_json:

@@ -48,7 +48,7 @@ def summarize(state: dict) -> dict:
         summary["fidelity"] = evaluate["fidelity"]["converted_vs_float"]
     bench = _last(state, "benchmark")
     if bench:
-        summary["latency_median_ms"] = {k: v["stats"]["median_ms"] for k, v in bench.items()}
+        summary["latency_median_ms"] = {k: v["stats"]["median_ms"] for k, v in bench.items() if "stats" in v}
     checks = [c for e in state["finished"] for c in e["result"].get("checks", [])]
     failed_partial = (state.get("error") or {}).get("partial", {}).get("checks", [])
     checks += failed_partial
@@ -200,6 +200,10 @@ def render_markdown(report: dict) -> str:
             out += [f"Selective quantization kept {len(sel['kept_float'])} op(s) in float: "
                     f"{sel['selective_sizes']['bytes']} bytes against {sel['full_int8_sizes']['bytes']} fully int8; "
                     f"{sel['note']}.", ""]
+        if c.get("fastest"):
+            from edgeloop.pipeline.fastest import candidates_markdown
+
+            out += candidates_markdown(c["fastest"])
         from edgeloop.quant.markdown import quant_markdown
 
         out += quant_markdown(c)
@@ -216,6 +220,8 @@ def render_markdown(report: dict) -> str:
         out += ["## Latency (this machine, LiteRT)", ""]
         rows = []
         for key, b in steps["benchmark"].items():
+            if "stats" not in b:
+                continue
             s = b["stats"]
             delegates = ", ".join(f"{k}: {v}" for k, v in b.get("delegates", {}).items()) or "-"
             rows.append([key, b["threads"], f"{b['init_ms']:.2f}", f"{b['first_inference_ms']:.3f}", f"{s['min_ms']:.3f}",
@@ -223,6 +229,9 @@ def render_markdown(report: dict) -> str:
                          f"{s['std_ms']:.3f}", s["count"], delegates])
         out += _table(["model", "threads", "init ms", "first ms", "min ms", "median ms", "p90 ms", "p99 ms", "mean ms",
                        "std ms", "runs", "nodes per delegate"], rows)
+        if steps["benchmark"].get("int8_vs_float32"):
+            out += ["### int8 against float32, op by op", ""]
+            out += [f"- {line}" for line in steps["benchmark"]["int8_vs_float32"]["lines"]] + [""]
 
     checks = [c for e in report["steps"] for c in e["result"].get("checks", [])]
     checks += ((report.get("error") or {}).get("partial") or {}).get("checks", [])

@@ -74,6 +74,7 @@ def convert(
     per_channel: bool = True,
     progress: Callable[[int, int], None] | None = None,
     prefix=None,
+    hard_swish: str = "int8",
 ) -> bytes:
     """Convert a tf_keras model, or a signature model, to a TFLite flatbuffer.
 
@@ -98,6 +99,9 @@ def convert(
         progress: called as ``progress(done, total)`` after each calibration sample.
         prefix: a layer applied to the input before the model (folded preprocessing,
             :mod:`edgeloop.models.fold`); ``representative`` then holds its inputs.
+        hard_swish: ``rewrite`` writes every hard-swish as ops XNNPACK runs in int8
+            (:mod:`edgeloop.converters.hard_swish`; full-integer modes only); ``int8``
+            (default) leaves the converter's ``HARD_SWISH`` op.
 
     Returns:
         The ``.tflite`` bytes (verify them with :func:`edgeloop.converters.verify`).
@@ -115,6 +119,11 @@ def convert(
     if not is_signature_model(model):
         require_legacy_keras(model)
         model, _ = flatten_nested(model)  # a nested base converts, and its ops keep their own layer names
+        if hard_swish == "rewrite" and mode in FULL_INTEGER:
+            from edgeloop.converters.hard_swish import rewrite_hard_swish
+
+            samples = representative if isinstance(representative, np.ndarray) and prefix is None else None
+            model, _ = rewrite_hard_swish(model, samples)
         crash_check(model, mode)
     if mode not in MODES:
         raise EdgeloopError(f"unknown conversion mode {mode!r}; modes: {', '.join(MODES)}")

@@ -101,6 +101,15 @@ def delegated_nodes(ops: list[dict], label: str = DEFAULT_DELEGATE) -> dict[str,
         ``{label: n_delegated, "cpu": n_left}``; ``{"cpu": n}`` when nothing was delegated.
     """
     own = [op for op in ops if op["op_name"] != "DELEGATE"]
+    taken = delegated_indices(ops)
+    counts = {label: len(taken)} if taken else {}
+    counts["cpu"] = len(own) - len(taken)
+    return counts
+
+
+def delegated_indices(ops: list[dict]) -> set[int]:
+    """Positions (in the model's own node list) of the nodes a delegate's partitions took."""
+    own = [op for op in ops if op["op_name"] != "DELEGATE"]
     producer = {int(t): i for i, op in enumerate(own) for t in op["outputs"]}
     taken: set[int] = set()
     for partition in (op for op in ops if op["op_name"] == "DELEGATE"):
@@ -113,9 +122,7 @@ def delegated_nodes(ops: list[dict], label: str = DEFAULT_DELEGATE) -> dict[str,
                 continue
             taken.add(node)
             stack.extend(int(t) for t in own[node]["inputs"] if t >= 0)
-    counts = {label: len(taken)} if taken else {}
-    counts["cpu"] = len(own) - len(taken)
-    return counts
+    return taken
 
 
 def fill_random_inputs(interpreter, seed: int = 0) -> None:

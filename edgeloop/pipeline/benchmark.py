@@ -25,7 +25,9 @@ class BenchmarkOptions:
             target's device, else ``local``).
         delegate: ``None`` (the runtime's default), ``xnnpack``, ``none``, ``edgetpu``, ``gpu``,
             ``nnapi`` or ``hexagon``.
-        op_profiling: also measure each op's latency.
+        op_profiling: also measure each op's latency; with an int8 model and its float
+            baseline, the report compares them op by op and names the ops that make int8
+            slower (:mod:`edgeloop.device.op_compare`).
         token_file: the agent's token (``http://`` devices).
         benchmark_model: the phone's ``benchmark_model`` binary (``adb:`` devices).
     """
@@ -79,5 +81,13 @@ class Benchmark(Step):
                 kwargs = {"progress": lambda done, total: advance(1)} if device.name == "local" else {}
                 result = device.benchmark(ctx.path(name), options, **kwargs)
             results[key] = result.to_dict()
+            if o.op_profiling:
+                results.setdefault("_raw", {})[key] = result
+        profiled = results.pop("_raw", {})
+        if len(profiled) == 2 and tflite.get("mode") in ("int8", "int16x8"):
+            from edgeloop.device.op_compare import compare, file_ops
+
+            files_ops = {key: file_ops(ctx.path(files[key]).read_bytes(), profiled[key], options) for key in profiled}
+            results["int8_vs_float32"] = compare(files_ops["model"], files_ops["baseline_float32"])
         ctx.record(**results)
         return model

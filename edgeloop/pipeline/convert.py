@@ -41,7 +41,9 @@ class ConvertOptions:
     Attributes:
         mode: ``int8`` (full integer, calibrated), ``int16x8`` (int16 activations, int8
             weights, calibrated), ``dynamic`` (int8 weights, float activations),
-            ``float16`` or ``float32``.
+            ``float16``, ``float32``, ``auto`` (mixed precision within ``max_drop``) or
+            ``fastest`` (every candidate built, scored and timed on the target device; the
+            fastest within ``max_drop`` kept: :mod:`edgeloop.pipeline.fastest`).
         io_type: input / output type; by default ``int8`` for int8, ``int16`` for
             int16x8 and ``float32`` for the others (``uint8`` and ``float32`` also fit int8).
         calibration_samples: training samples fed to the calibration.
@@ -59,19 +61,27 @@ class ConvertOptions:
         quantizer: ``converter`` (TensorFlow's) or ``litert`` (the LiteRT quantizer on the
             float32 file); the options above and ``mode: auto`` imply ``litert``.
         max_drop: ``mode: auto``: the accuracy budget in points; ops move off int8 (int16
-            activations, then float) until the converted model is within it.
+            activations, then float) until the converted model is within it. ``mode:
+            fastest``: the budget every candidate is held to.
         edgetpu: ``mode: auto``: cost each move by the ops it cuts off the Edge TPU.
         report: write the per-op quantization error report (``quant_report.png`` / ``.json``).
         equalize: cross-layer equalization of the float model first (pairs joined by ReLU).
         bias_correction: correct biases for the rounding of the weights first.
         adaround: learn each weight's rounding (AdaRound) on calibration samples first.
         adaround_iterations: optimisation steps per layer for ``adaround``.
+        hard_swish: ``auto`` (default) and ``rewrite`` write every hard-swish as
+            x · ReLU6(DW1x1[w=1, b=3](x)) / 6, int8 ops XNNPACK runs (the converter's int8
+            ``HARD_SWISH`` falls to a kernel ~30x slower than float on a CPU); ``int8`` keeps
+            the converter's op. Full-integer modes only; the file stays full int8.
+        float_stem: keep the convolution reading a 1-3 channel input in float (float
+            input, the rest int8; needs ``mode: int8``): faster on some CPUs, slower on
+            others (``mode: fastest`` measures it).
         precisions: ``mode: int8``: ops kept off int8, by Keras layer name or glob pattern,
             ``{layer: int16 | float}`` (int16 activations, or float); through the LiteRT
             quantizer, with float32 input / output (an op at the edge may stay float).
     """
 
-    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto"] = "int8"
+    mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto", "fastest"] = "int8"
     io_type: Literal["int8", "uint8", "int16", "float32"] | None = None
     calibration_samples: int = 200
     per_channel: bool = True
@@ -89,6 +99,8 @@ class ConvertOptions:
     bias_correction: bool = False
     adaround: bool = False
     adaround_iterations: int = 300
+    hard_swish: Literal["auto", "rewrite", "int8"] = "auto"
+    float_stem: bool = False
     precisions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -105,7 +117,9 @@ class ConvertOptions:
             raise ValueError(f"keep_float must be at least 0, got {self.keep_float}")
         if self.keep_float and (self.mode != "int8" or self.io_type not in (None, "float32")):
             raise ValueError("keep_float (selective quantization) needs mode int8 with io_type float32")
-        if self.keep_float:
+        if self.float_stem and (self.mode != "int8" or self.keep_float or self.io_type not in (None, "float32")):
+            raise ValueError("float_stem needs mode int8 with io_type float32, without keep_float")
+        if self.keep_float or self.float_stem:
             self.io_type = "float32"
         if not 50.0 < self.percentile <= 100.0:
             raise ValueError(f"percentile must be in (50, 100], got {self.percentile}")
@@ -117,9 +131,12 @@ class ConvertOptions:
 
         if uses_litert(self) and self.mode not in ("int8", "int16x8", "auto"):
             raise ValueError(f"calibration, weights and quantizer: litert apply to int8, int16x8 and auto, not {self.mode}")
+        if self.mode == "fastest" and (self.keep_float or self.float_stem or self.debug or uses_litert(self)):
+            raise ValueError("mode fastest builds its own candidates: drop keep_float, float_stem, debug and the "
+                             "LiteRT quantizer options")
         if self.mode == "auto" and self.keep_float:
             raise ValueError("mode auto chooses the ops kept off int8 itself: drop keep_float")
-        allowed = io_types_for("int8" if self.mode == "auto" else self.mode)
+        allowed = io_types_for("int8" if self.mode in ("auto", "fastest") else self.mode)
         if self.io_type is None:
             self.io_type = allowed[0]
         elif self.io_type not in allowed:
@@ -141,8 +158,9 @@ class Convert(Step):
         from edgeloop.converters.trial import trial_convert
 
         o = self.options
-        if not plan.work_before or o.keep_float or plan.samples is None:
-            return []  # failing here loses nothing: the conversion itself says why
+        if not plan.work_before or o.keep_float or plan.samples is None or o.mode == "fastest":
+            # failing here loses nothing: the conversion itself says why; fastest tries several files
+            return []
         key = ("convert", o.mode, o.io_type, id(model))
         if key not in plan.cache:
             plan.cache[key] = trial_convert(model, o.mode, plan.samples, o.io_type)
@@ -166,6 +184,9 @@ class Convert(Step):
             self._litert(model, ctx, original=model)
             return model
         converted = self._transformed(model, ctx)
+        if o.mode == "fastest":
+            self._fastest(converted, ctx, original=model)
+            return model
         if litert:
             self._litert(converted, ctx, original=model)
             return model
@@ -178,7 +199,8 @@ class Convert(Step):
         with ctx.progress(label, n_samples(representative) if representative is not None else 1) as advance:
             try:
                 data = convert(converted, mode=o.mode, representative=representative, io_type=o.io_type,
-                               per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix)
+                               per_channel=o.per_channel, progress=lambda done, total: advance(1), prefix=prefix,
+                               hard_swish=hard_swish_form(o))
             except ConversionError as exc:
                 kept = keep(exc.rejected, ctx.path(REJECTED_FILE)) if exc.rejected else None
                 if kept:
@@ -186,10 +208,55 @@ class Convert(Step):
                 raise refused(exc, o.mode, kept) from None
             if representative is None:
                 advance(1)
-        info = read_model(data)
-        checks = verify(info, mode=o.mode, io_type=o.io_type)
+        if o.float_stem:  # the plain conversion above checked the model converts at all; this one is kept
+            data, info, checks = self._float_stem(converted, representative, prefix, ctx)
+        else:
+            info = read_model(data)
+            checks = verify(info, mode=o.mode, io_type=o.io_type)
+        if o.mode in FULL_INTEGER and hard_swish_form(o) == "rewrite":
+            from edgeloop.converters.hard_swish import count_hard_swish
+
+            ctx.record(hard_swish={"form": "rewrite", "rewritten": count_hard_swish(converted)})
         self._finish(converted, ctx, data, info, checks, original=model, prefix=prefix)
         return model
+
+    def _fastest(self, model, ctx: Context, original):
+        """Keep the fastest candidate within the budget (:mod:`edgeloop.pipeline.fastest`)."""
+        from edgeloop.converters import read_model
+        from edgeloop.pipeline.fastest import check_chosen, fastest
+
+        o = self.options
+        if getattr(ctx, "fold_preprocessing", False):
+            raise EdgeloopError("mode fastest does not work with fold_preprocessing yet: give one or the other")
+        target = getattr(ctx, "target", None)
+        edgetpu = bool(o.edgetpu or getattr(target, "edgetpu", False))
+        chosen, candidates = fastest(model, ctx, o.max_drop, edgetpu, o.calibration_samples)
+        ctx.record(fastest={"chosen": chosen.name, "max_drop": o.max_drop, "full_int8_only": edgetpu,
+                            "device": getattr(target, "device", None) or "local",
+                            "candidates": [c.row() for c in candidates]})
+        self._finish(model, ctx, chosen.blob, read_model(chosen.blob), check_chosen(chosen), original=original,
+                     prefix=None)
+        ctx.state["tflite"].update(mode=chosen.mode, io_type=chosen.io_type)
+        ctx.record(mode=chosen.mode, io_type=chosen.io_type)
+
+    def _float_stem(self, model, representative, prefix, ctx: Context):
+        """The int8 file with its stem convolution kept float (:mod:`edgeloop.converters.float_stem`)."""
+        from edgeloop.converters import read_model
+        from edgeloop.converters.float_stem import convert_float_stem, stem_tensor
+        from edgeloop.converters.selective import float_ops_check
+
+        if prefix is not None:
+            raise EdgeloopError("float_stem does not work with fold_preprocessing yet: give one or the other")
+        hard_swish = hard_swish_form(self.options)
+        data = convert_float_stem(model, representative, hard_swish)
+        info = read_model(data)
+        if hard_swish == "rewrite":
+            from edgeloop.converters.hard_swish import rewrite_hard_swish
+
+            model = rewrite_hard_swish(model, representative)[0]
+        stem = stem_tensor(model)
+        ctx.record(float_stem={"tensor": stem})
+        return data, info, [c for c in verify_checks(info) if c.name != "int8_compute"] + [float_ops_check(info, [stem])]
 
     def _transformed(self, model, ctx: Context):
         """The model the file is made from: ``model``, or its transformed copy (:mod:`edgeloop.quant.keras_prep`)."""
@@ -297,6 +364,15 @@ class Convert(Step):
             "note": f"{len(kept)} float op(s) run on the CPU next to an Edge TPU, each splitting the graph there",
         })
         return selective, sel_info, sel_checks
+
+
+def hard_swish_form(options: ConvertOptions) -> str:
+    """``rewrite`` or ``int8``: what ``options.hard_swish`` asks of the converter.
+
+    ``auto`` rewrites whatever the target: the rewrite is full int8 (depthwise convolution,
+    ReLU6, MUL), ops every int8 runtime runs, XNNPACK and the Edge TPU included.
+    """
+    return "int8" if options.hard_swish == "int8" else "rewrite"
 
 
 def conversion_inputs(model, ctx: Context, samples: int):

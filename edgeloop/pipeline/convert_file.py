@@ -41,10 +41,12 @@ class Converted:
 
 
 def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None, samples: int = 200,
-                 fold: bool = False, force: bool = False, rejected_to=None) -> Converted:
+                 fold: bool = False, force: bool = False, rejected_to=None, hard_swish: str = "auto") -> Converted:
     """Convert ``model`` (a loaded Keras model or signature model) with ``dataset`` for
     calibration and checks.
 
+    ``hard_swish``: ``auto`` / ``rewrite`` writes hard-swish as ops XNNPACK runs in int8,
+    ``int8`` keeps the converter's ``HARD_SWISH`` (:mod:`edgeloop.converters.hard_swish`).
     ``rejected_to``: where a full-integer file that failed goes (an op left in float, one
     TFLite lacks), to inspect; an existing file there is replaced only with ``force``.
 
@@ -73,7 +75,8 @@ def convert_file(model, mode: str, io_type: str, per_channel: bool, dataset=None
         raise EdgeloopError("--fold-preprocessing needs --data: the preprocessing folded in is the data's")
     try:
         blob = convert(model, mode=mode, representative=representative if mode in FULL_INTEGER else None,
-                       io_type=io_type, per_channel=per_channel, prefix=prefix)
+                       io_type=io_type, per_channel=per_channel, prefix=prefix,
+                       hard_swish="int8" if hard_swish == "int8" else "rewrite")
     except ConversionError as exc:
         kept = keep(exc.rejected, rejected_to, force) if exc.rejected and rejected_to else None
         raise refused(exc, mode, kept) from None
@@ -125,3 +128,47 @@ def _score(result: Converted, model, dataset, folded: bool) -> None:
         y = dataset.y_val[:FIDELITY_SAMPLES]
         result.accuracy = {"float": float(np.mean(reference.argmax(-1) == y)),
                            "converted": float(np.mean(converted.argmax(-1) == y)), "n": int(len(y))}
+
+
+def convert_fastest(model, dataset, max_drop: float, samples: int = 200, device: str = "local",
+                    edgetpu: bool = False):
+    """``edgeloop convert --fastest``: every candidate built, scored on ``dataset``'s held-out
+    samples and timed on ``device``; the fastest within ``max_drop`` points kept.
+
+    Returns:
+        ``(Converted, record)``: the kept file (metadata added, checks passed) and the
+        candidates side by side (:mod:`edgeloop.pipeline.fastest`).
+
+    Raises:
+        EdgeloopError: no data, a float model no better than chance, no candidate within
+            the budget, a failed check.
+    """
+    import contextlib
+    from types import SimpleNamespace
+
+    from edgeloop.converters import enforce
+    from edgeloop.converters.metadata import add_metadata
+    from edgeloop.pipeline.fastest import check_chosen, fastest
+    from edgeloop.pipeline.folding import input_expectation
+    from edgeloop.pipeline.folding import input_payload as data_payload
+    from edgeloop.pipeline.runner import check_data
+    from edgeloop.search.latency import Meter
+
+    check_data(dataset, model)
+    warnings = _sanity(model, dataset, False)
+
+    @contextlib.contextmanager
+    def progress(description, total):
+        yield lambda n=1: None
+
+    ctx = SimpleNamespace(data=dataset, progress=progress, target=SimpleNamespace(device=device, edgetpu=edgetpu))
+    meter = Meter(device=device, threads=1, warmup=5, runs=50).median_ms
+    chosen, candidates = fastest(model, ctx, max_drop, edgetpu, samples, meter=meter)
+    checks = check_chosen(chosen)
+    enforce(checks)
+    blob = add_metadata(chosen.blob, data_payload(dataset, False))
+    record = {"chosen": chosen.name, "max_drop": max_drop, "full_int8_only": edgetpu, "device": device,
+              "candidates": [c.row() for c in candidates], "mode": chosen.mode, "io_type": chosen.io_type}
+    result = Converted(blob, checks, input_expectation(blob), warnings=warnings)
+    _score(result, model, dataset, False)
+    return result, record

@@ -67,10 +67,10 @@ def fmt_pm(values: Sequence[float], scale: float = 100.0, digits: int = 2) -> st
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A Markdown table (edgeloop's one writer), as one string."""
+    from edgeloop.markdown import table as markdown_table
+
+    return "\n".join(markdown_table(header, rows))
 
 
 Progress = Callable[[str], None]

@@ -266,7 +266,7 @@ def _hostile(proc: subprocess.Popen, address, crafted: bytes, small: bytes) -> d
 
 
 def _local_time_limit(hang: Path, limit_s: float = 2.0) -> dict:
-    from edgeloop.device.devices import LocalDevice
+    from edgeloop.host.devices import LocalDevice
     from edgeloop.device.options import BenchmarkOptions
     from edgeloop.errors import EdgeloopError
 

@@ -88,7 +88,7 @@ def _bare_loop_ms(interpreter, invokes: int, batch: int = 10) -> tuple[float, fl
 def run(quick: bool = False, progress=None) -> dict:
     """Measure the agent's overhead ratio and its run-to-run spread; return the raw figures."""
     from edgeloop.device.benchmark import fill_random_inputs
-    from edgeloop.device.client import AgentClient
+    from edgeloop.host.client import AgentClient
     from edgeloop.device.interpreter import load_interpreter, runtime_name
     from edgeloop.device.options import BenchmarkOptions
 

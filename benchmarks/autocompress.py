@@ -1,4 +1,4 @@
-"""Section 15: automatic compression against NetAdapt alone and the hand recipes.
+"""Section 16: automatic compression against NetAdapt alone and the hand recipes.
 
 A zoo MobileNet on digits (depthwise and pointwise layers: widths, sparsity, clusters and
 precision trade off differently per layer) is trained, then searched by ``autocompress``

@@ -98,14 +98,15 @@ def _warm_imports() -> None:
     """Everything the three commands import, loaded once before forking."""
     import edgeloop.cli  # noqa: F401
     import edgeloop.converters.describe  # noqa: F401
-    import edgeloop.converters.edgetpu  # noqa: F401
-    import edgeloop.converters.edgetpu_text  # noqa: F401
+    import edgeloop.converters.edgetpu.analyzer  # noqa: F401
+    import edgeloop.converters.edgetpu.run  # noqa: F401
+    import edgeloop.converters.edgetpu.text  # noqa: F401
     import edgeloop.device.agent  # noqa: F401
-    import edgeloop.device.devices  # noqa: F401
+    import edgeloop.host.devices  # noqa: F401
     import edgeloop.device.fingerprint  # noqa: F401
-    import edgeloop.device.latency  # noqa: F401
-    import edgeloop.device.render  # noqa: F401
-    import edgeloop.device.store  # noqa: F401
+    import edgeloop.host.latency  # noqa: F401
+    import edgeloop.host.render  # noqa: F401
+    import edgeloop.host.store  # noqa: F401
     from edgeloop.device.interpreter import interpreter_module
 
     interpreter_module()

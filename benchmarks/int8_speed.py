@@ -8,7 +8,7 @@ channels, to dynamic range and to float16. The files are timed with LiteRT + XNN
 thread, interleaved: each round times every file once, one right after the other, and a
 ratio is the median over the rounds of float32's median over the file's (above 1: faster
 than float32). Where the int8 file with the fixes is still slower than float32, both files
-are op-profiled and :mod:`edgeloop.device.op_compare` names the op types responsible. The
+are op-profiled and :mod:`edgeloop.host.op_compare` names the op types responsible. The
 fastest file by latency is what ``mode: fastest`` keeps when every candidate meets the
 accuracy budget (random weights have no accuracy to judge: that part is the tests').
 """
@@ -67,7 +67,7 @@ def _interleaved(blobs: dict[str, bytes], rounds: int, quick: bool) -> dict:
 def _why(blobs: dict[str, bytes], key: str) -> dict:
     """The op comparison of the int8 file ``key`` against float32 (op-profiled, 1 thread)."""
     from edgeloop.device.benchmark import run_benchmark
-    from edgeloop.device.op_compare import compare, file_ops
+    from edgeloop.host.op_compare import compare, file_ops
     from edgeloop.device.options import BenchmarkOptions
 
     options = BenchmarkOptions(threads=1, warmup=2, runs=20, op_profiling=True, time_limit_s=600)

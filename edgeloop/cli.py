@@ -7,7 +7,6 @@ missing external tool. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,10 +14,7 @@ import click
 
 from edgeloop import __version__
 from edgeloop.errors import EdgeloopError
-
-
-def _emit_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+from edgeloop.ui import emit_json as _emit_json
 
 
 @click.group(epilog="Exit status: 0 done; 1 a gate or target missed (work and report kept); 2 bad input "
@@ -319,16 +315,11 @@ def check(tflite_path, target, runtime, multiple_subgraphs, as_json) -> None:
 
     Exit status 0 when every op maps, 1 when anything would fall back to the CPU, 2 on bad input.
     """
-    from edgeloop.converters import read_model
-    from edgeloop.converters.edgetpu import analyze
-    from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
-    from edgeloop.converters.edgetpu_text import analysis_lines
+    from edgeloop.converters.edgetpu.run import check_file
+    from edgeloop.converters.edgetpu.text import analysis_lines
 
-    from edgeloop.device.loadcheck import check_loads
-
-    info = read_model(Path(tflite_path))
-    check_loads(tflite_path)  # a file the interpreter refuses is no model to predict for
-    analysis = analyze(info, multiple_subgraphs=multiple_subgraphs, runtime_version=runtime or LATEST_RUNTIME)
+    # a file the interpreter refuses is no model to predict for
+    analysis = check_file(tflite_path, runtime=runtime, multiple_subgraphs=multiple_subgraphs)
     if as_json:
         _emit_json({"file": tflite_path, "target": target, **analysis.to_dict()})
     else:
@@ -358,7 +349,7 @@ def compile_(tflite_path, target, runtime, multiple_subgraphs, out_dir, num_segm
     Exit status 0 when every op maps, 1 when some run on the CPU, 2 on bad input or a
     compiler error, 3 when edgetpu_compiler is not installed (the prediction is shown).
     """
-    from edgeloop.converters.edgetpu_run import compile_file
+    from edgeloop.converters.edgetpu.run import compile_file
 
     code, result, lines, warning = compile_file(
         Path(tflite_path), out_dir=out_dir, runtime=runtime, multiple_subgraphs=multiple_subgraphs,
@@ -426,11 +417,11 @@ def _tensor_summary(t, signature_name: str | None = None) -> dict:
 def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_target, time_limit, op_profiling, float_path,
           token_file, benchmark_model, store_path, fresh, show_history, old_path, margin, as_json, quiet) -> None:
     """Time TFLITE_PATH on one or more devices; keep every measurement in the latency store."""
-    from edgeloop.device import latency, render
+    from edgeloop.host import latency, render
     from edgeloop.device.agent import read_token
-    from edgeloop.device.devices import open_device
+    from edgeloop.host.devices import open_device
     from edgeloop.device.options import BenchmarkOptions
-    from edgeloop.device.store import LatencyStore
+    from edgeloop.host.store import LatencyStore
     from edgeloop.ui import Ui
 
     store = LatencyStore(store_path)
@@ -462,7 +453,7 @@ def bench(tflite_path, devices, threads, delegate, warmup, runs, max_runs, ci_ta
         return
     ui = Ui(quiet=quiet or as_json)
     if float_path:
-        from edgeloop.device.op_compare import compare_files
+        from edgeloop.host.op_compare import compare_files
 
         compared = compare_files(tflite_path, float_path, targets, options, store, fresh)
         if as_json:

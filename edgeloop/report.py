@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeloop import __version__, _io
+from edgeloop.markdown import table
 from edgeloop.report_data import render_data, render_fidelity
 
 REPORT_JSON = "report.json"
@@ -103,9 +104,7 @@ def _kb(n: int) -> str:
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
+    return [*table(header, rows), ""]
 
 
 def render_markdown(report: dict) -> str:

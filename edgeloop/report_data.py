@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from edgeloop.markdown import table
 from edgeloop.preprocess import Preprocess
 
 _CLASSES_SHOWN = 12
@@ -64,9 +65,7 @@ def render_fidelity(ev: dict) -> list[str]:
                      f"{m['top1_agreement']:.2%}" if "top1_agreement" in m else "-",
                      f"{m['mean_abs_probability_delta']:.4f}" if "mean_abs_probability_delta" in m else "-"])
     header = ["comparison", "output SNR (dB)", "cosine", "top-1 changed", "top-1 agreement", "mean |Δprobability|"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    return out + lines + [""]
+    return out + table(header, rows) + [""]
 
 
 def _db(value: float) -> str:

@@ -1,12 +1,21 @@
-"""Progress bars and messages on stderr (stdout is kept for results and ``--json``)."""
+"""Progress bars and messages on stderr; results and ``--json`` on stdout.
+
+Every command's ``--json`` goes through :func:`emit_json`. rich is imported when a
+:class:`Ui` is made, so a command module that imports this one stays cheap to register.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Callable, Iterator
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+import click
+
+
+def emit_json(obj) -> None:
+    """Print ``obj`` on stdout as indented JSON (numpy values as lists, anything else as text)."""
+    click.echo(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
 class Ui:
@@ -17,6 +26,8 @@ class Ui:
     """
 
     def __init__(self, quiet: bool = False) -> None:
+        from rich.console import Console
+
         self.quiet = quiet
         self.console = Console(stderr=True)
         self.warnings: list[str] = []
@@ -27,6 +38,8 @@ class Ui:
         if self.quiet or not self.console.is_terminal:
             yield lambda n=1: None
             return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=False) as bar:
             task = bar.add_task(description, total=total)

@@ -5,11 +5,9 @@ This package's namespace holds only the TensorFlow-free parts (reading and verif
 
     from edgeloop.converters.tflite import convert
 
-The Edge TPU parts: :mod:`~edgeloop.converters.edgetpu_ops` (Coral's op table),
-:mod:`~edgeloop.converters.edgetpu` (``analyze``: the prediction, TensorFlow-free),
-:mod:`~edgeloop.converters.edgetpu_compiler` (running ``edgetpu_compiler``),
-:mod:`~edgeloop.converters.edgetpu_log` (reading its output) and
-:mod:`~edgeloop.converters.edgetpu_fix` (the fix-it path).
+The Edge TPU is the sub-package :mod:`edgeloop.converters.edgetpu` (op table, rules,
+analyzer, fixes, compiler wrapper, log parser, text, and the one predict -> fix -> compile
+path).
 """
 
 from edgeloop.converters.inspect import (

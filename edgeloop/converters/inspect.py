@@ -266,7 +266,7 @@ class _Reader:
             shapes = [tensors[k].shape if k >= 0 else None for k in inputs]
             out_shapes = [tensors[k].shape for k in outputs]
             ops.append(OpInfo(i, name, inputs, outputs, version, builtin_options(self.schema, op, self.budget),
-                              op_macs(name, shapes, out_shapes), op_layer(tensors, inputs, outputs)))
+                              op_macs(name, shapes, out_shapes), op_layer(tensors, inputs, outputs, name)))
         io = [tuple(_limits.check_index(k, n_tensors, f"{where}: an {kind[:-1].lower()} tensor") for k in self.ints(graph, kind))
               for kind in ("Inputs", "Outputs")]
         return SubgraphInfo(index, self.text(graph.Name(), f"subgraph_{index}", f"{where}: its name"), tuple(tensors),
@@ -328,15 +328,32 @@ def _as_array(raw: bytes, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np_type)  # a scalar, or a sparse tensor's non-zeros
 
 
-def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> str | None:
-    """The Keras layer an op came from: by its output's name, else by its weights' name.
+# The TensorFlow ops a layer holding weights is converted from. The converter names a fused
+# op's tensors after every Keras op it folded in, outermost first
+# (``m/act/Relu6;m/bn/FusedBatchNormV3;m/dw/depthwise``): the layer that owns the weights is
+# the one whose part ends in one of these, not the activation named first.
+_WEIGHT_OPS = frozenset({"Conv2D", "depthwise", "MatMul", "BiasAdd", "conv1d", "Conv1D", "Conv2DBackpropInput",
+                         "conv2d_transpose", "Conv3D", "Tensordot"})
 
-    The converter names an op's output after the Keras ops it fused
+
+def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...], op: str | None = None) -> str | None:
+    """The Keras layer an op came from: by its weights' owner, else its output's name, else its weights' name.
+
+    An op holding weights (``CONV_2D``, ``DEPTHWISE_CONV_2D``, ``FULLY_CONNECTED`` …) is filed
+    under the layer whose kernel it holds, even when the converter fused a batch norm and an
+    activation layer into it and named its tensors after the activation first. Other ops:
+    the converter names an op's output after the Keras ops it fused
     (``model/conv/Relu;model/conv/BiasAdd``); the model's last op is renamed after the
     signature (``StatefulPartitionedCall:0``), so its constant inputs are asked next.
     """
-    candidates = [tensors[k] for k in outputs] + [tensors[k] for k in inputs if k >= 0 and tensors[k].is_constant]
-    for t in candidates:
+    constants = [tensors[k] for k in inputs if k >= 0 and tensors[k].is_constant]
+    if op in WEIGHT_INPUT:
+        for t in constants + [tensors[k] for k in outputs]:
+            for part in t.name.split(";"):
+                pieces = part.split("/")
+                if len(pieces) > 2 and pieces[-1].rstrip("0123456789") in _WEIGHT_OPS:
+                    return layer_name(part)
+    for t in [tensors[k] for k in outputs] + constants:
         if len(t.name.split(";")[0].split("/")) > 2:
             return layer_name(t.name)
     return None

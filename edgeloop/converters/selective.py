@@ -19,14 +19,14 @@ import numpy as np
 from edgeloop._quiet import native_stderr_silenced
 from edgeloop._tf import tf
 from edgeloop.converters.inspect import ModelInfo
-from edgeloop.converters.tflite import _representative, static_batch_function, variables_holder
+from edgeloop.converters.tflite import _representative, static_batch_converter
 from edgeloop.converters.verify import Check
 from edgeloop.errors import EdgeloopError
 
 
 def _converter(model, representative: np.ndarray):
     # A converter cannot be used twice: every debugger run gets a fresh one.
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model)], variables_holder(model))
+    converter = static_batch_converter(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = _representative(representative, None)
     return converter

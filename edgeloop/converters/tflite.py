@@ -56,6 +56,12 @@ def variables_holder(model):
     return holder
 
 
+def static_batch_converter(model, prefix=None):
+    """A fresh ``TFLiteConverter`` for a one-input ``model`` at batch 1 (:func:`static_batch_function`
+    through :func:`variables_holder`), not yet configured; a converter converts once."""
+    return tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model, prefix)], variables_holder(model))
+
+
 def _representative(samples: np.ndarray, progress: Callable[[int, int], None] | None) -> Callable[[], Iterator[list[np.ndarray]]]:
     def gen() -> Iterator[list[np.ndarray]]:
         for i, sample in enumerate(samples, 1):
@@ -112,7 +118,7 @@ def convert(
             at when one could be made; see :mod:`edgeloop.converters.rejected`).
     """
     from edgeloop.converters.rejected import ConversionError
-    from edgeloop.converters.trial import crash_check
+    from edgeloop.converters.crashes import crash_check
     from edgeloop.models.flatten import flatten_nested
     from edgeloop.models.io import single_io
 
@@ -148,8 +154,7 @@ def convert(
 
     def build(permissive: bool = False):
         if single:
-            converter = tf.lite.TFLiteConverter.from_concrete_functions([static_batch_function(model, prefix)],
-                                                                        variables_holder(model))
+            converter = static_batch_converter(model, prefix)
         else:
             function = traced_function(model)
             converter = tf.lite.TFLiteConverter.from_concrete_functions([function], function_holder(function))

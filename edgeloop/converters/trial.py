@@ -1,10 +1,7 @@
 """A quick trial conversion: does a model convert in a mode, and which layer stops it?
 
-Used by the pre-flight before any training (a few samples calibrate; seconds), and by
-:func:`edgeloop.converters.tflite.convert` to refuse what would crash the converter
-itself. What is refused without converting was measured with TensorFlow 2.21: int8
-calibration of a ``GRU`` or ``SimpleRNN`` (a WHILE loop, unlike the LSTM's fused op)
-ends the process with a segmentation fault, so no error could be caught.
+Used by the pre-flight before any training (a few samples calibrate; seconds). What would
+crash the converter itself is refused before converting (:mod:`edgeloop.converters.crashes`).
 """
 
 from __future__ import annotations
@@ -14,9 +11,6 @@ from dataclasses import dataclass
 from edgeloop.converters.inspect import ModelInfo
 from edgeloop.converters.rejected import describe_op, float_ops, ways_out
 from edgeloop.errors import EdgeloopError
-
-# Layer class -> modes whose conversion crashes the converter (segmentation fault).
-CRASHES = {"GRU": ("int8", "int16x8"), "SimpleRNN": ("int8", "int16x8")}
 
 
 @dataclass(frozen=True)
@@ -34,31 +28,6 @@ class Trial:
     info: ModelInfo | None
     problem: str = ""
     layer: str | None = None
-
-
-def _inner_kinds(layer):
-    """The layer's class and, for wrappers such as Bidirectional or TimeDistributed, the wrapped ones'."""
-    yield layer
-    for attr in ("layer", "forward_layer", "backward_layer"):
-        inner = getattr(layer, attr, None)
-        if inner is not None and inner is not layer:
-            yield from _inner_kinds(inner)
-
-
-def crash_check(model, mode: str) -> None:
-    """Refuse, in one line, a model whose conversion in ``mode`` would crash the converter.
-
-    Raises:
-        EdgeloopError: naming the layer and the ways out.
-    """
-    for layer in getattr(model, "layers", []):
-        for inner in _inner_kinds(layer):
-            kind = type(inner).__name__
-            if mode in CRASHES.get(kind, ()):
-                raise EdgeloopError(
-                    f"layer {layer.name} ({kind}): {mode} conversion of a {kind} crashes TensorFlow's converter "
-                    "(segmentation fault while calibrating its loop); ways out: convert with mode dynamic or float16 "
-                    "(no calibration), or use an LSTM (one fused int8 op)")
 
 
 def trial_convert(model, mode: str, samples, io_type: str | None = None) -> Trial:

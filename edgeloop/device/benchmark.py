@@ -30,9 +30,6 @@ from edgeloop.device.sampling import StoppingRule, median_ci, noise_warnings
 from edgeloop.device.stats import LatencyStats, summarize
 from edgeloop.errors import EdgeloopError
 
-# LiteRT applies XNNPACK to every CPU interpreter unless told otherwise; its partitions
-# appear in the node list as ops named DELEGATE.
-DEFAULT_DELEGATE = "XNNPACK"
 _BARE_BATCH = 10
 
 
@@ -87,42 +84,6 @@ class BenchmarkResult:
         values = {k: v for k, v in data.items() if k in names}
         values["stats"] = LatencyStats.from_dict(data["stats"])
         return cls(**values)
-
-
-def delegated_nodes(ops: list[dict], label: str = DEFAULT_DELEGATE) -> dict[str, int]:
-    """How many of the model's nodes the delegate partitions took, and how many stayed on CPU kernels.
-
-    ``ops`` is the interpreter's node list (``_get_ops_details()``): the model's own nodes,
-    then one ``DELEGATE`` node per partition a delegate claimed. A partition's nodes are
-    found by walking back from the ``DELEGATE`` node's outputs through the nodes that
-    produce them until its inputs are reached.
-
-    Returns:
-        ``{label: n_delegated, "cpu": n_left}``; ``{"cpu": n}`` when nothing was delegated.
-    """
-    own = [op for op in ops if op["op_name"] != "DELEGATE"]
-    taken = delegated_indices(ops)
-    counts = {label: len(taken)} if taken else {}
-    counts["cpu"] = len(own) - len(taken)
-    return counts
-
-
-def delegated_indices(ops: list[dict]) -> set[int]:
-    """Positions (in the model's own node list) of the nodes a delegate's partitions took."""
-    own = [op for op in ops if op["op_name"] != "DELEGATE"]
-    producer = {int(t): i for i, op in enumerate(own) for t in op["outputs"]}
-    taken: set[int] = set()
-    for partition in (op for op in ops if op["op_name"] == "DELEGATE"):
-        boundary = {int(t) for t in partition["inputs"]}
-        stack = [int(t) for t in partition["outputs"]]
-        while stack:
-            tensor = stack.pop()
-            node = producer.get(tensor)
-            if tensor in boundary or node is None or node in taken:
-                continue
-            taken.add(node)
-            stack.extend(int(t) for t in own[node]["inputs"] if t >= 0)
-    return taken
 
 
 def fill_random_inputs(interpreter, seed: int = 0) -> None:
@@ -212,7 +173,7 @@ def run_benchmark(model: str | Path | bytes, options: BenchmarkOptions,
     bare = _bare_invoke_ms(interpreter, len(times))
     label = _delegates.LABELS.get(options.delegate, str(options.delegate).upper())
     get_ops = getattr(interpreter, "_get_ops_details", None)  # absent from old tflite_runtime
-    counts = delegated_nodes(get_ops(), label) if get_ops else {}
+    counts = _delegates.delegated_nodes(get_ops(), label) if get_ops else {}
     ci = median_ci(times, seed=options.seed)
     warnings = noise_warnings(times, ci, options.ci_target, stats.tail_ratio)
     if stop == "time_limit" and len(times) < options.runs:

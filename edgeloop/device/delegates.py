@@ -21,6 +21,9 @@ LABELS = {None: "XNNPACK", "xnnpack": "XNNPACK", "edgetpu": "EDGETPU", "gpu": "G
 _ANDROID_ONLY = ("nnapi", "hexagon")
 # edgetpu_c.h: enum edgetpu_device_type { EDGETPU_APEX_PCI = 0, EDGETPU_APEX_USB = 1 }.
 _EDGETPU_INTERFACES = {0: "pci", 1: "usb"}
+# LiteRT applies XNNPACK to every CPU interpreter unless told otherwise; its partitions
+# appear in the node list as ops named DELEGATE.
+DEFAULT_DELEGATE = "XNNPACK"
 
 
 class _EdgeTpuDevice(ctypes.Structure):
@@ -63,7 +66,6 @@ def probe() -> dict:
 
 
 def _probe_xnnpack() -> dict:
-    from edgeloop.device.benchmark import delegated_nodes
     from edgeloop.device.op_profile import tiny_model
 
     try:
@@ -73,6 +75,42 @@ def _probe_xnnpack() -> dict:
         return {"loads": False, "error": _first_line(exc)}
     took = counts.get("XNNPACK", 0) > 0
     return {"loads": took, "error": None if took else "the default delegate took no node of a float ADD"}
+
+
+def delegated_nodes(ops: list[dict], label: str = DEFAULT_DELEGATE) -> dict[str, int]:
+    """How many of the model's nodes the delegate partitions took, and how many stayed on CPU kernels.
+
+    ``ops`` is the interpreter's node list (``_get_ops_details()``): the model's own nodes,
+    then one ``DELEGATE`` node per partition a delegate claimed. A partition's nodes are
+    found by walking back from the ``DELEGATE`` node's outputs through the nodes that
+    produce them until its inputs are reached.
+
+    Returns:
+        ``{label: n_delegated, "cpu": n_left}``; ``{"cpu": n}`` when nothing was delegated.
+    """
+    own = [op for op in ops if op["op_name"] != "DELEGATE"]
+    taken = delegated_indices(ops)
+    counts = {label: len(taken)} if taken else {}
+    counts["cpu"] = len(own) - len(taken)
+    return counts
+
+
+def delegated_indices(ops: list[dict]) -> set[int]:
+    """Positions (in the model's own node list) of the nodes a delegate's partitions took."""
+    own = [op for op in ops if op["op_name"] != "DELEGATE"]
+    producer = {int(t): i for i, op in enumerate(own) for t in op["outputs"]}
+    taken: set[int] = set()
+    for partition in (op for op in ops if op["op_name"] == "DELEGATE"):
+        boundary = {int(t) for t in partition["inputs"]}
+        stack = [int(t) for t in partition["outputs"]]
+        while stack:
+            tensor = stack.pop()
+            node = producer.get(tensor)
+            if tensor in boundary or node is None or node in taken:
+                continue
+            taken.add(node)
+            stack.extend(int(t) for t in own[node]["inputs"] if t >= 0)
+    return taken
 
 
 def edgetpu_info() -> dict:

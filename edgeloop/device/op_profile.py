@@ -43,21 +43,30 @@ def _pack(schema, model) -> bytes:
     return bytes(builder.Output())
 
 
-def tiny_model() -> bytes:
-    """A float ``ADD`` of two ``[1, 4]`` inputs: the smallest model a delegate can be tried on."""
+def tiny_model(ops: int = 1) -> bytes:
+    """A float ``ADD`` of two ``[1, 4]`` inputs: the smallest model a delegate can be tried on.
+
+    With ``ops`` > 1, a chain of that many ``ADD`` s (each adds ``b`` to the previous sum):
+    the difference between two chain lengths is what one more op costs, so the per-invoke
+    cost can be told apart from the per-op one.
+    """
     schema = _schema()
+    names = ["a", "b"] + (["sum"] if ops == 1 else [f"sum{i}" for i in range(ops)])
     tensors = []
-    for i, name in enumerate(("a", "b", "sum")):
+    for name in names:
         t = schema.TensorT()
         t.shape, t.type, t.buffer, t.name = [1, 4], schema.TensorType.FLOAT32, 0, name.encode()
         tensors.append(t)
-    op = schema.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1], [2]
-    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.AddOptions, schema.AddOptionsT()
+    operators = []
+    for i in range(ops):
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = 0, [0 if i == 0 else i + 1, 1], [i + 2]
+        op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.AddOptions, schema.AddOptionsT()
+        operators.append(op)
     code = schema.OperatorCodeT()
     code.builtinCode, code.deprecatedBuiltinCode, code.version = schema.BuiltinOperator.ADD, schema.BuiltinOperator.ADD, 1
     graph = schema.SubGraphT()
-    graph.tensors, graph.operators, graph.inputs, graph.outputs = tensors, [op], [0, 1], [2]
+    graph.tensors, graph.operators, graph.inputs, graph.outputs = tensors, operators, [0, 1], [ops + 1]
     model = schema.ModelT()
     model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [graph], [schema.BufferT()]
     return _pack(schema, model)

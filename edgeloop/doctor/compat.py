@@ -102,7 +102,7 @@ def check_architecture(name: str, pipeline: bool = False, max_params: int | None
         ``prune``, ``qat``, ``cluster``, ``filter_prune`` ``{"ok", "why"}``; ``edgetpu``
         ``{"maps_whole", "cut", "why"}``; ``pipeline`` when run; ``seconds``.
     """
-    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu.analyzer import analyze
     from edgeloop.converters.trial import trial_convert
     from edgeloop.doctor.preflight import check_steps
 

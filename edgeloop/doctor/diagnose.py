@@ -105,7 +105,7 @@ def _qat_trial(model, cache: dict, out: Diagnosis):
 
 
 def _conversion_trial(model, data, out: Diagnosis, cache: dict):
-    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu.analyzer import analyze
     from edgeloop.converters.trial import trial_convert
 
     samples = trial_samples(model, data)

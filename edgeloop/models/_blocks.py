@@ -167,18 +167,37 @@ def pooled_classifier(x, size: FeatureSize, classes: int):
     return keras.layers.Dense(classes, name="logits")(x)
 
 
-def inverted_residual(x, expansion: float, kernel: int, stride: int, filters: int, name: str, act: str = "relu6"):
-    """MobileNetV2's inverted residual (EfficientNet's MBConv without squeeze-excite).
+def squeeze_excite(x, channels: int, name: str):
+    """Squeeze-excite (MobileNetV3's): global pool, 1x1 reduce to a quarter (ReLU), 1x1 expand,
+    hard-sigmoid, and the input scaled by it channel by channel."""
+    from edgeloop._tf import keras
 
-    1x1 expansion (left out when ``expansion`` is 1), depthwise ``kernel``, linear 1x1
-    projection, and a residual Add when the shape allows.
+    layers = keras.layers
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(x)
+    s = layers.Conv2D(make_divisible(channels * 0.25), 1, name=f"{name}_se_reduce")(s)
+    s = layers.ReLU(name=f"{name}_se_relu")(s)
+    s = layers.Conv2D(channels, 1, name=f"{name}_se_expand")(s)
+    s = activation(s, "hard_sigmoid", f"{name}_se")
+    return layers.Multiply(name=f"{name}_se_scale")([x, s])
+
+
+def inverted_residual(x, expansion: float, kernel: int, stride: int, filters: int, name: str, act: str = "relu6",
+                      se: bool = False):
+    """MobileNetV2's inverted residual; EfficientNet's MBConv; with ``se``, MobileNetV3's block.
+
+    1x1 expansion (left out when ``expansion`` is 1), depthwise ``kernel``, squeeze-excite
+    on the expanded channels when ``se``, linear 1x1 projection, and a residual Add when
+    the shape allows.
     """
     from edgeloop._tf import keras
 
     shortcut, channels = x, x.shape[-1]
+    expanded = make_divisible(channels * expansion)
     if expansion != 1:
-        x = conv_bn(x, make_divisible(channels * expansion), 1, f"{name}_expand", act=act)
+        x = conv_bn(x, expanded, 1, f"{name}_expand", act=act)
     x = dw_bn(x, kernel, f"{name}_dw", stride=stride, act=act)
+    if se:
+        x = squeeze_excite(x, expanded, name)
     x = conv_bn(x, filters, 1, f"{name}_project", act=None)
     if stride == 1 and channels == filters:
         x = keras.layers.Add(name=f"{name}_add")([shortcut, x])

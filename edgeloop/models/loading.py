@@ -199,11 +199,9 @@ def register_custom_classes() -> None:
     """Register edgeloop's own layer classes with Keras: binarized layers and the zoo's
     ChannelSlice (ShuffleNetV2). Needed before a model holding them is loaded or rebuilt
     from its config, in every process that does so."""
-    from edgeloop.models._custom import custom_layers
-    from edgeloop.pipeline.binarize import binary_classes
+    from edgeloop.models.layers import register_all
 
-    binary_classes()
-    custom_layers()
+    register_all()
 
 
 def parse_zoo_spec(spec: str) -> tuple[str, dict]:

@@ -30,7 +30,7 @@ Rescaling); the minimalistic variant it can. Shrinkable.
 from __future__ import annotations
 
 from edgeloop.models._blocks import (
-    FeatureSize, activation, check_classes, check_fraction, conv_bn, dw_bn, image_input, make_divisible,
+    FeatureSize, activation, check_classes, check_fraction, conv_bn, image_input, inverted_residual, make_divisible,
 )
 from edgeloop.models.registry import Paper, Reference, register
 
@@ -51,39 +51,6 @@ _SMALL = (
 )
 
 
-def _squeeze_excite(x, channels: int, name: str):
-    from edgeloop._tf import keras
-
-    layers = keras.layers
-    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(x)
-    s = layers.Conv2D(make_divisible(channels * 0.25), 1, name=f"{name}_se_reduce")(s)
-    s = layers.ReLU(name=f"{name}_se_relu")(s)
-    s = layers.Conv2D(channels, 1, name=f"{name}_se_expand")(s)
-    s = activation(s, "hard_sigmoid", f"{name}_se")
-    return layers.Multiply(name=f"{name}_se_scale")([x, s])
-
-
-def _block(x, spec, size: FeatureSize, width: float, minimalistic: bool, name: str):
-    from edgeloop._tf import keras
-
-    expansion, channels, kernel, stride, se, act = spec
-    kernel = 3 if kernel == "k" and minimalistic else 5 if kernel == "k" else kernel
-    act = "relu" if minimalistic else {"hs": "hard_swish"}.get(act, act)
-    shortcut, in_channels = x, x.shape[-1]
-    expanded = make_divisible(in_channels * expansion)
-    if expansion != 1:
-        x = conv_bn(x, expanded, 1, f"{name}_expand", act=act)
-    stride = size.stride(kernel) if stride == 2 else 1
-    x = dw_bn(x, kernel, f"{name}_dw", stride=stride, act=act)
-    if se and not minimalistic:
-        x = _squeeze_excite(x, expanded, name)
-    filters = make_divisible(channels * width)
-    x = conv_bn(x, filters, 1, f"{name}_project", act=None)
-    if stride == 1 and in_channels == filters:
-        x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
-    return x
-
-
 def _mobilenet_v3(variant: str, blocks, last_point: int, input_shape, classes, width, dropout, minimalistic):
     from edgeloop._tf import keras
 
@@ -93,8 +60,12 @@ def _mobilenet_v3(variant: str, blocks, last_point: int, input_shape, classes, w
     inputs, x = image_input(variant, input_shape)
     size = FeatureSize(input_shape)
     x = conv_bn(x, 16, 3, "stem", stride=size.stride(3), act=act)
-    for i, spec in enumerate(blocks):
-        x = _block(x, spec, size, width, bool(minimalistic), f"block{i}")
+    for i, (expansion, channels, kernel, stride, se, block_act) in enumerate(blocks):
+        kernel = 3 if kernel == "k" and minimalistic else 5 if kernel == "k" else kernel
+        block_act = "relu" if minimalistic else {"hs": "hard_swish"}.get(block_act, block_act)
+        stride = size.stride(kernel) if stride == 2 else 1
+        x = inverted_residual(x, expansion, kernel, stride, make_divisible(channels * width), f"block{i}",
+                              act=block_act, se=se and not minimalistic)
     x = conv_bn(x, make_divisible(x.shape[-1] * 6), 1, "head", act=act)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     x = keras.layers.Dense(make_divisible(last_point * width) if width > 1.0 else last_point, name="head_fc")(x)
@@ -108,13 +79,18 @@ def _mobilenet_v3(variant: str, blocks, last_point: int, input_shape, classes, w
 _OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "HARD_SWISH", "ADD", "MEAN", "MUL", "FULLY_CONNECTED")
 
 
-@register(
-    reference=Reference((224, 224, 3), 1000),
-    paper=Paper(2.5e6, 56e6, "Howard et al. 2019 (arXiv:1905.02244), Table 3: V3-Small 1.0",
-                keras_application="MobileNetV3Small", application_options={"include_preprocessing": False}),
-    int8_ops=_OPS,
-    edgetpu_maps=False,
-)
+def _registered(params: float, macs: float, row: str, application: str):
+    """Registration at the paper's ImageNet configuration (Table 3's ``row``), compared with Keras' ``application``."""
+    return register(
+        reference=Reference((224, 224, 3), 1000),
+        paper=Paper(params, macs, f"Howard et al. 2019 (arXiv:1905.02244), Table 3: {row}",
+                    keras_application=application, application_options={"include_preprocessing": False}),
+        int8_ops=_OPS,
+        edgetpu_maps=False,
+    )
+
+
+@_registered(2.5e6, 56e6, "V3-Small 1.0", "MobileNetV3Small")
 def mobilenet_v3_small(input_shape, classes, width: float = 1.0, dropout: float = 0.2, minimalistic: bool = False):
     """MobileNetV3-Small: 11 blocks with squeeze-excite and hard-swish (or minimalistic).
 
@@ -128,13 +104,7 @@ def mobilenet_v3_small(input_shape, classes, width: float = 1.0, dropout: float 
     return _mobilenet_v3("mobilenet_v3_small", _SMALL, 1024, input_shape, classes, width, dropout, minimalistic)
 
 
-@register(
-    reference=Reference((224, 224, 3), 1000),
-    paper=Paper(5.4e6, 219e6, "Howard et al. 2019 (arXiv:1905.02244), Table 3: V3-Large 1.0",
-                keras_application="MobileNetV3Large", application_options={"include_preprocessing": False}),
-    int8_ops=_OPS,
-    edgetpu_maps=False,
-)
+@_registered(5.4e6, 219e6, "V3-Large 1.0", "MobileNetV3Large")
 def mobilenet_v3_large(input_shape, classes, width: float = 1.0, dropout: float = 0.2, minimalistic: bool = False):
     """MobileNetV3-Large: 15 blocks with squeeze-excite and hard-swish (or minimalistic).
 

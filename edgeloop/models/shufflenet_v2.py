@@ -8,7 +8,7 @@ channels (stages 48/96/192, 116/232/464, 176/352/704, 244/488/976; last convolut
 
 The shuffle (2 groups) is Reshape to (H·W, 2, C/2), Permute, Reshape back: the tensors
 never have more than three non-batch dimensions, which the Edge TPU requires; the split is
-two ``ChannelSlice`` layers (see ``edgeloop.models._custom``).
+two ``ChannelSlice`` layers (see ``edgeloop.models.layers``).
 
 Converted to full int8 at 8x8x1: CONV_2D, DEPTHWISE_CONV_2D, STRIDED_SLICE (split),
 CONCATENATION, RESHAPE and TRANSPOSE (shuffle), MAX_POOL_2D, MEAN, FULLY_CONNECTED.
@@ -21,7 +21,7 @@ QAT-able with tfmot (it has no quantize config for ``ChannelSlice``).
 from __future__ import annotations
 
 from edgeloop.models._blocks import FeatureSize, check_classes, classifier, conv_bn, dw_bn, image_input, make_divisible
-from edgeloop.models._custom import custom_layers
+from edgeloop.models.layers import custom_layers
 from edgeloop.models.registry import Paper, Reference, register
 
 _TABLE = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024), 1.5: (176, 352, 704, 1024), 2.0: (244, 488, 976, 2048)}

@@ -27,7 +27,7 @@ class BenchmarkOptions:
             ``nnapi`` or ``hexagon``.
         op_profiling: also measure each op's latency; with an int8 model and its float
             baseline, the report compares them op by op and names the ops that make int8
-            slower (:mod:`edgeloop.device.op_compare`).
+            slower (:mod:`edgeloop.host.op_compare`).
         token_file: the agent's token (``http://`` devices).
         benchmark_model: the phone's ``benchmark_model`` binary (``adb:`` devices).
     """
@@ -58,7 +58,7 @@ class Benchmark(Step):
 
     def apply(self, model, ctx: Context):
         from edgeloop.device.agent import read_token
-        from edgeloop.device.devices import open_device
+        from edgeloop.host.devices import open_device
         from edgeloop.device.options import BenchmarkOptions as DeviceOptions
 
         tflite = ctx.state.get("tflite")
@@ -85,7 +85,7 @@ class Benchmark(Step):
                 results.setdefault("_raw", {})[key] = result
         profiled = results.pop("_raw", {})
         if len(profiled) == 2 and tflite.get("mode") in ("int8", "int16x8"):
-            from edgeloop.device.op_compare import compare, file_ops
+            from edgeloop.host.op_compare import compare, file_ops
 
             files_ops = {key: file_ops(ctx.path(files[key]).read_bytes(), profiled[key], options) for key in profiled}
             results["int8_vs_float32"] = compare(files_ops["model"], files_ops["baseline_float32"])

@@ -8,7 +8,8 @@ layer before each binarized one loses its own activation: sign() is the non-line
 (the sign of a ReLU output would always be +1).
 
 larq is not used: larq 0.14 requires numpy < 2 and TensorFlow 2.21 requires numpy >= 2, so
-it cannot be installed beside the pinned TensorFlow; these layers are edgeloop's own.
+it cannot be installed beside the pinned TensorFlow; these layers are edgeloop's own
+(:mod:`edgeloop.models.layers`, where loading a model finds them too).
 
 Storage: a binarized kernel needs 1 bit a weight (+ one float α per channel), 32x less than
 float32. No TFLite converter available with the pinned versions packs bits (Larq Compute
@@ -25,70 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.models.layers import binary_classes
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
 from edgeloop.pipeline.base import Context, Step, register_step
-
-
-def ste_sign(x):
-    """±1 forward; gradient 1 inside [-1, 1] and 0 outside (straight-through, hard-tanh)."""
-    from edgeloop._tf import tf
-
-    clipped = tf.clip_by_value(x, -1.0, 1.0)
-    return clipped + tf.stop_gradient(tf.where(x >= 0, 1.0, -1.0) - clipped)
-
-
-def _layers():
-    """The binary layer classes (built lazily: defining them needs tf_keras)."""
-    from edgeloop._tf import keras, tf
-
-    def binary_kernel(kernel):
-        axes = list(range(len(kernel.shape) - 1))
-        alpha = tf.stop_gradient(tf.reduce_mean(tf.abs(kernel), axis=axes))
-        return ste_sign(kernel) * alpha
-
-    class _Binary:
-        def __init__(self, *args, binary_activations: bool = True, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.binary_activations = binary_activations
-
-        def get_config(self):
-            return {**super().get_config(), "binary_activations": self.binary_activations}
-
-    @keras.utils.register_keras_serializable(package="edgeloop")
-    class BinaryDense(_Binary, keras.layers.Dense):
-        """Dense with α·sign(W) weights and, optionally, sign(x) inputs."""
-
-        def call(self, inputs):
-            x = ste_sign(inputs) if self.binary_activations else inputs
-            y = tf.matmul(x, binary_kernel(self.kernel))
-            if self.use_bias:
-                y = y + self.bias
-            return self.activation(y)
-
-    @keras.utils.register_keras_serializable(package="edgeloop")
-    class BinaryConv2D(_Binary, keras.layers.Conv2D):
-        """Conv2D with α·sign(W) weights and, optionally, sign(x) inputs."""
-
-        def call(self, inputs):
-            x = ste_sign(inputs) if self.binary_activations else inputs
-            y = tf.nn.conv2d(x, binary_kernel(self.kernel), strides=self.strides, padding=self.padding.upper(),
-                             dilations=self.dilation_rate)
-            if self.use_bias:
-                y = tf.nn.bias_add(y, self.bias)
-            return self.activation(y)
-
-    return BinaryDense, BinaryConv2D
-
-
-_CLASSES: dict = {}
-
-
-def binary_classes():
-    """``{"Dense": BinaryDense, "Conv2D": BinaryConv2D}``, defined once per process."""
-    if not _CLASSES:
-        dense, conv = _layers()
-        _CLASSES.update(Dense=dense, Conv2D=conv)
-    return _CLASSES
 
 
 def binarized_kernel(kernel: np.ndarray) -> np.ndarray:

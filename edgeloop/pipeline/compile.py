@@ -1,7 +1,7 @@
 """``compile``: predict what maps to the Edge TPU, fix what can be fixed, run the compiler.
 
 1. The analyzer predicts, op by op, what ``edgetpu_compiler`` will map
-   (:mod:`edgeloop.converters.edgetpu`) for the runtime compiled for: the one asked
+   (:mod:`edgeloop.converters.edgetpu.analyzer`) for the runtime compiled for: the one asked
    (``min_runtime_version``), else the device's (``ctx.state["device_info"]``, a device
    agent's ``/v1/info``), else the newest.
 2. With ``fix: true``, what is fixable is fixed and said: a dynamic batch becomes 1, a
@@ -11,6 +11,9 @@
 3. ``edgetpu_compiler`` runs when installed and writes ``<model>_edgetpu.tflite`` next
    to the CPU model; its log is parsed into the report next to the prediction. When it
    is not installed, the step says so in one warning and keeps the prediction.
+
+The order is :func:`edgeloop.converters.edgetpu.run.predict_fix_compile`, the path
+``edgeloop compile`` takes too; the step adds the fixes that need the Keras model.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ class CompileOptions:
 
     def compiler_options(self, runtime_version: int | None):
         """The options as the compiler wrapper takes them, for ``-m runtime_version``."""
-        from edgeloop.converters.edgetpu_compiler import CompilerOptions
+        from edgeloop.converters.edgetpu.compiler import CompilerOptions
 
         return CompilerOptions(runtime_version, True, self.multiple_subgraphs, self.num_segments,
                                list(self.intermediate_tensors), self.timeout_s)
@@ -83,7 +86,7 @@ class CompileOptions:
 def device_info(spec: str, token_file: str | None) -> dict:
     """A device's ``/v1/info`` (its fingerprint, delegates and Edge TPU runtime version)."""
     from edgeloop.device.agent import read_token
-    from edgeloop.device.devices import open_device
+    from edgeloop.host.devices import open_device
 
     return open_device(spec, token=read_token(token_file) if token_file else None).info()
 
@@ -98,10 +101,9 @@ class Compile(Step):
     needs_labels = False
 
     def apply(self, model, ctx: Context):
-        from edgeloop.converters import checks_to_dict, read_model
-        from edgeloop.converters.edgetpu import analyze
-        from edgeloop.converters.edgetpu_compiler import INSTALL_HINT, choose_runtime_version, find_compiler
-        from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
+        from edgeloop.converters import checks_to_dict
+        from edgeloop.converters.edgetpu.compiler import INSTALL_HINT, choose_runtime_version
+        from edgeloop.converters.edgetpu.run import predict_fix_compile
 
         tflite = ctx.state.get("tflite")
         if not tflite:
@@ -110,52 +112,48 @@ class Compile(Step):
         if o.device and o.min_runtime_version is None:
             ctx.state["device_info"] = device_info(o.device, o.token_file)
         asked = choose_runtime_version(o.min_runtime_version, ctx.state.get("device_info"))
-        runtime = asked or LATEST_RUNTIME  # the compiler's default when nothing is asked
-        data = ctx.path(tflite["file"]).read_bytes()
-        analysis = analyze(read_model(data), multiple_subgraphs=o.multiple_subgraphs, runtime_version=runtime)
-        changes: list[str] = []
-        if o.fix and not analysis.fully_mapped:
-            data, io_type, changes = _fix(model, data, analysis, ctx, o, runtime)
-            if changes:
-                _io.write_bytes(ctx.path(FIXED_FILE), data)
-                ctx.state["tflite"] = tflite = {**tflite, "file": FIXED_FILE, "io_type": io_type}
-                analysis = analyze(read_model(data), multiple_subgraphs=o.multiple_subgraphs, runtime_version=runtime)
-        ctx.record(target=o.target, file=tflite["file"], runtime_version=runtime, changes=changes,
-                   prediction=analysis.to_dict())
+        options = o.compiler_options(asked)  # the prediction is for the same runtime: asked, else the newest
+
+        def fix(data: bytes, analysis) -> tuple[bytes, list[str]]:
+            if not o.fix or analysis.fully_mapped:
+                return data, []
+            data, io_type, changes = _fix(model, data, analysis, ctx, o, analysis.runtime_version)
+            fixed["io_type"] = io_type
+            return data, changes
+
+        def save_fixed(data: bytes):
+            ctx.state["tflite"] = {**ctx.state["tflite"], "file": FIXED_FILE, "io_type": fixed["io_type"]}
+            return _io.write_bytes(ctx.path(FIXED_FILE), data)
+
+        def record_prediction(outcome) -> None:
+            ctx.record(target=o.target, file=ctx.state["tflite"]["file"], runtime_version=outcome.analysis.runtime_version,
+                       changes=outcome.changes, prediction=outcome.analysis.to_dict())
+            if outcome.compiler is None:
+                if o.require_compiler:
+                    raise EdgeloopError(INSTALL_HINT)
+                ctx.warn(INSTALL_HINT)
+                ctx.record(compiled=False)
+
+        fixed: dict = {}  # the fixed file's I/O type, for the state
+        outcome = predict_fix_compile(ctx.path(tflite["file"]), options, ctx.run_dir, fix=fix, save_fixed=save_fixed,
+                                      co_compile=o.co_compile, on_prediction=record_prediction)
         report = None
-        if find_compiler() is None:
-            if o.require_compiler:
-                raise EdgeloopError(INSTALL_HINT)
-            ctx.warn(INSTALL_HINT)
-            ctx.record(compiled=False)
-        else:
-            report = self._compile(ctx, tflite["file"], analysis, asked)
-        check = _mapping_check(analysis, report, changes)
+        if outcome.compiled is not None:
+            report = outcome.compiled.report
+            ctx.record(compiled=True, compiler=outcome.compiled.to_dict(), prediction_matches=outcome.prediction_matches)
+            ctx.state["edgetpu"] = {"files": [f.name for f in outcome.compiled.files]}
+        check = _mapping_check(outcome.analysis, report, outcome.changes)
         # With require_mapped an op left on the CPU is a gate: the run goes on, exit status 1.
         ctx.record(checks=[{**c, "gate": o.require_mapped} for c in checks_to_dict([check])])
         return model
-
-    def _compile(self, ctx: Context, file: str, analysis, runtime_version: int | None):
-        from edgeloop.converters.edgetpu_compiler import compile_models
-
-        o = self.options
-        result = compile_models([ctx.path(file), *o.co_compile], ctx.run_dir, o.compiler_options(runtime_version))
-        report = result.report
-        if report.operators:  # -s table: compare the op types on the CPU
-            matches = sorted({v.op for v in analysis.ops if not v.mapped}) == sorted(report.on_cpu())
-        else:
-            matches = analysis.fully_mapped == report.fully_mapped
-        ctx.record(compiled=True, compiler=result.to_dict(), prediction_matches=matches)
-        ctx.state["edgetpu"] = {"files": [f.name for f in result.files]}
-        return report
 
 
 def _fix(model, data: bytes, analysis, ctx: Context, o: CompileOptions, runtime: int) -> tuple[bytes, str, list[str]]:
     """The fix-it path: (new file, its I/O type, what changed)."""
     from edgeloop.converters import enforce, read_model, verify
     from edgeloop.converters.metadata import add_metadata
-    from edgeloop.converters.edgetpu_fix import replace_unmappable_layers, static_batch
-    from edgeloop.converters.edgetpu_ops import REPLACEMENTS
+    from edgeloop.converters.edgetpu.fixes import replace_unmappable_layers, static_batch
+    from edgeloop.converters.edgetpu.ops import REPLACEMENTS
 
     io_type = ctx.state["tflite"]["io_type"]
     data, changes = static_batch(data)

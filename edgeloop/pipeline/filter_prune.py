@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 
 from edgeloop.errors import EdgeloopError
 from edgeloop.models.flatten import flatten_nested
+from edgeloop.models.prunable import channels_for_fraction
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
 from edgeloop.pipeline.base import Context, Preflight, Problem, Step, check_patterns, graph_problems, register_step
 
@@ -41,20 +41,6 @@ class FilterPruneOptions:
         if self.keep is not None and not 0.0 < self.keep < 1.0:
             raise ValueError(f"keep must be between 0 and 1, got {self.keep}")
         check_training_options(self.epochs, self.batch_size, self.learning_rate, min_epochs=0)
-
-
-def channels_for_fraction(model, keep: float, patterns: list[str]) -> dict[str, int]:
-    """``{layer: round(width * keep)}`` for one layer of each group of tied conv / Dense layers
-    that :func:`~edgeloop.models.shrink` may narrow (not those tied to an input or an output)."""
-    from edgeloop.models.shrink import channel_groups, shrinkable
-
-    group_of = {m: members for members in channel_groups(model).values() for m in members}
-    out = {}
-    for name, width in shrinkable(model).items():
-        chosen = [m for m in group_of.get(name, [name]) if not patterns or any(fnmatch.fnmatchcase(m, p) for p in patterns)]
-        if chosen:
-            out[chosen[0]] = max(1, int(round(width * keep)))
-    return out
 
 
 @register_step

@@ -31,6 +31,7 @@ pointwise kernel, the one pruning made sparse, under the layer's own name.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import fnmatch
 import re
@@ -276,11 +277,6 @@ def find_failing_layer(model, decisions: list[QatDecision], scheme: str, pruned:
 
     if not wrapped or not fails(len(wrapped)):
         return None
-    lo, hi = 1, len(wrapped)  # the smallest prefix that fails is in [lo, hi]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if fails(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return decisions[wrapped[lo - 1]]
+    # The smallest failing prefix: bisection over 1 .. len - 1 (the whole list is known to fail).
+    shortest = bisect.bisect_left(range(1, len(wrapped)), True, key=fails) + 1
+    return decisions[wrapped[shortest - 1]]

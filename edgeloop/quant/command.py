@@ -5,7 +5,6 @@ Both import nothing heavy until they run, so registering them costs ``edgeloop -
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,12 +12,9 @@ from pathlib import Path
 import click
 
 from edgeloop.errors import EdgeloopError
+from edgeloop.ui import emit_json
 
 _MODE_FLAGS = {"int8": "int8", "int16x8": "int16x8", "weight_only": "weight_only", "dynamic": "dynamic"}
-
-
-def _emit(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
 def _samples_for(model_bytes: bytes, data: str, samples: int):
@@ -103,7 +99,7 @@ def quantize(model_path, mode, io_type, data, samples, calibration, percentile, 
     if dataset is not None:
         result["fidelity"] = fidelity_against(prepare(blob).model, q.model, dataset.x_val)
     if as_json:
-        _emit(result)
+        emit_json(result)
         return
     sizes = result["sizes"]
     click.echo(f"wrote {out} ({mode}, {io_type} I/O): {sizes['quantized']['bytes']:,} bytes "
@@ -160,7 +156,7 @@ def quant_report(model_path, data, samples, calibration, worst, top, out, as_jso
     plot(report["ops"], folder / "quant_report.png", f"{Path(model_path).name}: accumulated SNR per op (int8)")
     _io.write_json(folder / "quant_report.json", report)
     if as_json:
-        _emit({"folder": str(folder), **report})
+        emit_json({"folder": str(folder), **report})
         return
     click.echo(f"report folder: {folder}")
     for line in report_lines(report, top):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from edgeloop.markdown import table
+
 
 def _db(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.1f}"
@@ -57,5 +59,4 @@ def quant_markdown(convert_result: dict) -> list[str]:
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows] + [""]
+    return [*table(header, rows), ""]

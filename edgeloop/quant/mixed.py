@@ -106,7 +106,7 @@ def median_latency_us(model: bytes, runs: int = 60) -> float:
 
 def ops_off_edgetpu(model: bytes) -> int:
     """Ops edgeloop's Edge TPU analyzer says run on the CPU: what an op off int8 costs there."""
-    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu.analyzer import analyze
 
     return analyze(read_model(model)).ops_on_cpu
 

@@ -57,13 +57,12 @@ def search(model, data, preprocess, device, token_file, store, fresh, budget, ac
     tightening latency target, fine-tunes and scores every proposal converted to int8, and
     keeps the best. Exit status 1 when the result misses the budget or the accuracy limit.
     """
-    from edgeloop.cli import _emit_json as emit_json
     from edgeloop.pipeline.options import parse_options
     from edgeloop.search import SearchOptions
     from edgeloop.search import resume as resume_search
     from edgeloop.search import search as run_search
     from edgeloop.search.report import summary
-    from edgeloop.ui import Ui
+    from edgeloop.ui import Ui, emit_json
 
     ui = Ui(quiet=quiet or as_json)
     if resume_dir:

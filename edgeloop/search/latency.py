@@ -9,8 +9,8 @@ source's estimate of the final model with its measurement.
   file are answered from memory and the latency store).
 - ``lut``: NetAdapt's per-layer look-up table, built once from the device's op profiling
   and summed (:mod:`edgeloop.search.lut`).
-- ``predictor``: a model of latency fitted on the device's stored measurements
-  (:mod:`edgeloop.search.predictor`).
+- ``predictor``: the kernel latency predictor fitted on the device's op profiles and stored
+  measurements (:mod:`edgeloop.latency`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import hashlib
 
 import numpy as np
 
-from edgeloop.search.predictor import LatencyPredictor, model_features
+from edgeloop.search.predictor import model_features
 
 # Calibration only sets int8 scales; latency does not depend on them, so a few samples do.
 TIMING_CALIBRATION = 8
@@ -53,9 +53,9 @@ class Meter:
 
     def __init__(self, device: str = "local", threads: int = 1, warmup: int = 10, runs: int = 100,
                  token: str | None = None, store: str | None = None, fresh: bool = False) -> None:
-        from edgeloop.device.devices import open_device
+        from edgeloop.host.devices import open_device
         from edgeloop.device.options import BenchmarkOptions
-        from edgeloop.device.store import LatencyStore
+        from edgeloop.host.store import LatencyStore
 
         self.spec = device
         self.device = open_device(device, token=token)
@@ -80,16 +80,18 @@ class Meter:
 
     def median_ms(self, blob: bytes, features: dict | None = None) -> float:
         """The median latency of ``blob`` on the device."""
-        from edgeloop.device.latency import measure
+        from edgeloop.host.latency import measure
 
         sha = hashlib.sha256(blob).hexdigest()
         record = self.records.get(sha)
         if record is None:
             result = measure(blob, [self.device], self.options, self.store, fresh=self.fresh)[0].result
             record = self.records[sha] = {"median_ms": result.stats.median_ms, "features": None}
-        if features is not None and record["features"] is None:
-            record["features"] = features
-            self.store.put_features(sha, features)
+        known = record["features"] or self.store.get_features(sha) or {}
+        if features is not None and any(k not in known for k in features):
+            # A file measured before with fewer features (the kernels, say) gets the new ones too.
+            record["features"] = {**known, **features}
+            self.store.put_features(sha, record["features"])
         return record["median_ms"]
 
     def profile(self, blob: bytes) -> list[dict]:
@@ -97,7 +99,7 @@ class Meter:
         Keras layer it came from) and ``median_ms``."""
         import dataclasses
 
-        from edgeloop.device.latency import measure
+        from edgeloop.host.latency import measure
 
         from edgeloop.converters import read_model
 
@@ -108,7 +110,7 @@ class Meter:
 
     def samples(self) -> tuple[list[dict], list[float]]:
         """Features and median latencies of every model the store holds for this device."""
-        from edgeloop.device.latency import device_key
+        from edgeloop.host.latency import device_key
 
         rows = self.store.featured_medians(device_key(self.device, self.info), self.options.key())
         return [f for f, _ in rows], [ms for _, ms in rows]
@@ -136,54 +138,87 @@ class MeasuredLatency:
 
 
 class PredictedLatency:
-    """``predictor``: a latency model fitted on the device's measurements.
+    """``predictor``: the kernel predictor (:mod:`edgeloop.latency`) fitted on the device.
 
-    When the device has too few measurements, ``prepare`` measures a spread of narrowed
-    copies of the model first (every group at a uniform fraction, and at random fractions).
+    ``prepare`` op-profiles a few narrowed copies of the model (each kernel's time on the
+    device, the regressors' training rows), then calibrates on whole copies measured
+    farthest-first (:func:`edgeloop.latency.sampling.adapt`) until the predictor holds
+    within 5 % on every one it did not see, at most ``seed_models``. Every measurement goes
+    through the latency store, with the kernels of the file, so later searches on the device
+    start from them. Estimates convert the candidate and read its kernels from the file.
 
     Args:
         meter: measures on the device.
-        data: for calibrating the measured copies.
-        seed_models: narrowed copies measured when the store has too few measurements.
-        seed: seeds the random fractions.
+        data: for calibrating the converted copies.
+        seed_models: most whole copies measured for the calibration.
+        seed: seeds the random widths of the copies.
+        profiled_models: copies op-profiled for the kernels' regressors.
     """
 
     name = "predictor"
 
-    def __init__(self, meter: Meter, data, seed_models: int = 12, seed: int = 0) -> None:
+    def __init__(self, meter: Meter, data, seed_models: int = 12, seed: int = 0, profiled_models: int = 3) -> None:
         self.meter = meter
         self.data = data
         self.seed_models = seed_models
         self.seed = seed
-        self.predictor: LatencyPredictor | None = None
+        self.profiled_models = profiled_models
+        self.predictor = None
+        self.measured: list[tuple[list, float]] = []
 
     def prepare(self, model) -> None:
-        """Measure seed models if needed, then fit."""
-        # A copy the store already holds (the same widths twice, or the original measured
-        # before) adds no sample: keep drawing until there are enough, within reason.
-        variants = narrowed_variants(model, 4 * self.seed_models, self.seed)
-        while len(self.meter.samples()[0]) < self.seed_models:
-            variant = next(variants, None)
-            if variant is None:
-                break
-            self.meter.median_ms(timing_blob(variant, self.data), model_features(variant))
+        """Op-profile copies, fit the kernels' regressors, calibrate on copies measured farthest-first."""
+        from edgeloop.latency.kernels import kernels_of
+        from edgeloop.latency.predictor import KernelPredictor
+        from edgeloop.latency.sampling import adapt
+
+        invoke = invoke_ms(self.meter)
+        blobs = [timing_blob(v, self.data) for v in narrowed_variants(model, self.seed_models, self.seed)]
+        kernels = [kernels_of(b) for b in blobs]
+        # Uniform widths first (1.0 down), then random ones: the profiled copies span the widths.
+        step = max(1, min(len(blobs), 6) // max(self.profiled_models, 1))
+        profiled = list(range(0, min(len(blobs), 6), step))[: self.profiled_models]
+        base = KernelPredictor.fit([(kernels[i], self.meter.profile(blobs[i])) for i in profiled], invoke)
+        stored = self.stored()
+        if len(stored) >= 3:  # the device was measured before (an earlier search): start from that
+            base = base.recalibrated(stored)
+
+        def measure(i: int) -> float:
+            return self.meter.median_ms(blobs[i], {"kernels": [k.to_dict() for k in kernels[i]]})
+
+        self.predictor, _ = adapt(base, kernels, measure, tolerance=0.05, least=3, most=self.seed_models)
         self.refit()
 
+    def stored(self) -> list[tuple[list, float]]:
+        """``(kernels, median ms)`` of every model the store holds for the device with its kernels."""
+        from edgeloop.latency.kernels import Kernel
+
+        features, medians = self.meter.samples()
+        return [([Kernel.from_dict(k) for k in f["kernels"]], ms) for f, ms in zip(features, medians) if f.get("kernels")]
+
     def refit(self) -> None:
-        """Fit again on every measurement the meter holds (the search adds some each iteration)."""
-        self.predictor = LatencyPredictor.fit(*self.meter.samples())
+        """Calibrate again on every whole-model measurement of the device with kernels (the
+        search adds some each iteration)."""
+        self.measured = self.stored()
+        if self.predictor is not None and self.measured:
+            self.predictor = self.predictor.recalibrated(self.measured)
 
     def estimate(self, model) -> float:
-        """Predicted latency of ``model``."""
+        """Predicted latency of ``model``, from the kernels of its converted file."""
+        from edgeloop.latency.kernels import kernels_of
+
         if self.predictor is None:
             self.prepare(model)
-        return self.predictor.predict(model_features(model))
+        return self.predictor.predict(kernels_of(timing_blob(model, self.data)))
 
     def describe(self) -> dict:
-        """Coefficients, sample count and fit error."""
+        """The predictor's calibration, its samples and its error on the measured models."""
         p = self.predictor
-        return {"source": self.name, **({"coefficients": p.coefficients, "samples": p.samples,
-                                         "fit_median_relative_error": p.fit_error} if p else {})}
+        if p is None:
+            return {"source": self.name}
+        errors = [abs(p.predict(k) / ms - 1) for k, ms in self.measured]
+        return {"source": self.name, **p.describe(), "samples": len(self.measured),
+                "fit_median_relative_error": float(np.median(errors)) if errors else None}
 
 
 class LookupLatency:
@@ -205,21 +240,32 @@ class LookupLatency:
         self.table = LookupTable.from_dict(table) if table else None
 
     def prepare(self, model) -> None:
-        """Measure the original, then op-profile the look-up table's design of narrowed copies."""
+        """Measure the original and the per-invoke cost, then op-profile the look-up table's
+        design of narrowed copies."""
         from edgeloop.search.lut import build
 
         if self.table is None:
             original_ms = self.meter.median_ms(timing_blob(model, self.data), model_features(model))
-            self.table = build(model, original_ms, lambda m: self.meter.profile(timing_blob(m, self.data)))
+            self.table = build(model, original_ms, lambda m: self.meter.profile(timing_blob(m, self.data)),
+                               invoke_ms=invoke_ms(self.meter))
 
     def estimate(self, model) -> float:
-        """The original's measured latency plus the change the table predicts."""
+        """Per-invoke cost plus the table's sum of the model's layers."""
         return self.table.estimate(model)
 
     def describe(self) -> dict:
         """The table itself (kept in ``search.json``) and how it was built."""
         return {"source": self.name, **({"profiled_models": self.table.profiled_models, "table": self.table.to_dict()}
                                         if self.table else {})}
+
+
+def invoke_ms(meter: Meter) -> float:
+    """What one invoke costs on the meter's device without its ops: a model of one tiny op,
+    less what a second tiny op adds."""
+    from edgeloop.device.op_profile import tiny_model
+
+    one, two = meter.median_ms(tiny_model(1)), meter.median_ms(tiny_model(2))
+    return max(2 * one - two, 0.0)
 
 
 def narrowed_variants(model, count: int, seed: int):

@@ -8,11 +8,17 @@ neighbouring groups at every pair of them — so each layer is profiled at K × 
 output) channel pairs in K² models, whatever the depth. Ops are tied to their Keras layer
 by the converter's tensor names.
 
-An estimate is the original model's *measured* latency plus the change the table predicts
-(``Σ entries(candidate) − Σ entries(original)``): the per-invoke cost and whatever single
-ops miss (fusion, caches) cancel out, and only how layers change with their channels is
-taken from the table. Between sampled channel counts entries are interpolated
-bilinearly (exact for a cost linear in input × output channels, as a convolution's MACs).
+Each op is filed under the Keras layer that owns its weights (a convolution with its batch
+norm and activation fused in belongs to the convolution, at its input and output channels),
+other ops under the layer their output is named after. An op profiled alone pays the
+interpreter's per-invoke cost once, which the whole model pays once in all: the table
+measures that cost (a model of one tiny op, :func:`edgeloop.device.op_profile.tiny_model`)
+and keeps each op's time less it. An estimate is that per-invoke cost, plus the ops of the
+original model no layer owns (input quantization, the final softmax: the same at any width),
+plus the sum of the layers' entries at the candidate's channels; nothing is borrowed from the
+original's measurement, so the estimate shrinks with the model. Between sampled channel counts
+entries are interpolated bilinearly (exact for a cost linear in input × output channels, as a
+convolution's MACs).
 
 What a table of single ops cannot see: an op timed alone keeps its weights in the CPU's
 caches from one invoke to the next, while in the whole model the weights of every layer
@@ -63,29 +69,41 @@ class LookupTable:
     """Per-layer latency samples: ``entries[layer][(in, out)] = ms``.
 
     Attributes:
-        entries: sampled latencies of each layer's ops.
-        original_ms: the original model's measured latency.
-        original_sum_ms: the table's sum for the original model.
+        entries: sampled latencies of each layer's ops (per-invoke cost taken out).
+        original_ms: the original model's measured latency (kept to report the estimate's error).
+        original_sum_ms: the table's estimate of the original model.
         profiled_models: how many models were op-profiled to build it.
+        invoke_ms: the interpreter's measured per-invoke cost (``None``: a table kept by an
+            older edgeloop, whose estimates are anchored on the original's measurement).
+        fixed_ms: the original's ops that no layer owns, per-invoke cost taken out.
     """
 
     entries: dict[str, dict[tuple[int, int], float]] = field(default_factory=dict)
     original_ms: float = 0.0
     original_sum_ms: float = 0.0
     profiled_models: int = 0
+    invoke_ms: float | None = None
+    fixed_ms: float = 0.0
 
-    def add(self, model, rows: list[dict]) -> None:
-        """Record one profiled model: each op's median under its layer at the layer's channels."""
+    def add(self, model, rows: list[dict], original: bool = False) -> None:
+        """Record one profiled model: each op's median, less the per-invoke cost, under its
+        layer at the layer's channels (and, for the original, what no layer owns)."""
         channels = layer_channels(model)
         per_layer: dict[str, float] = {}
+        fixed = 0.0
         for row in rows:
             if row.get("median_ms") is None:
                 continue
+            ms = max(row["median_ms"] - (self.invoke_ms or 0.0), 0.0)
             layer = row.get("layer")
             if layer in channels:
-                per_layer[layer] = per_layer.get(layer, 0.0) + row["median_ms"]
+                per_layer[layer] = per_layer.get(layer, 0.0) + ms
+            else:
+                fixed += ms
         for layer, ms in per_layer.items():
             self.entries.setdefault(layer, {})[channels[layer]] = ms
+        if original:
+            self.fixed_ms = fixed
         self.profiled_models += 1
 
     def layer_ms(self, layer: str, in_ch: int, out_ch: int) -> float:
@@ -102,20 +120,23 @@ class LookupTable:
         return sum(self.layer_ms(name, i, o) for name, (i, o) in layer_channels(model).items())
 
     def estimate(self, model) -> float:
-        """The original's measured latency plus the change the table predicts."""
-        return self.original_ms + self.sum_ms(model) - self.original_sum_ms
+        """Per-invoke cost + the ops no layer owns + Σ of the model's layers' entries."""
+        if self.invoke_ms is None:  # an older table: the original's measurement plus the change
+            return self.original_ms + self.sum_ms(model) - self.original_sum_ms
+        return self.invoke_ms + self.fixed_ms + self.sum_ms(model)
 
     def to_dict(self) -> dict:
         """Plain data (``search.json`` keeps it, so a resumed search does not build it again)."""
         return {"original_ms": self.original_ms, "original_sum_ms": self.original_sum_ms,
-                "profiled_models": self.profiled_models,
+                "profiled_models": self.profiled_models, "invoke_ms": self.invoke_ms, "fixed_ms": self.fixed_ms,
                 "entries": {k: [[i, o, ms] for (i, o), ms in v.items()] for k, v in self.entries.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "LookupTable":
         """The inverse of :meth:`to_dict`."""
         entries = {k: {(int(i), int(o)): float(ms) for i, o, ms in v} for k, v in d["entries"].items()}
-        return cls(entries, d["original_ms"], d["original_sum_ms"], d["profiled_models"])
+        return cls(entries, d["original_ms"], d["original_sum_ms"], d["profiled_models"], d.get("invoke_ms"),
+                   d.get("fixed_ms", 0.0))
 
 
 def _interp(xs: list[int], x: float) -> tuple[int, int, float]:
@@ -146,7 +167,7 @@ def _bilinear(samples: dict, ins: list[int], outs: list[int], i: float, o: float
 
 
 def build(model, original_ms: float, profile: Callable[[object], list[dict]],
-          fractions: tuple[float, ...] = DEFAULT_FRACTIONS) -> LookupTable:
+          fractions: tuple[float, ...] = DEFAULT_FRACTIONS, invoke_ms: float = 0.0) -> LookupTable:
     """Profile the design's narrowed copies of ``model`` and tabulate every layer.
 
     Args:
@@ -155,15 +176,17 @@ def build(model, original_ms: float, profile: Callable[[object], list[dict]],
         profile: converts a Keras model and op-profiles it on the device (rows with the
             op's Keras ``layer`` and ``median_ms``).
         fractions: the sampled width fractions (1.0 must be one of them).
+        invoke_ms: the interpreter's per-invoke cost on the device (a model of one tiny op, measured).
     """
     from edgeloop.search.proposals import narrowed, prunable_groups
 
     if 1.0 not in fractions:
         raise EdgeloopError("the look-up table's fractions must include 1.0 (the original widths)")
-    table = LookupTable(original_ms=original_ms)
+    table = LookupTable(original_ms=original_ms, invoke_ms=invoke_ms)
     groups = prunable_groups(model)
     for row in design(len(groups), tuple(fractions)):
-        variant = model if all(f == 1.0 for f in row) else narrowed(model, row)
-        table.add(variant, profile(variant))
-    table.original_sum_ms = table.sum_ms(model)
+        original = all(f == 1.0 for f in row)
+        variant = model if original else narrowed(model, row)
+        table.add(variant, profile(variant), original=original)
+    table.original_sum_ms = table.estimate(model)
     return table

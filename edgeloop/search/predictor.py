@@ -6,6 +6,11 @@ depthwise convolution, fully connected: their speeds per MAC differ a lot), acti
 elements written, and the number of layers (per-op dispatch). Non-negative least squares
 keeps every coefficient a cost. The fit uses every measurement of the device the store holds,
 so it improves as the device is used.
+
+The search's ``predictor`` source now uses the kernel predictor of :mod:`edgeloop.latency`
+(this linear model missed 10 % on most models of an architecture it was not fitted on);
+this one stays as the baseline the ``latency_prediction`` benchmark compares with, and
+:func:`model_features` as what the store keeps of every measured model.
 """
 
 from __future__ import annotations

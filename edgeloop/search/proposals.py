@@ -1,9 +1,7 @@
-"""Prunable groups of a model and NetAdapt's choice of how many filters to remove from one.
+"""NetAdapt's choice of how many filters to remove from one prunable group.
 
-A *group* is a set of Conv2D / Dense layers whose output channels are tied (a residual
-``Add`` ties them; a plain layer is a group of one), as :func:`edgeloop.models.shrink`
-sees them. Groups tied to the model's input or output are not prunable: their width is
-the data's or the classes'.
+The groups (:class:`Group`, :func:`prunable_groups`) are :mod:`edgeloop.models.prunable`'s,
+the ones ``filter_prune`` narrows too.
 
 For one group, the proposal keeps the most filters (removes the fewest) such that the
 model's latency meets the iteration's target; widths are tried on a grid (multiples of
@@ -12,36 +10,12 @@ model's latency meets the iteration's target; widths are tried on a grid (multip
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
 from typing import Callable
 
+from edgeloop.models.prunable import Group, prunable_groups
 
-@dataclass(frozen=True)
-class Group:
-    """Layers pruned together.
-
-    Attributes:
-        name: the group's first layer (the one named to :func:`shrink`).
-        layers: every layer of the group.
-        width: its current number of output channels.
-    """
-
-    name: str
-    layers: tuple[str, ...]
-    width: int
-
-
-def prunable_groups(model) -> list[Group]:
-    """The groups of ``model`` that filter pruning may narrow, in layer order."""
-    from edgeloop.models.shrink import channel_groups, shrinkable
-
-    order = {layer.name: i for i, layer in enumerate(model.layers)}
-    members_of = {m: sorted(members, key=order.__getitem__) for members in channel_groups(model).values() for m in members}
-    groups = []
-    for name, width in shrinkable(model).items():
-        members = members_of.get(name, [name])
-        groups.append(Group(members[0], tuple(members), width))
-    return sorted(groups, key=lambda g: order[g.name])
+__all__ = ["Group", "fewest_removed", "narrowed", "prunable_groups", "width_grid"]
 
 
 def width_grid(width: int, step: int, min_channels: int) -> list[int]:
@@ -73,14 +47,9 @@ def fewest_removed(
 
     if not meets(len(grid) - 1):
         return None
-    lo, hi = 0, len(grid) - 1  # hi meets the target; find the first index that does
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if meets(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return grid[hi], seen[grid[hi]]
+    # The first index that meets it: bisection over 0 .. len - 2 (the last is known to meet it).
+    first = bisect.bisect_left(range(len(grid) - 1), True, key=meets)
+    return grid[first], seen[grid[first]]
 
 
 def narrowed(model, fractions: float | list[float]):

@@ -18,7 +18,7 @@ def score(select: str, accuracy: float, latency_ms: float, budget_ms: float) -> 
 def edgetpu_verdict(blob: bytes) -> dict:
     """The Edge TPU analyzer's verdict on a converted model: fully mapped or not, and why."""
     from edgeloop.converters import read_model
-    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu.analyzer import analyze
 
     analysis = analyze(read_model(blob))
     first = analysis.first_unmapped

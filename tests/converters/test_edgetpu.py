@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from edgeloop.converters import read_model
-from edgeloop.converters.edgetpu import AFTER_CUT, CACHE_BYTES, EDGE, MAPPED, NOT_SUPPORTED, RUNTIME, analyze
-from edgeloop.converters.edgetpu_ops import TABLE
-from edgeloop.converters.edgetpu_rules import CHECKS
+from edgeloop.converters.edgetpu.analyzer import AFTER_CUT, CACHE_BYTES, EDGE, MAPPED, NOT_SUPPORTED, RUNTIME, analyze
+from edgeloop.converters.edgetpu.ops import TABLE
+from edgeloop.converters.edgetpu.rules import CHECKS
 from edgetpu_models import REP
 from helpers import run_cli
 
@@ -48,7 +48,7 @@ def test_float_model_is_not_quantized(tflite_files):
 
 
 def test_dynamic_batch_is_refused_and_fixed_in_the_file(tflite_files):
-    from edgeloop.converters.edgetpu_fix import static_batch
+    from edgeloop.converters.edgetpu.fixes import static_batch
     from edgeloop.device.interpreter import TFLiteModel
 
     data = tflite_files["dynamic"].read_bytes()
@@ -149,7 +149,7 @@ def test_the_analyzer_runs_without_tensorflow(tflite_files):
     code = (
         "import sys\n"
         "from edgeloop.converters import read_model\n"
-        "from edgeloop.converters.edgetpu import analyze\n"
+        "from edgeloop.converters.edgetpu.analyzer import analyze\n"
         f"a = analyze(read_model({str(tflite_files['leaky'])!r}))\n"
         "print(a.first_unmapped.layer, 'tensorflow' in sys.modules)\n"
     )
@@ -162,7 +162,7 @@ def test_an_op_already_compiled_for_the_edge_tpu_counts_as_mapped(tflite_files):
     # Made here by renaming the first op's code (the compiler cannot be installed here).
     import flatbuffers
 
-    from edgeloop.converters.edgetpu import COMPILED
+    from edgeloop.converters.edgetpu.analyzer import COMPILED
     from edgeloop.converters.inspect import tflite_schema
 
     schema = tflite_schema()
@@ -217,7 +217,7 @@ def test_check_refuses_a_model_the_interpreter_refuses(tflite_files, tmp_path, c
 
 
 def test_a_compiled_model_still_loads_for_check(tflite_files, tmp_path):
-    from edgeloop.device.loadcheck import check_loads
+    from edgeloop.converters.edgetpu.run import check_loads
 
     def compiled(model):
         code = model.operatorCodes[model.subgraphs[0].operators[0].opcodeIndex]
@@ -256,7 +256,7 @@ def resize_models(tmp_path_factory):
 
 
 def test_resize_ops_of_version_3_are_not_mapped_and_the_fix_maps(resize_models):
-    from edgeloop.converters.edgetpu import VERSION
+    from edgeloop.converters.edgetpu.analyzer import VERSION
 
     for name, op, issue in (("upsampling", "RESIZE_NEAREST_NEIGHBOR", "issues/420"), ("resizing", "RESIZE_BILINEAR", "issues/396")):
         a = analyze(read_model(resize_models[name]))

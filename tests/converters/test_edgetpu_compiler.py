@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeloop.converters.edgetpu_compiler import (
+from edgeloop.converters.edgetpu.compiler import (
     COMPILER_MISSING_EXIT,
     INSTALL_HINT,
     CompilerOptions,
@@ -23,7 +23,7 @@ from edgeloop.converters.edgetpu_compiler import (
     compiler_args,
     runtime_version_from_info,
 )
-from edgeloop.converters.edgetpu_log import parse_compiler_output
+from edgeloop.converters.edgetpu.log import parse_compiler_output
 from edgeloop.errors import EdgeloopError
 from helpers import ROOT
 

@@ -8,7 +8,8 @@ import pytest
 from edgeloop.converters import op_counts, read_model
 from edgeloop.converters.hard_swish import count_hard_swish, rewrite_hard_swish
 from edgeloop.converters.tflite import convert
-from edgeloop.device.benchmark import delegated_nodes, open_model
+from edgeloop.device.benchmark import open_model
+from edgeloop.device.delegates import delegated_nodes
 from edgeloop.device.interpreter import TFLiteModel
 from edgeloop.device.options import BenchmarkOptions
 from hard_swish_models import applications_spelling as _applications_spelling
@@ -54,7 +55,7 @@ def test_int8_file_has_no_hard_swish_and_xnnpack_takes_every_op(samples):
 
 def test_rewritten_hard_swish_maps_on_the_edge_tpu(samples):
     """The analyzer's verdict: HARD_SWISH has no Edge TPU kernel; DEPTHWISE_CONV_2D, MUL and RESHAPE do."""
-    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu.analyzer import analyze
 
     model = _zoo_spelling()
     assert not analyze(read_model(convert(model, "int8", samples))).fully_mapped

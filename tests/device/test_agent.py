@@ -14,7 +14,7 @@ import pytest
 
 from conftest import TOKEN, start_agent
 from edgeloop.device.benchmark import run_benchmark
-from edgeloop.device.client import AgentClient
+from edgeloop.host.client import AgentClient
 from edgeloop.device.options import BenchmarkOptions
 from edgeloop.errors import EdgeloopError
 from helpers import run_cli

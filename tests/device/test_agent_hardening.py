@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TOKEN, start_agent
-from edgeloop.device.client import AgentClient
+from edgeloop.host.client import AgentClient
 from edgeloop.device.options import BenchmarkOptions
 from edgeloop.errors import EdgeloopError
 from helpers import run_cli
@@ -317,7 +317,7 @@ class _ResettingProxy:
 
 
 def test_the_client_retries_a_reset_connection_with_backoff(agent, monkeypatch):
-    monkeypatch.setattr("edgeloop.device.client._BACKOFF_S", 0.01)  # 0.01 s, doubling: the test needs no real wait
+    monkeypatch.setattr("edgeloop.host.client._BACKOFF_S", 0.01)  # 0.01 s, doubling: the test needs no real wait
     proxy, always = _ResettingProxy(_address(agent.url), resets=2), _ResettingProxy(_address(agent.url), resets=100)
     try:
         info = AgentClient(proxy.url, TOKEN).info()

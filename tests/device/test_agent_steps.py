@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME
+from edgeloop.converters.edgetpu.ops import LATEST_RUNTIME
 from edgeloop.pipeline import build_step
 from helpers import tiny_cnn
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from edgeloop.device.android import AdbDevice, big_core_mask, to_result
-from edgeloop.device.android_output import clean_lines, op_table, parse
+from edgeloop.host.android import AdbDevice, big_core_mask, to_result
+from edgeloop.host.android_output import clean_lines, op_table, parse
 from edgeloop.device.options import BenchmarkOptions
 from edgeloop.errors import EdgeloopError
 

@@ -4,6 +4,9 @@ side, the regression gate's exit status, and bad input."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,8 +57,8 @@ def light_and_heavy(trained_model_and_files, tmp_path_factory):
     """The tiny int8 model and a float32 model of the same input with ~10,000x its MACs.
 
     The gate's statistics are tested on recorded timings (test_gate.py); here only its exit
-    status through the CLI is, so the two models differ by orders of magnitude and the
-    verdict cannot depend on how busy the machine is.
+    status through the CLI is, timed by the deterministic clock (tests/clock.py, a test double
+    for the device's timer), so the verdict cannot depend on how busy the machine is.
     """
     from edgeloop._tf import keras
     from edgeloop.converters.tflite import convert
@@ -67,13 +70,19 @@ def light_and_heavy(trained_model_and_files, tmp_path_factory):
     return trained_model_and_files[1]["int8"], path
 
 
+def _clocked(*args):
+    return subprocess.run([sys.executable, str(Path(__file__).parents[1] / "clocked_cli.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
 def test_the_regression_gate_exit_status(light_and_heavy):
     light, heavy = light_and_heavy
+    run_cli = _clocked
     common = ("--runs", "30", "--max-runs", "200", "--json")
     proc = run_cli("bench", light, "--against", heavy, *common)
     faster = json.loads(proc.stdout)
     assert proc.returncode == 0, proc.stderr
-    assert faster["passed"] is True and faster["ci95"][1] < 1 and faster["new_median_ms"] < faster["old_median_ms"]
+    assert faster["device"] == "clock" and faster["passed"] is True and faster["ci95"][1] < 1 and faster["new_median_ms"] < faster["old_median_ms"]
     proc = run_cli("bench", heavy, "--against", light, *common)
     slower = json.loads(proc.stdout)
     assert proc.returncode == 1 and slower["passed"] is False and slower["ci95"][0] > 1

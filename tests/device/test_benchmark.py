@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from edgeloop.converters import read_model
-from edgeloop.device.benchmark import benchmark, delegated_nodes
+from edgeloop.device.benchmark import benchmark
+from edgeloop.device.delegates import delegated_nodes
 from edgeloop.errors import EdgeloopError
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import TOKEN
 from edgeloop.device.benchmark import run_benchmark
-from edgeloop.device.client import AgentClient
+from edgeloop.host.client import AgentClient
 from edgeloop.device.options import BenchmarkOptions
 
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from edgeloop.cli import cli
 from edgeloop.converters.tflite import convert
 from edgeloop.device.benchmark import run_benchmark
-from edgeloop.device.op_compare import compare, file_ops
+from edgeloop.host.op_compare import compare, file_ops
 from edgeloop.device.options import BenchmarkOptions
 from edgeloop.device.stats import summarize
 

@@ -12,7 +12,7 @@ import pytest
 from edgeloop.device.benchmark import BenchmarkResult
 from edgeloop.device.options import BenchmarkOptions
 from edgeloop.device.stats import summarize
-from edgeloop.device.store import LatencyStore, default_path
+from edgeloop.host.store import LatencyStore, default_path
 from edgeloop.errors import EdgeloopError
 
 FINGERPRINT = {"id": "0123456789abcdef", "cpu_model": "test cpu", "cores": 2}
@@ -73,7 +73,7 @@ import sys
 sys.path.insert(0, {tests!r})
 from test_store import _result, FINGERPRINT
 from edgeloop.device.options import BenchmarkOptions
-from edgeloop.device.store import LatencyStore
+from edgeloop.host.store import LatencyStore
 import os, time
 store = LatencyStore({path!r})
 print("ready", flush=True)

@@ -35,7 +35,7 @@ def _marked(names, slow):
 def test_builds_on_digits_trains_as_a_student_and_converts_to_verified_int8(name, digits):
     from edgeloop._tf import keras
     from edgeloop.converters import op_counts, read_model, verify
-    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu.analyzer import analyze
     from edgeloop.converters.tflite import convert
     from edgeloop.device.interpreter import TFLiteModel
     from edgeloop.pipeline.distill import distillation_loss
@@ -147,7 +147,7 @@ def test_minimalistic_mobilenet_v3_has_no_hard_swish_or_squeeze_excite():
 
 def test_minimalistic_mobilenet_v3_maps_entirely_on_the_edge_tpu(digits):
     from edgeloop.converters import read_model
-    from edgeloop.converters.edgetpu import analyze
+    from edgeloop.converters.edgetpu.analyzer import analyze
     from edgeloop.converters.tflite import convert
 
     minimal = load_model("zoo:mobilenet_v3_small?minimalistic=true&width=0.25", input_shape=(8, 8, 1), classes=10)

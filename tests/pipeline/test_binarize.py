@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from edgeloop.pipeline import build_step
-from edgeloop.pipeline.binarize import binarized_kernel, ste_sign
+from edgeloop.models.layers import ste_sign
+from edgeloop.pipeline.binarize import binarized_kernel
 
 
 def apply(name, model, ctx, **options):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgeloop.converters import read_model
-from edgeloop.converters.edgetpu_compiler import INSTALL_HINT
+from edgeloop.converters.edgetpu.compiler import INSTALL_HINT
 from edgeloop.errors import EdgeloopError
 from edgeloop.pipeline import build_step
 from edgetpu_models import leaky_cnn

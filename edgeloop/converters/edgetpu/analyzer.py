@@ -1,7 +1,7 @@
 """Predict, without the compiler, what of a ``.tflite`` model will run on the Edge TPU.
 
 Pure and TensorFlow-free: it reads a parsed file (:class:`ModelInfo`) against the op table
-(:mod:`edgeloop.converters.edgetpu_ops`) and Coral's model requirements, and models the
+(:mod:`edgeloop.converters.edgetpu.ops`) and Coral's model requirements, and models the
 compiler's partitioning as Coral documents it (https://coral.ai/docs/edgetpu/models-intro/,
 "Compiling"): "At the first point in the model graph where an unsupported operation
 occurs, the compiler partitions the graph into two parts … as soon as an unsupported
@@ -13,7 +13,7 @@ trailing DEQUANTIZE run on the CPU without cutting the graph ("Float input and o
 tensors" on the same page).
 
     >>> from edgeloop.converters import read_model
-    >>> from edgeloop.converters.edgetpu import analyze
+    >>> from edgeloop.converters.edgetpu.analyzer import analyze
     >>> analysis = analyze(read_model("model.tflite"))        # doctest: +SKIP
     >>> analysis.fully_mapped, analysis.first_unmapped         # doctest: +SKIP
 """
@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from math import prod
 
-from edgeloop.converters.edgetpu_log import MAPPED
-from edgeloop.converters.edgetpu_ops import LATEST_RUNTIME, REPLACEMENTS, VERSION_LIMITS, row_for, rows_for
-from edgeloop.converters.edgetpu_rules import CHECKS
+from edgeloop.converters.edgetpu.log import MAPPED
+from edgeloop.converters.edgetpu.ops import LATEST_RUNTIME, REPLACEMENTS, VERSION_LIMITS, row_for, rows_for
+from edgeloop.converters.edgetpu.rules import CHECKS
 from edgeloop.converters.inspect import ModelInfo, OpInfo
 
 # "roughly 8 MB of SRAM" caches parameters; a Coral engineer: "larger(>>8MB) than the EdgeTPU

@@ -16,7 +16,8 @@ two benchmark results.
 
 from __future__ import annotations
 
-from edgeloop.device.benchmark import BenchmarkResult, DEFAULT_DELEGATE, delegated_indices, open_model
+from edgeloop.device.benchmark import BenchmarkResult, open_model
+from edgeloop.device.delegates import DEFAULT_DELEGATE, delegated_indices
 from edgeloop.device.options import BenchmarkOptions
 
 # Where a conversion option removes the cause (see edgeloop.converters.hard_swish / float_stem).
@@ -156,7 +157,7 @@ def compare_files(int8_path: str, float_path: str, devices: list, options: Bench
     """
     import dataclasses
 
-    from edgeloop.device import latency
+    from edgeloop.host import latency
     from edgeloop.device.benchmark import model_bytes
 
     options = dataclasses.replace(options, op_profiling=True)

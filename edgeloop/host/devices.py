@@ -110,11 +110,11 @@ def open_device(spec: str, token: str | None = None, benchmark_model: str | Path
     if spec == "local":
         return LocalDevice()
     if spec.startswith(("http://", "https://")):
-        from edgeloop.device.client import AgentClient
+        from edgeloop.host.client import AgentClient
 
         return AgentClient(spec, token=token)
     if spec.startswith("adb:") and len(spec) > 4:
-        from edgeloop.device.android import AdbDevice
+        from edgeloop.host.android import AdbDevice
 
         return AdbDevice(spec[4:], benchmark_model, adb=adb)
     raise EdgeloopError(f"unknown device {spec!r}: use local, http://HOST:PORT (an edgeloop agent) or adb:SERIAL")

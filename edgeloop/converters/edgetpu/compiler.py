@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeloop.converters.edgetpu_log import CompilerReport, parse_compiler_output
+from edgeloop.converters.edgetpu.log import CompilerReport, parse_compiler_output
 from edgeloop.errors import EdgeloopError
 
 COMPILER = "edgetpu_compiler"

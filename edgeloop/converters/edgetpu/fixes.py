@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeloop.converters.edgetpu_ops import REPLACEMENTS
+from edgeloop.converters.edgetpu.ops import REPLACEMENTS
 from edgeloop.converters.inspect import read_model, tflite_schema
 from edgeloop.errors import EdgeloopError
 

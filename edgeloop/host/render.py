@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgeloop.device.gate import GateResult
-from edgeloop.device.latency import Measurement
+from edgeloop.host.latency import Measurement
 
 
 def _ms(value: float | None, digits: int = 3) -> str:

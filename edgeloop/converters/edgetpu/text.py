@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgeloop.converters.edgetpu import AFTER_CUT, NOT_COMPILED, EdgeTpuAnalysis
-from edgeloop.converters.edgetpu_log import CompilerReport
+from edgeloop.converters.edgetpu.analyzer import AFTER_CUT, NOT_COMPILED, EdgeTpuAnalysis
+from edgeloop.converters.edgetpu.log import CompilerReport
 
 _MIB = 1024 * 1024
 

@@ -142,6 +142,11 @@ class LatencyStore:
             self._db.execute("INSERT OR REPLACE INTO model_features (model_sha256, features) VALUES (?, ?)",
                              (model_sha256, json.dumps(features, sort_keys=True)))
 
+    def get_features(self, model_sha256: str) -> dict | None:
+        """What :meth:`put_features` kept for a model, if anything."""
+        rows = self._read("SELECT features FROM model_features WHERE model_sha256 = ?", (model_sha256,))
+        return json.loads(rows[0][0]) if rows else None
+
     def featured_medians(self, device_id: str, options_key: str) -> list[tuple[dict, float]]:
         """``(features, median ms)`` of every model measured on the device with these options
         whose features are known (its newest measurement each)."""

@@ -4,7 +4,7 @@ The user gives the path of a ``benchmark_model`` binary built for the phone. edg
 pushes it and the model to ``/data/local/tmp/edgeloop``, reads each CPU's highest
 frequency to find the big cores, runs the tool pinned to them with ``taskset`` (the tool's
 README recommends this to cut run-to-run variance on big.LITTLE phones) and parses what it
-prints (:mod:`edgeloop.device.android_output`) into the same report as every other device.
+prints (:mod:`edgeloop.host.android_output`) into the same report as every other device.
 
 Every ``adb`` call is an argument list with a timeout; the one command line that runs on
 the phone is built from quoted arguments (``adb shell`` hands its arguments to the
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgeloop.device.android_output import BenchmarkModelRun, parse
+from edgeloop.host.android_output import BenchmarkModelRun, parse
 from edgeloop.device.benchmark import BenchmarkResult, model_bytes
 from edgeloop.device.fingerprint import fingerprint_id
 from edgeloop.device.options import BenchmarkOptions

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeloop.device.benchmark import BenchmarkResult, model_bytes
-from edgeloop.device.devices import Device
+from edgeloop.host.devices import Device
 from edgeloop.device.gate import GateResult, decide
 from edgeloop.device.options import BenchmarkOptions
-from edgeloop.device.store import LatencyStore
+from edgeloop.host.store import LatencyStore
 
 
 @dataclass
@@ -47,7 +47,7 @@ def measure(model: str | Path, devices: list[Device], options: BenchmarkOptions,
 
     Args:
         model: the ``.tflite`` file.
-        devices: from :func:`edgeloop.device.devices.open_device`.
+        devices: from :func:`edgeloop.host.devices.open_device`.
         options: the benchmark's options (part of the store's key).
         store: where measurements are looked up and kept (``None``: neither).
         fresh: measure even when the store has an answer.

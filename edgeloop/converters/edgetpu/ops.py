@@ -4,7 +4,7 @@ One :class:`OpSupport` per row of Coral's table "All operations supported by the
 TPU and any known limitations" (https://coral.ai/docs/edgetpu/models-intro/#supported-operations).
 An op with two rows (``DepthwiseConv2d`` up to runtime 12, and from 13 on) has two
 entries with their runtime ranges. ``limits`` name the checks the analyzer runs
-(:mod:`edgeloop.converters.edgetpu`); ``warns`` name limitations Coral states without a
+(:mod:`edgeloop.converters.edgetpu.analyzer`); ``warns`` name limitations Coral states without a
 rule one could check ("depending on input/output size …"). An op absent from this table
 is not supported: the compiler reports it as "Operation not supported".
 

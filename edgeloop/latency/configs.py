@@ -1,0 +1,76 @@
+"""Random small networks that sample kernel configurations for the predictor's regressors.
+
+A regressor per kind of kernel is only as good as the configurations it has seen: a family of
+architectures repeats a few (MobileNet's 3×3 depthwise and 1×1 convolutions, three input
+channels at the stem), and a kernel outside them — a max pool, a concatenation, a 10×4
+convolution of one channel — is guessed. nn-Meter samples each kernel's configuration space
+instead of architectures; this module does the same at the level the device measures: each
+network is a short random stack of the blocks edge models are made of (convolutions of 1×1
+to 5×5 kernels and strides 1-2, depthwise convolutions, max and average pools, residual
+adds, fire-style concatenations, squeeze-excite multiplies, ReLU / ReLU6 / hard-swish) at
+random widths and input sizes, and op profiling times every kernel of it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIZES = (16, 24, 32, 48, 64, 96)
+WIDTHS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+
+
+def _act(x, kind: str, counter: list[int]):
+    from edgeloop.models._blocks import activation
+
+    counter[0] += 1
+    return activation(x, kind, f"a{counter[0]}")
+
+
+def random_network(rng: np.random.Generator, name: str = "sample"):
+    """One random tf_keras network (input ``SIZE × SIZE × 1 or 3``, 10 logits)."""
+    from edgeloop._tf import keras
+
+    L = keras.layers
+    size = int(rng.choice(SIZES))
+    channels = int(rng.choice((1, 3)))
+    x = inputs = keras.Input((size, size, channels))
+    n = [0]
+    for _ in range(int(rng.integers(3, 8))):
+        width = int(rng.choice(WIDTHS))
+        block = rng.choice(["conv", "conv", "dw", "pool", "add", "fire", "se"])
+        act = str(rng.choice(["relu", "relu6", "hard_swish"], p=[0.5, 0.3, 0.2]))
+        spatial = int(x.shape[1])
+        stride = 2 if spatial >= 8 and rng.random() < 0.35 else 1
+        if block == "conv":
+            k = int(rng.choice((1, 3, 5)))
+            x = L.Conv2D(width, k, strides=stride, padding="same", use_bias=False)(x)
+            x = _act(L.BatchNormalization()(x), act, n)
+        elif block == "dw":
+            x = L.DepthwiseConv2D(int(rng.choice((3, 5))), strides=stride, padding="same", use_bias=False)(x)
+            x = _act(L.BatchNormalization()(x), act, n)
+            x = L.Conv2D(width, 1, use_bias=False)(x)
+            x = _act(L.BatchNormalization()(x), act, n)
+        elif block == "pool" and spatial >= 4:
+            pool = L.MaxPooling2D if rng.random() < 0.5 else L.AveragePooling2D
+            x = pool(int(rng.choice((2, 3))), strides=2, padding="same")(x)
+        elif block == "add":
+            y = L.Conv2D(int(x.shape[-1]), 3, padding="same")(x)
+            x = L.ReLU()(L.Add()([x, _act(y, act, n)]))
+        elif block == "fire":
+            squeeze = L.Conv2D(max(2, width // 4), 1, activation="relu")(x)
+            x = L.Concatenate()([L.Conv2D(width // 2, 1, activation="relu")(squeeze),
+                                 L.Conv2D(width // 2, 3, padding="same", activation="relu")(squeeze)])
+        else:  # squeeze-excite: global mean, two dense, channel-wise multiply
+            c = int(x.shape[-1])
+            s = L.GlobalAveragePooling2D(keepdims=True)(x)
+            s = L.Conv2D(max(2, c // 4), 1, activation="relu")(s)
+            s = _act(L.Conv2D(c, 1)(s), "hard_sigmoid", n)
+            x = L.Multiply()([x, s])
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, L.Dense(10)(x), name=name)
+
+
+def random_networks(count: int, seed: int = 0) -> list:
+    """``count`` random networks, reproducibly."""
+    rng = np.random.default_rng(seed)
+    return [random_network(rng, f"sample_{i}") for i in range(count)]

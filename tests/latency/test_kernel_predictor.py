@@ -1,0 +1,87 @@
+"""The kernel predictor and adaptive sampling on kernels with known costs (no timing: the
+"measurements" are a cost function of the kernels, so the figures asserted are exact)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgeloop.errors import EdgeloopError
+from edgeloop.latency.kernels import CONV, DEPTHWISE, ELEMENTWISE, Kernel
+from edgeloop.latency.predictor import KernelPredictor
+from edgeloop.latency.sampling import adapt, farthest_first
+
+INVOKE = 0.002
+COST = {CONV: (0.003, 2e-5), DEPTHWISE: (0.002, 8e-5), ELEMENTWISE: (0.001, 0.0)}  # ms fixed, ms per kMAC
+BYTE = 5e-7  # ms per byte written
+
+
+def _kernel(kind: str, rng) -> Kernel:
+    c_in, c_out, hw = (int(v) for v in rng.integers([4, 4, 2], [128, 128, 32]))
+    k = 9.0 if kind != ELEMENTWISE else 1.0
+    macs = {CONV: hw * hw * c_in * c_out * k, DEPTHWISE: hw * hw * c_out * k, ELEMENTWISE: 0.0}[kind]
+    features = {"macs": macs, "h_in": hw, "w_in": hw, "c_in": c_in, "h_out": hw, "w_out": hw, "c_out": c_out,
+                "kernel": k, "stride": 1.0, "bytes_in": hw * hw * c_in, "bytes_out": hw * hw * c_out,
+                "bytes_weights": c_in * c_out * k if kind == CONV else c_out * k, "elements_out": hw * hw * c_out,
+                "cache_fit": -10.0, "int8": 1.0, "inputs": 1.0, "broadcast": 0.0, "fused_ops": 0.0}
+    return Kernel(kind, [0], kind.upper(), {n: float(v) for n, v in features.items()})
+
+
+def _cost(k: Kernel, scale: float = 1.0) -> float:
+    fixed, per_kmac = COST[k.kind]
+    return scale * (fixed + per_kmac * k.features["macs"] / 1e3 + BYTE * k.features["bytes_out"])
+
+
+def _model(rng, n: int = 8) -> list[Kernel]:
+    kernels = [_kernel(kind, rng) for kind in rng.choice([CONV, DEPTHWISE, ELEMENTWISE], size=n)]
+    for i, k in enumerate(kernels):
+        k.ops = [i]
+    return kernels
+
+
+def _profile(kernels: list[Kernel], scale: float = 1.0) -> list[dict]:
+    """Op profiling as the device reports it: each op alone, paying the per-invoke cost once."""
+    return [{"index": k.ops[0], "median_ms": INVOKE + _cost(k, scale)} for k in kernels]
+
+
+def _whole(kernels: list[Kernel], scale: float = 1.0) -> float:
+    return INVOKE + sum(_cost(k, scale) for k in kernels)
+
+
+def test_kernels_profiled_alone_predict_whole_models_of_other_shapes():
+    rng = np.random.default_rng(0)
+    profiled = [_model(rng) for _ in range(6)]
+    predictor = KernelPredictor.fit([(m, _profile(m)) for m in profiled], INVOKE)
+    assert predictor.kernel_samples == 48 and set(predictor.kinds) == {CONV, DEPTHWISE, ELEMENTWISE}
+    for m in (_model(rng, 20) for _ in range(10)):  # deeper models than any profiled
+        assert predictor.predict(m) == pytest.approx(_whole(m), rel=0.02)
+
+
+def test_a_new_device_is_learnt_from_a_few_whole_models_chosen_farthest_first():
+    rng = np.random.default_rng(1)
+    profiled = [_model(rng) for _ in range(6)]
+    first = KernelPredictor.fit([(m, _profile(m)) for m in profiled], INVOKE)
+    candidates = [_model(rng, int(n)) for n in rng.integers(3, 20, size=30)]
+    asked = []
+
+    def measure(i):  # the second device runs compute kernels 1.8x slower
+        asked.append(i)
+        return _whole(candidates[i], scale=1.8)
+
+    second, measured = adapt(first, candidates, measure, tolerance=0.02, least=3, most=12)
+    assert 3 <= len(measured) < 12 and [i for i, _ in measured] == asked and len(set(asked)) == len(asked)
+    held_out = [_model(rng, 12) for _ in range(10)]
+    assert all(second.predict(m) == pytest.approx(_whole(m, 1.8), rel=0.03) for m in held_out)
+    assert all(abs(first.predict(m) / _whole(m, 1.8) - 1) > 0.2 for m in held_out)  # unadapted, it was far off
+
+
+def test_farthest_first_starts_at_the_odd_one_out_and_never_repeats():
+    rng = np.random.default_rng(2)
+    candidates = [_model(rng, 8) for _ in range(9)] + [[_kernel(ELEMENTWISE, rng) for _ in range(40)]]
+    order = farthest_first(candidates, 10)
+    assert order[0] == 9 and sorted(order) == list(range(10))
+
+
+def test_no_profile_is_an_error():
+    with pytest.raises(EdgeloopError, match="at least one op-profiled model"):
+        KernelPredictor.fit([], INVOKE)

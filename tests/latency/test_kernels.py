@@ -1,0 +1,62 @@
+"""Kernel detection on a real converted model: the runtime's fusions, and each kernel's features."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeloop.latency.kernels import CONV, DEPTHWISE, ELEMENTWISE, FULLY_CONNECTED, REDUCE, detect
+
+
+@pytest.fixture(scope="module")
+def info():
+    """8x8x1 -> pad 2 -> stride-2 conv 8 (+BN, ReLU) -> depthwise (+BN, ReLU6) -> residual add + ReLU
+    -> pool -> dense, int8."""
+    import numpy as np
+
+    from edgeloop._tf import keras
+    from edgeloop.converters import read_model
+    from edgeloop.converters.tflite import convert
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    x = inputs = keras.Input((8, 8, 1))
+    x = L.ZeroPadding2D(2, name="pad")(x)  # more than a SAME conv pads: the converter keeps the PAD op
+    x = L.Conv2D(8, 3, strides=2, use_bias=False, name="c1")(x)
+    x = L.ReLU(name="act1")(L.BatchNormalization(name="bn1")(x))
+    y = L.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    y = L.ReLU(6.0, name="act2")(L.BatchNormalization(name="bn2")(y))
+    x = L.ReLU(name="act3")(L.Add(name="add")([x, y]))
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(10, name="logits")(x)
+    model = keras.Model(inputs, outputs, name="k")
+    blob = convert(model, "int8", np.random.default_rng(0).random((8, 8, 8, 1), dtype=np.float32))
+    return read_model(blob)
+
+
+def test_kernels_follow_the_runtimes_fusions(info):
+    kernels = detect(info)
+    kinds = [k.kind for k in kernels]
+    assert kinds.count(CONV) == 1 and kinds.count(DEPTHWISE) == 1 and kinds.count(FULLY_CONNECTED) == 1
+    assert REDUCE in kinds and ELEMENTWISE in kinds  # the global average pool is a MEAN
+    # Every op is in exactly one kernel.
+    assert sorted(i for k in kernels for i in k.ops) == list(range(len(info.ops)))
+    # The converter keeps this pad as an op; XNNPACK folds it into the convolution it feeds.
+    conv = next(k for k in kernels if k.kind == CONV)
+    assert [info.ops[i].name for i in conv.ops] == ["CONV_2D", "PAD"] and conv.op == "CONV_2D"
+    # The ReLU after the add is the add's fused activation already: one op, one kernel.
+    add = next(k for k in kernels if k.kind == ELEMENTWISE)
+    assert [info.ops[i].name for i in add.ops] == ["ADD"]
+
+
+def test_kernel_features_are_the_files_shapes_and_macs(info):
+    kernels = {k.kind: k for k in detect(info)}
+    conv = kernels[CONV].features
+    assert (conv["h_out"], conv["w_out"], conv["c_in"], conv["c_out"], conv["kernel"], conv["stride"]) == (5, 5, 1, 8, 9, 2)
+    assert conv["h_in"] == 12 and conv["macs"] == 5 * 5 * 8 * 9 and conv["int8"] == 1.0  # its input: the padded 12x12
+    assert conv["bytes_out"] == 5 * 5 * 8 and conv["bytes_weights"] >= 8 * 9  # int8 weights (and an int32 bias)
+    dw = kernels[DEPTHWISE].features
+    assert dw["macs"] == 5 * 5 * 8 * 9 and dw["c_in"] == dw["c_out"] == 8
+    fc = kernels[FULLY_CONNECTED].features
+    assert fc["macs"] == 8 * 10 and fc["c_out"] == 10
+    assert sum(k.features["macs"] for k in detect(info)) == info.macs
+    assert conv["cache_fit"] < 0  # a few hundred bytes: far inside any cache

@@ -54,11 +54,10 @@ def autocompress(model, data, preprocess, device, token_file, latency, size_kb, 
     recipe (autocompress/winner.yaml) that reproduces it. Exit status 1 when no trial meets
     the target.
     """
-    from edgeloop.cli import _emit_json as emit_json
     from edgeloop.pipeline import runner
     from edgeloop.recipe import from_dict
     from edgeloop.search.command import _yaml_mapping
-    from edgeloop.ui import Ui
+    from edgeloop.ui import Ui, emit_json
 
     ui = Ui(quiet=quiet or as_json)
     if resume_dir:

@@ -25,10 +25,16 @@ class Autocompress(Step):
     compresses = True
 
     def apply(self, model, ctx: Context):
+        import importlib
         from pathlib import Path
 
-        from edgeloop.autocompress.run import Aim, autocompress
         from edgeloop.models import load_model
+
+        # The search runs every trial as a recipe through the runner, and the runner's registry
+        # holds this step: the search is loaded by name when the step runs, so that the
+        # registry does not import the runner through it (no import cycle between the two).
+        search = importlib.import_module("edgeloop.autocompress.run")
+        Aim, autocompress = search.Aim, search.autocompress
         from edgeloop.ui import Ui
 
         data = ctx.data

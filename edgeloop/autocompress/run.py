@@ -223,6 +223,7 @@ def _trials(study, space: Space, options) -> list[dict]:
     out = []
     for t in study.trials:
         out.append({"number": t.number, "state": t.state.name, "seeded": bool(t.user_attrs.get("seeded")),
+                    "aborted": bool(t.user_attrs.get("aborted")),
                     "params": t.params, "steps": space.steps(t.params, options.epochs, options.batch_size),
                     "precisions": space.precisions(t.params), "figures": t.user_attrs.get("figures"),
                     "error": t.user_attrs.get("error")})

@@ -91,8 +91,17 @@ def run_trials(study, space, jobs_for, measure, goal: Goal, options, ui, seeds: 
     limit = options.time_limit_s
     try:
         while True:
-            finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)]
             stale = [t for t in study.trials if t.state == TrialState.RUNNING and not _alive(t.user_attrs.get("worker"))]
+            for t in [t for t in stale if set(t.params) != set(dists)]:
+                # Killed while its policy was being drawn (Optuna stores one parameter at a
+                # time): it never ran. It is closed as aborted and left out of the count, so
+                # the sampler draws the same policy again for the next trial.
+                study._storage.set_trial_user_attr(t._trial_id, "aborted", True)
+                study._storage.set_trial_user_attr(t._trial_id, "error", "stopped while its policy was being drawn")
+                study.tell(t.number, state=TrialState.FAIL)
+            stale = [t for t in stale if set(t.params) == set(dists)]
+            finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+                        and not t.user_attrs.get("aborted")]
             if not stale and len(finished) >= options.trials:
                 break
             if not stale and limit is not None and time.monotonic() - started > limit:

@@ -98,11 +98,12 @@ def only_run(out):
 
 
 def trials(run_dir) -> list[tuple]:
-    """Each trial's number, policy and figures (latency included), from the report."""
+    """Each trial's policy, state and figures (latency included), in order, from the report; a
+    trial a kill stopped while its policy was drawn (it never ran) is left out."""
     import json
 
     state = json.loads((run_dir / "autocompress" / "autocompress.json").read_text())
-    return [(t["number"], t["params"], t["state"],
+    return [(t["params"], t["state"],
              None if not t["figures"] else (t["figures"]["int8_accuracy"], t["figures"]["latency_ms"],
                                             t["figures"]["size_kb"]))
-            for t in state["trials"]]
+            for t in state["trials"] if not t.get("aborted")]

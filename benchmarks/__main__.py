@@ -21,7 +21,7 @@ from benchmarks import _common
 HERE = Path(__file__).resolve().parent
 # Section modules, in the order they run.
 SECTIONS = ("zoo", "digits", "pipeline_cost", "baselines", "agent_overhead", "search", "agent_load", "preprocessing",
-            "anywhere", "fidelity", "compat", "reliability", "int8_speed", "latency_prediction")
+            "anywhere", "fidelity", "compat", "reliability", "int8_speed", "latency_prediction", "autocompress")
 
 
 def _progress(message: str) -> None:
@@ -44,8 +44,8 @@ def _run_sections(names: list[str], quick: bool) -> dict:
 
 def render(results: dict, folder: Path) -> str:
     """The whole BENCHMARKS.md from the results of one run."""
-    from benchmarks import (agent_load, agent_overhead, anywhere, baselines, compat, digits, fidelity, int8_speed,
-                            latency_prediction, pipeline_cost, preprocessing, reliability, search, zoo)
+    from benchmarks import (agent_load, agent_overhead, anywhere, autocompress, baselines, compat, digits, fidelity,
+                            int8_speed, latency_prediction, pipeline_cost, preprocessing, reliability, search, zoo)
 
     f = results["figures"]
     m = results["machine"]
@@ -108,6 +108,11 @@ def render(results: dict, folder: Path) -> str:
     if "latency_prediction" in f:
         out += ["## 15. Latency prediction on held-out architectures", "",
                 latency_prediction.render(f["latency_prediction"]), ""]
+    if "autocompress" in f:
+        out += ["## 16. Automatic compression against NetAdapt and the hand recipes", "",
+                autocompress.render(f["autocompress"]), ""]
+        out += [f"![autocompress: accuracy vs {name.split('_')[1][:-4]}]({name})"
+                for name in autocompress.plot(f["autocompress"], folder)] + [""]
     return "\n".join(out)
 
 

@@ -567,6 +567,7 @@ def models_list(names, as_json, quiet) -> None:
 
 def _add_commands() -> None:
     # Larger commands live in their own modules (imported without TensorFlow).
+    from edgeloop.autocompress.command import autocompress
     from edgeloop.doctor.command import doctor
     from edgeloop.quant.command import quant_report, quantize
     from edgeloop.search.command import search
@@ -575,6 +576,7 @@ def _add_commands() -> None:
     cli.add_command(quantize)
     cli.add_command(quant_report)
     cli.add_command(doctor)
+    cli.add_command(autocompress)
 
 
 _add_commands()

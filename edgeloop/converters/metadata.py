@@ -24,6 +24,13 @@ def add_metadata(data: bytes, payload: dict) -> bytes:
     """``data`` with :data:`NAME` holding ``payload`` as JSON (replacing an earlier one)."""
     schema = tflite_schema()
     model = schema.ModelT.InitFromPackedBuf(data, 0)
+    for kept_buffer in model.buffers or []:
+        # A buffer the LiteRT quantizer stored after the flatbuffer (offset and size into the
+        # file) would point past the end of the repacked file: carry its bytes inline.
+        offset, size = getattr(kept_buffer, "offset", 0) or 0, getattr(kept_buffer, "size", 0) or 0
+        if offset > 1 and size:
+            kept_buffer.data = np.frombuffer(data[offset:offset + size], dtype=np.uint8)
+            kept_buffer.offset, kept_buffer.size = 0, 0
     buffer = schema.BufferT()
     buffer.data = np.frombuffer(json.dumps(payload, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     model.buffers = list(model.buffers or [])

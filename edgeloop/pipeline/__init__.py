@@ -5,6 +5,7 @@ Importing this package registers every built-in step (each module registers itse
 """
 
 from edgeloop.pipeline import (  # noqa: F401  (each module registers its step)
+    autocompress,
     benchmark,
     binarize,
     cluster,

@@ -8,7 +8,8 @@ cluster-preserving scheme (CQAT) or the prune-cluster-preserving one (PCQAT).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fnmatch
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -38,6 +39,9 @@ class ClusterOptions:
         epochs: fine-tuning passes with the clustered weights.
         batch_size: samples per optimizer step.
         learning_rate: Adam's learning rate (centroids move with it).
+        layers: per-layer counts, ``{name or glob pattern: clusters}``; the first pattern that
+            matches a layer wins, unmatched layers get ``clusters``.
+        skip: names or glob patterns of layers left unclustered.
     """
 
     clusters: int = 16
@@ -46,11 +50,23 @@ class ClusterOptions:
     epochs: int = 3
     batch_size: int = 32
     learning_rate: float = 1e-4
+    layers: dict[str, int] = field(default_factory=dict)
+    skip: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.clusters < 2:
-            raise ValueError(f"clusters must be at least 2, got {self.clusters}")
+        for name, value in [("clusters", self.clusters), *self.layers.items()]:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise ValueError(f"clusters for {name} must be an integer of at least 2, got {value!r}")
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
+
+    def clusters_for(self, layer_name: str) -> int | None:
+        """The cluster count of ``layer_name``, or ``None`` when it is skipped."""
+        if any(fnmatch.fnmatchcase(layer_name, pattern) for pattern in self.skip):
+            return None
+        for pattern, count in self.layers.items():
+            if fnmatch.fnmatchcase(layer_name, pattern):
+                return count
+        return self.clusters
 
 
 @register_step
@@ -92,12 +108,19 @@ class Cluster(Step):
         if not any(is_clusterable(layer) for layer in model.layers):
             raise EdgeloopError("cluster: the model has no layer with weights to cluster")
 
+        pruned_layers = set((pruned or {}).get("layers", {}))
+        frozen: list = []
+
         def wrap(layer):
             # Only the layers the table names: tfmot's whole-model call refuses a model with
             # any other weighted layer (PReLU, a custom layer) instead of leaving it alone.
-            if not is_clusterable(layer):
+            count = o.clusters_for(layer.name) if is_clusterable(layer) else None
+            if count is None:
+                if preserve and layer.name in pruned_layers:  # the fine-tune would fill its zeros in
+                    layer.trainable = False
+                    frozen.append(layer)
                 return layer
-            return clustering.cluster_weights(layer, number_of_clusters=o.clusters, cluster_centroids_init=init,
+            return clustering.cluster_weights(layer, number_of_clusters=count, cluster_centroids_init=init,
                                               preserve_sparsity=preserve)
 
         try:
@@ -106,12 +129,15 @@ class Cluster(Step):
             raise EdgeloopError(f"cluster needs a Sequential or functional model: {exc}") from None
         compile_classifier(wrapped, o.learning_rate)
         ctx.record(**fit(wrapped, ctx, o.epochs, o.batch_size, "cluster"))
+        for layer in frozen:
+            layer.trainable = True
         stripped = clustering.strip_clustering(wrapped)
         unique = kernel_unique_values(stripped)
-        over = {n: u for n, u in unique.items() if u > o.clusters}
+        unique = {n: u for n, u in unique.items() if o.clusters_for(n) is not None}
+        over = {n: u for n, u in unique.items() if u > o.clusters_for(n)}
         if over:
-            raise VerificationError(f"clustering left more than {o.clusters} values in: "
-                                    + ", ".join(f"{n} ({u})" for n, u in over.items()))
+            raise VerificationError("clustering left more values than asked in: "
+                                    + ", ".join(f"{n} ({u} > {o.clusters_for(n)})" for n, u in over.items()))
         sparsity = kernel_sparsity(stripped)
         if preserve and pruned:
             lost = {n: sparsity[n] for n, t in pruned["layers"].items() if sparsity[n] < t - 0.01}
@@ -120,5 +146,6 @@ class Cluster(Step):
                                         + ", ".join(f"{n} {s:.1%}" for n, s in lost.items()))
         ctx.record(clusters=o.clusters, preserve_sparsity=preserve, kernel_unique_values=unique,
                    kernel_sparsity=sparsity, max_unique=int(np.max(list(unique.values()))) if unique else 0)
-        ctx.state.clustered = {"clusters": o.clusters, "layers": sorted(unique)}
+        ctx.state.clustered = {"clusters": max((o.clusters_for(n) for n in unique), default=o.clusters),
+                               "layers": sorted(unique)}
         return stripped

@@ -12,7 +12,7 @@ its metadata (:mod:`edgeloop.converters.metadata`).
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from edgeloop import _io
@@ -76,6 +76,9 @@ class ConvertOptions:
         float_stem: keep the convolution reading a 1-3 channel input in float (float
             input, the rest int8; needs ``mode: int8``): faster on some CPUs, slower on
             others (``mode: fastest`` measures it).
+        precisions: ``mode: int8``: ops kept off int8, by Keras layer name or glob pattern,
+            ``{layer: int16 | float}`` (int16 activations, or float); through the LiteRT
+            quantizer, with float32 input / output (an op at the edge may stay float).
     """
 
     mode: Literal["int8", "int16x8", "dynamic", "float16", "float32", "auto", "fastest"] = "int8"
@@ -98,8 +101,16 @@ class ConvertOptions:
     adaround_iterations: int = 300
     hard_swish: Literal["auto", "rewrite", "int8"] = "auto"
     float_stem: bool = False
+    precisions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.precisions:
+            bad = {k: v for k, v in self.precisions.items() if v not in ("int8", "int16", "float")}
+            if bad:
+                raise ValueError(f"precisions must be int8, int16 or float per layer, got {bad}")
+            if self.mode != "int8" or self.io_type not in (None, "float32"):
+                raise ValueError("precisions (ops off int8) need mode int8 with io_type float32")
+            self.io_type = "float32"
         if self.calibration_samples < 1:
             raise ValueError(f"calibration_samples must be at least 1, got {self.calibration_samples}")
         if self.keep_float < 0:

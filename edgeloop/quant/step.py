@@ -19,7 +19,8 @@ REPORT_PNG = "quant_report.png"
 
 def uses_litert(o) -> bool:
     """Whether the ``convert`` options need the LiteRT quantizer."""
-    return o.mode == "auto" or o.quantizer == "litert" or o.calibration != "minmax" or o.weights != "minmax"
+    return (o.mode == "auto" or o.quantizer == "litert" or o.calibration != "minmax" or o.weights != "minmax"
+            or bool(getattr(o, "precisions", None)))
 
 
 def mixed_check(info, precisions: dict[str, str]) -> Check:
@@ -84,6 +85,8 @@ def convert_litert(model, ctx, o) -> tuple[bytes, list[Check], dict]:
             "moves": [m.__dict__ for m in result.moves],
             "ops": result.op_precisions(),
         }
+    elif getattr(o, "precisions", None):
+        data, info, checks, extra["precisions"] = _with_precisions(float_blob, samples, o, ranges)
     else:
         q = quantize_tflite(float_blob, samples, o.mode, o.io_type, weights=o.weights, per_channel=o.per_channel,
                             **ranges)
@@ -92,6 +95,68 @@ def convert_litert(model, ctx, o) -> tuple[bytes, list[Check], dict]:
     if o.report:
         extra["quant_report"] = write_report(float_blob, data, samples, ctx, o)
     return data, checks, extra
+
+
+def op_layers(float_blob: bytes) -> tuple[bytes, list[tuple[str, str, str]]]:
+    """The prepared float file and, per op in execution order, ``(Keras layer, op, output tensor)``.
+
+    The layer is the one the converter named the op after (a convolution fused with its
+    batch norm and activation is named after the last of them).
+    """
+    from edgeloop.converters import read_model
+    from edgeloop.quant.prepare import prepare
+    from edgeloop.quant.report import _layer
+
+    plain = prepare(float_blob).model
+    info = read_model(plain)
+    rows = []
+    for op in info.ops:
+        if op.name in ("QUANTIZE", "DEQUANTIZE") or not op.outputs:
+            continue
+        tensor = info.tensors[op.outputs[0]].name
+        rows.append((op.layer or _layer(tensor), op.name, tensor))
+    return plain, rows
+
+
+def layer_precisions(float_blob: bytes, by_layer: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The prepared float file and ``{op output tensor: precision}`` for ops of the layers
+    ``by_layer`` names (names or glob patterns; the first that matches an op's layer wins).
+
+    Raises:
+        EdgeloopError: a name or pattern that matches no op's layer (the layers are listed).
+    """
+    import fnmatch
+
+    from edgeloop.errors import EdgeloopError
+
+    plain, rows = op_layers(float_blob)
+    out, used = {}, set()
+    for layer, _, tensor in rows:
+        for pattern, precision in by_layer.items():
+            if fnmatch.fnmatchcase(layer, pattern):
+                used.add(pattern)
+                if precision != "int8":
+                    out[tensor] = precision
+                break
+    unused = [p for p in by_layer if p not in used]
+    if unused:
+        raise EdgeloopError(f"convert: precisions name no layer of the converted model: {', '.join(unused)}; "
+                            f"layers: {', '.join(dict.fromkeys(layer for layer, _, _ in rows))}")
+    return plain, out
+
+
+def _with_precisions(float_blob: bytes, samples: np.ndarray, o, ranges: dict):
+    """Full int8 but the layers ``o.precisions`` keeps at int16 activations or float."""
+    from edgeloop.converters import read_model, verify
+    from edgeloop.quant.mixed import convert_with_precisions
+
+    plain, tensors = layer_precisions(float_blob, o.precisions)
+    data = convert_with_precisions(plain, samples, tensors, o.io_type, weights=o.weights, per_channel=o.per_channel,
+                                   **ranges)
+    info = read_model(data)
+    checks = [c for c in verify(info, mode="int8", io_type=o.io_type) if c.name != "int8_compute"]
+    checks.append(mixed_check(info, tensors))
+    return data, info, checks, {"by_layer": dict(o.precisions), "ops": tensors}
 
 
 def write_report(float_blob: bytes, quantized: bytes, samples: np.ndarray, ctx, o) -> dict:

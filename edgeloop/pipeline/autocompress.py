@@ -15,14 +15,9 @@ from edgeloop.pipeline.base import Context, Step, register_step
 FOLDER = "autocompress"
 
 
-@register_step
+@register_step("autocompress", AutocompressOptions, changes_model=True, compresses=True)
 class Autocompress(Step):
     """Search pruning, clustering, widths, precision, distillation and factorization policies."""
-
-    name = "autocompress"
-    Options = AutocompressOptions
-    changes_model = True
-    compresses = True
 
     def apply(self, model, ctx: Context):
         import importlib

@@ -2,13 +2,8 @@
 
 A technique is one small class registered under the name a recipe uses::
 
-    @register_step
+    @register_step("prune", PruneOptions, changes_model=True, compresses=True)
     class Prune(Step):
-        name = "prune"
-        Options = PruneOptions
-        changes_model = True
-        compresses = True
-
         def apply(self, model, ctx):
             ...
             ctx.record(sparsity=...)
@@ -113,8 +108,31 @@ class Preflight:
     cache: dict = field(default_factory=dict)
 
 
-def register_step(cls: type[Step]) -> type[Step]:
-    """Class decorator: make ``cls`` available to recipes under ``cls.name``."""
+def register_step(name: str | type[Step], options: type | None = None, **flags: bool):
+    """Class decorator: make a step available to recipes under its name.
+
+    ``@register_step("prune", PruneOptions, changes_model=True)`` declares the step's name,
+    options and flags (the class attributes of :class:`Step`) in one line; a bare
+    ``@register_step`` takes them from the class body.
+    """
+    if isinstance(name, type):
+        return _register(name)
+    unknown = sorted(set(flags) - {"changes_model", "compresses", "takes_any_model", "needs_labels"})
+    if unknown:
+        raise TypeError(f"register_step: unknown step flag(s) {', '.join(unknown)}")
+
+    def declare(cls: type[Step]) -> type[Step]:
+        cls.name = name
+        if options is not None:
+            cls.Options = options
+        for flag, value in flags.items():
+            setattr(cls, flag, value)
+        return _register(cls)
+
+    return declare
+
+
+def _register(cls: type[Step]) -> type[Step]:
     if cls.name in _STEPS:
         raise ValueError(f"step {cls.name!r} is registered twice")
     _STEPS[cls.name] = cls

@@ -51,14 +51,9 @@ class BenchmarkOptions:
             raise ValueError("threads and runs must be at least 1, warmup at least 0")
 
 
-@register_step
+@register_step("benchmark", BenchmarkOptions, takes_any_model=True, needs_labels=False)
 class Benchmark(Step):
     """Time the model on a device (min / median / p90 / p99, confidence interval, delegate nodes …)."""
-
-    name = "benchmark"
-    Options = BenchmarkOptions
-    takes_any_model = True
-    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.device.agent import read_token

@@ -93,14 +93,9 @@ class BinarizeOptions:
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
 
-@register_step
+@register_step("binarize", BinarizeOptions, changes_model=True, compresses=True)
 class Binarize(Step):
     """Train every Conv2D / Dense layer but the first and last with ±1 weights (STE)."""
-
-    name = "binarize"
-    Options = BinarizeOptions
-    changes_model = True
-    compresses = True
 
     def apply(self, model, ctx: Context):
         o = self.options

@@ -69,14 +69,9 @@ class ClusterOptions:
         return self.clusters
 
 
-@register_step
+@register_step("cluster", ClusterOptions, changes_model=True, compresses=True)
 class Cluster(Step):
     """Cluster every clusterable kernel to ``clusters`` shared values and fine-tune."""
-
-    name = "cluster"
-    Options = ClusterOptions
-    changes_model = True
-    compresses = True
 
     def preflight(self, model, plan: Preflight) -> list[Problem]:
         """Nothing to cluster, or a layer tfmot will not wrap."""

@@ -91,14 +91,9 @@ def device_info(spec: str, token_file: str | None) -> dict:
     return open_device(spec, token=read_token(token_file) if token_file else None).info()
 
 
-@register_step
+@register_step("compile", CompileOptions, takes_any_model=True, needs_labels=False)
 class Compile(Step):
     """Predict the Edge TPU mapping, optionally fix the model, and compile it."""
-
-    name = "compile"
-    Options = CompileOptions
-    takes_any_model = True
-    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop.converters import checks_to_dict

@@ -143,14 +143,9 @@ class ConvertOptions:
             raise ValueError(f"{self.mode} models take {' or '.join(allowed)} input/output, not {self.io_type!r}")
 
 
-@register_step
+@register_step("convert", ConvertOptions, takes_any_model=True, needs_labels=False)
 class Convert(Step):
     """Convert to TFLite, verify, and measure sizes and sparsity in the converted file."""
-
-    name = "convert"
-    Options = ConvertOptions
-    takes_any_model = True
-    needs_labels = False
 
     def preflight(self, model, plan: Preflight) -> list[Problem]:
         """Convert once with a few samples when steps before this one train: an op that stays

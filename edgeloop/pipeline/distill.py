@@ -86,14 +86,9 @@ class DistillOptions:
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
 
-@register_step
+@register_step("distill", DistillOptions, changes_model=True, compresses=True)
 class Distill(Step):
     """Train the student on the labels and on the teacher's softened outputs."""
-
-    name = "distill"
-    Options = DistillOptions
-    changes_model = True
-    compresses = True
 
     def apply(self, model, ctx: Context):
         from edgeloop._tf import keras

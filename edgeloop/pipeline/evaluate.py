@@ -47,14 +47,9 @@ class EvaluateOptions:
             raise ValueError(f"max_drop must be >= 0, got {self.max_drop}")
 
 
-@register_step
+@register_step("evaluate", EvaluateOptions, takes_any_model=True, needs_labels=False)
 class Evaluate(Step):
     """Score the float baseline, the compressed Keras model and the converted file(s)."""
-
-    name = "evaluate"
-    Options = EvaluateOptions
-    takes_any_model = True
-    needs_labels = False
 
     def apply(self, model, ctx: Context):
         from edgeloop import fidelity

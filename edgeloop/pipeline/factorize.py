@@ -99,14 +99,9 @@ class FactorizeOptions:
         check_training_options(self.epochs, self.batch_size, self.learning_rate, min_epochs=0)
 
 
-@register_step
+@register_step("factorize", FactorizeOptions, changes_model=True, compresses=True)
 class Factorize(Step):
     """Split Dense / Conv2D layers into two low-rank layers and fine-tune."""
-
-    name = "factorize"
-    Options = FactorizeOptions
-    changes_model = True
-    compresses = True
 
     def apply(self, model, ctx: Context):
         from edgeloop.models.graph import split_layers

@@ -43,14 +43,9 @@ class FilterPruneOptions:
         check_training_options(self.epochs, self.batch_size, self.learning_rate, min_epochs=0)
 
 
-@register_step
+@register_step("filter_prune", FilterPruneOptions, changes_model=True, compresses=True)
 class FilterPrune(Step):
     """Remove the filters with the smallest L1 norm and rebuild a smaller model."""
-
-    name = "filter_prune"
-    Options = FilterPruneOptions
-    changes_model = True
-    compresses = True
 
     def preflight(self, model, plan: Preflight) -> list[Problem]:
         """Shrink a clone as ``apply`` would (no fine-tuning): a layer shrink cannot follow, or nothing to remove."""

@@ -67,14 +67,9 @@ class NetAdaptStepOptions(NetAdaptOptions):
             raise ValueError(f"unknown executor {self.executor!r}: use sequential, ray or ray://HOST:PORT")
 
 
-@register_step
+@register_step("netadapt", NetAdaptStepOptions, changes_model=True, compresses=True)
 class NetAdapt(Step):
     """Narrow the model, layer by layer, to a latency budget measured on the device (NetAdapt)."""
-
-    name = "netadapt"
-    Options = NetAdaptStepOptions
-    changes_model = True
-    compresses = True
 
     def apply(self, model, ctx: Context):
         from edgeloop.models import load_model

@@ -108,14 +108,9 @@ def std_threshold_sparsity(kernel, s: float) -> float:
     return float(np.mean(np.abs(kernel) < s * np.std(kernel)))
 
 
-@register_step
+@register_step("prune", PruneOptions, changes_model=True, compresses=True)
 class Prune(Step):
     """Magnitude pruning of the prunable layers to per-layer targets (or M:N)."""
-
-    name = "prune"
-    Options = PruneOptions
-    changes_model = True
-    compresses = True
 
     def _derived_targets(self, model, ctx: Context) -> dict[str, float] | None:
         """Per-layer targets from a sensitivity analysis or the std threshold, if asked."""

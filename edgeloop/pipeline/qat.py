@@ -80,14 +80,9 @@ class QatOptions:
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
 
-@register_step
+@register_step("qat", QatOptions, changes_model=True, compresses=True)
 class Qat(Step):
     """Wrap every layer with tfmot's 8-bit fake quantization and fine-tune."""
-
-    name = "qat"
-    Options = QatOptions
-    changes_model = True
-    compresses = True
 
     def preflight(self, model, plan: Preflight) -> list[Problem]:
         """Build the QAT model on a clone, as ``apply`` would (seconds): the layer it fails on, if any."""

@@ -93,12 +93,9 @@ class SensitivityOptions:
             raise ValueError(f"budget must be >= 0, got {self.budget}")
 
 
-@register_step
+@register_step("sensitivity", SensitivityOptions)
 class Sensitivity(Step):
     """Prune each layer alone at several sparsities and choose per-layer targets."""
-
-    name = "sensitivity"
-    Options = SensitivityOptions
 
     def apply(self, model, ctx: Context):
         o = self.options

@@ -26,13 +26,9 @@ class TrainOptions:
         check_training_options(self.epochs, self.batch_size, self.learning_rate)
 
 
-@register_step
+@register_step("train", TrainOptions, changes_model=True)
 class Train(Step):
     """Train the model on the run's training split, validating on its held-out split."""
-
-    name = "train"
-    Options = TrainOptions
-    changes_model = True
 
     def apply(self, model, ctx: Context):
         o = self.options

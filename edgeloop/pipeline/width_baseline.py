@@ -34,12 +34,9 @@ class WidthBaselineOptions:
         check_widths(self.widths, "widths")
 
 
-@register_step
+@register_step("width_baseline", WidthBaselineOptions)
 class WidthBaseline(Step):
     """Train, score and measure the model at uniform width multipliers, next to a NetAdapt search."""
-
-    name = "width_baseline"
-    Options = WidthBaselineOptions
 
     def apply(self, model, ctx: Context):
         from edgeloop.search.baseline import run_baseline

@@ -103,12 +103,9 @@ class Goal:
 def pareto_front(points: list[dict], axes: tuple[str, str]) -> list[dict]:
     """The points no other point beats on both axes: ``int8_accuracy`` (up) against ``axes[1]``
     (down), sorted by that axis."""
-    front, best = [], float("-inf")
-    for p in sorted(points, key=lambda p: (p[axes[1]], -p[axes[0]])):
-        if p[axes[0]] > best:
-            front.append(p)
-            best = p[axes[0]]
-    return front
+    from edgeloop.search.pareto import pareto_front as front
+
+    return front(points, cost=axes[1], gain=axes[0])
 
 
 def dominates_at(front: list[dict], reference: dict, axis: str) -> dict | None:

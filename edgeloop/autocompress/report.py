@@ -4,11 +4,11 @@ converted accuracy against measured latency, and against size."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from edgeloop import _io
 from edgeloop.autocompress.objective import dominates_at, pareto_front
+from edgeloop.search.pareto import save_figure
 
 PLOTS = {"latency_ms": "pareto_latency.png", "size_kb": "pareto_size.png"}
 AXIS = {"latency_ms": "measured int8 latency (ms, median)", "size_kb": "size of the .tflite, gzipped (kB)"}
@@ -76,13 +76,7 @@ def plot(state: dict, axis: str, path: Path) -> Path:
         ax.axvline(budget, ls=":", c="tab:red", lw=1, label="budget")
     ax.set_xlabel(f"{AXIS[axis]} on {state.get('aim', {}).get('device', '?')}")
     ax.set_ylabel("converted int8 accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png")
-    plt.close(fig)
-    return _io.write_bytes(path, png.getvalue())
+    return save_figure(fig, ax, path)
 
 
 def _pct(v) -> str:

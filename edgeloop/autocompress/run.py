@@ -42,16 +42,10 @@ class Aim:
 
     def to_target(self) -> dict:
         """The recipe ``target`` the winner's recipe carries (checked when it is run)."""
-        out: dict = {"device": self.device}
-        if self.latency_ms is not None:
-            out["latency_ms"] = self.latency_ms
-        if self.latency_ratio is not None:
-            out["latency"] = f"{self.latency_ratio:g}x"
-        if self.size_kb is not None:
-            out["size_kb"] = self.size_kb
-        if self.edgetpu:
-            out["edgetpu"] = True
-        return out
+        from edgeloop.pipeline.target import Target
+
+        plain = Target(self.device, self.latency_ms, self.latency_ratio, self.size_kb, self.edgetpu).to_dict()
+        return {"device": self.device, **plain}
 
     @classmethod
     def of(cls, target, options: AutocompressOptions) -> "Aim":

@@ -7,17 +7,18 @@ from pathlib import Path
 from typing import Sequence
 
 
-def pareto_front(points: Sequence[dict]) -> list[dict]:
-    """The points no other point beats on both counts (faster *and* at least as accurate).
+def pareto_front(points: Sequence[dict], cost: str = "latency_ms", gain: str = "int8_accuracy") -> list[dict]:
+    """The points no other point beats on both counts (cheaper *and* at least as good).
 
-    Each point has ``latency_ms`` and ``int8_accuracy``; the front is sorted by latency.
+    Each point has ``cost`` (lower is better, the search's ``latency_ms``) and ``gain``
+    (higher is better, ``int8_accuracy``); the front is sorted by cost.
     """
     front: list[dict] = []
     best = float("-inf")
-    for p in sorted(points, key=lambda p: (p["latency_ms"], -p["int8_accuracy"])):
-        if p["int8_accuracy"] > best:
+    for p in sorted(points, key=lambda p: (p[cost], -p[gain])):
+        if p[gain] > best:
             front.append(p)
-            best = p["int8_accuracy"]
+            best = p[gain]
     return front
 
 
@@ -63,8 +64,6 @@ def plot(state: dict, path: Path) -> Path:
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
 
-    from edgeloop import _io
-
     points = search_points(state)
     front = pareto_front(points)
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -85,6 +84,15 @@ def plot(state: dict, path: Path) -> Path:
     ax.axvline(state["budget_ms"], ls=":", c="tab:red", lw=1, label="budget")
     ax.set_xlabel(f"measured int8 latency on {state['device']} (ms, median)")
     ax.set_ylabel("converted int8 accuracy (%)")
+    return save_figure(fig, ax, path)
+
+
+def save_figure(fig, ax, path: Path) -> Path:
+    """Grid, legend and layout of an accuracy plot, written atomically as a PNG; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    from edgeloop import _io
+
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

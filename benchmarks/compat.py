@@ -48,7 +48,7 @@ def _digits32(folder: Path) -> Path:
 
 def mini_xception(shape=(32, 32, 3), classes=10):
     """The residual mini-Xception (Arriaga et al. 2017), two modules, Keras's own layer names
-    (the same model as the tests' ``helpers.mini_xception``)."""
+    (the tests build theirs here too, at a smaller input)."""
     from edgeloop._tf import keras
 
     L = keras.layers

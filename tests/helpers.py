@@ -30,20 +30,11 @@ def tiny_cnn(input_shape=(8, 8, 1), classes=10, softmax=False, seed=0):
 
 def mini_xception(shape=(16, 16, 3), classes=10):
     """The residual mini-Xception module: SeparableConv2D + BN, MaxPool stride 2, a 1x1
-    stride-2 Conv2D shortcut, Add; Keras's own layer names, as a user's file holds them."""
-    from edgeloop._tf import keras
+    stride-2 Conv2D shortcut, Add; Keras's own layer names, as a user's file holds them
+    (the compatibility benchmark's model, at the tests' size)."""
+    from benchmarks.compat import mini_xception as build
 
-    L = keras.layers
-    i = keras.Input(shape)
-    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, use_bias=False)(i)))
-    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, use_bias=False)(x)))
-    for filters in (16, 32):
-        r = L.BatchNormalization()(L.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x))
-        x = L.Activation("relu")(L.BatchNormalization()(L.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x)))
-        x = L.BatchNormalization()(L.SeparableConv2D(filters, 3, padding="same", use_bias=False)(x))
-        x = L.add([L.MaxPooling2D(3, strides=2, padding="same")(x), r])
-    x = L.GlobalAveragePooling2D()(L.Conv2D(classes, 3, padding="same")(x))
-    return keras.Model(i, x)
+    return build(shape, classes)
 
 
 def small_base(name="base"):

@@ -29,16 +29,9 @@ def ac_cnn():
 @pytest.fixture(scope="session")
 def ac_model(tmp_path_factory, digits):
     """The CNN trained for 3 epochs, saved as .keras."""
-    from edgeloop._tf import keras
-    from edgeloop.pipeline._training import compile_classifier
+    from helpers import train_and_save
 
-    model = ac_cnn()
-    compile_classifier(model, 1e-3)
-    keras.utils.set_random_seed(0)
-    model.fit(digits.x_train, digits.y_train, epochs=3, batch_size=32, verbose=0)
-    path = tmp_path_factory.mktemp("ac_model") / "ac_cnn.keras"
-    model.save(path)
-    return path
+    return train_and_save(ac_cnn(), digits, 3, tmp_path_factory.mktemp("ac_model") / "ac_cnn.keras")
 
 
 @pytest.fixture(scope="session")

@@ -48,16 +48,9 @@ def clocked_search():
 @pytest.fixture(scope="session")
 def search_model(tmp_path_factory, digits):
     """The CNN trained for 4 epochs (about 98 % on held-out digits), saved as .keras."""
-    from edgeloop._tf import keras
-    from edgeloop.pipeline._training import compile_classifier
+    from helpers import train_and_save
 
-    model = search_cnn()
-    compile_classifier(model, 1e-3)
-    keras.utils.set_random_seed(0)
-    model.fit(digits.x_train, digits.y_train, epochs=4, batch_size=32, verbose=0)
-    path = tmp_path_factory.mktemp("search_model") / "search_cnn.keras"
-    model.save(path)
-    return path
+    return train_and_save(search_cnn(), digits, 4, tmp_path_factory.mktemp("search_model") / "search_cnn.keras")
 
 
 @pytest.fixture(scope="session")

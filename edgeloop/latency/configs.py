@@ -7,8 +7,12 @@ convolution of one channel — is guessed. nn-Meter samples each kernel's config
 instead of architectures; this module does the same at the level the device measures: each
 network is a short random stack of the blocks edge models are made of (convolutions of 1×1
 to 5×5 kernels and strides 1-2, depthwise convolutions, max and average pools, residual
-adds, fire-style concatenations, squeeze-excite multiplies, ReLU / ReLU6 / hard-swish) at
-random widths and input sizes, and op profiling times every kernel of it.
+adds, fire-style concatenations, squeeze-excite multiplies, pre-activation batch norms on
+concatenations, channel splits and shuffles, ReLU / ReLU6 / hard-swish) at
+random widths (round and odd) and input sizes, and op profiling times every kernel of it. Inputs are square
+images or rectangular single-channel maps (spectrograms, sensor windows), and the stem's
+kernel may be rectangular too: an int8 convolution over one input channel costs per kernel
+tap, not per MAC, and only a sample of such stems teaches a regressor that.
 """
 
 from __future__ import annotations
@@ -17,6 +21,15 @@ import numpy as np
 
 SIZES = (16, 24, 32, 48, 64, 96)
 WIDTHS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+# Rectangular single-channel inputs (height x width) and their stems' kernels.
+MAPS = ((48, 12), (40, 16), (96, 13), (32, 12), (64, 8), (20, 20))
+STEM_KERNELS = ((3, 3), (5, 5), (9, 3), (8, 5), (3, 1), (7, 7))
+
+
+def _width(rng: np.random.Generator) -> int:
+    """A layer's width: a round one half the time, else any count from 3 to 128 — NetAdapt's
+    narrowed models have odd widths, and a CPU's vector tiles make them cost more per MAC."""
+    return int(rng.choice(WIDTHS)) if rng.random() < 0.5 else int(rng.integers(3, 129))
 
 
 def _act(x, kind: str, counter: list[int]):
@@ -27,19 +40,25 @@ def _act(x, kind: str, counter: list[int]):
 
 
 def random_network(rng: np.random.Generator, name: str = "sample"):
-    """One random tf_keras network (input ``SIZE × SIZE × 1 or 3``, 10 logits)."""
+    """One random tf_keras network (input ``SIZE × SIZE × 1 or 3`` or a ``MAPS`` one-channel map, 10 logits)."""
     from edgeloop._tf import keras
 
     L = keras.layers
-    size = int(rng.choice(SIZES))
-    channels = int(rng.choice((1, 3)))
-    x = inputs = keras.Input((size, size, channels))
     n = [0]
+    if rng.random() < 0.3:  # a rectangular one-channel map and a convolution stem over it
+        height, width = MAPS[int(rng.integers(len(MAPS)))]
+        x = inputs = keras.Input((height, width, 1))
+        kernel = STEM_KERNELS[int(rng.integers(len(STEM_KERNELS)))]
+        x = L.Conv2D(_width(rng), kernel, strides=int(rng.choice((1, 2))), padding="same", use_bias=False)(x)
+        x = _act(L.BatchNormalization()(x), "relu", n)
+    else:
+        size = int(rng.choice(SIZES))
+        x = inputs = keras.Input((size, size, int(rng.choice((1, 3)))))
     for _ in range(int(rng.integers(3, 8))):
-        width = int(rng.choice(WIDTHS))
-        block = rng.choice(["conv", "conv", "dw", "pool", "add", "fire", "se"])
+        width = _width(rng)
+        block = rng.choice(["conv", "conv", "dw", "pool", "add", "fire", "se", "dense", "shuffle"])
         act = str(rng.choice(["relu", "relu6", "hard_swish"], p=[0.5, 0.3, 0.2]))
-        spatial = int(x.shape[1])
+        spatial = min(int(x.shape[1]), int(x.shape[2]))
         stride = 2 if spatial >= 8 and rng.random() < 0.35 else 1
         if block == "conv":
             k = int(rng.choice((1, 3, 5)))
@@ -60,7 +79,19 @@ def random_network(rng: np.random.Generator, name: str = "sample"):
             squeeze = L.Conv2D(max(2, width // 4), 1, activation="relu")(x)
             x = L.Concatenate()([L.Conv2D(width // 2, 1, activation="relu")(squeeze),
                                  L.Conv2D(width // 2, 3, padding="same", activation="relu")(squeeze)])
-        else:  # squeeze-excite: global mean, two dense, channel-wise multiply
+        elif block == "dense":  # pre-activation: batch norm on a concatenation stays a MUL and an ADD
+            y = L.ReLU()(L.BatchNormalization()(x))
+            y = L.Conv2D(max(2, width // 2), 3, padding="same", use_bias=False)(y)
+            x = L.Concatenate()([x, y])
+        elif block == "shuffle" and int(x.shape[-1]) >= 4:  # split, one half convolved, concatenated, shuffled
+            h, w, c = (int(d) for d in x.shape[1:])
+            half = c // 2
+            left, right = x[..., :half], x[..., half:2 * half]
+            right = _act(L.BatchNormalization()(L.Conv2D(half, 1, use_bias=False)(right)), "relu", n)
+            x = L.Concatenate()([left, right])
+            x = L.Reshape((h, w, half, 2))(x)
+            x = L.Reshape((h, w, 2 * half))(L.Permute((1, 2, 4, 3))(x))
+        elif block == "se":  # squeeze-excite: global mean, two dense, channel-wise multiply
             c = int(x.shape[-1])
             s = L.GlobalAveragePooling2D(keepdims=True)(x)
             s = L.Conv2D(max(2, c // 4), 1, activation="relu")(s)

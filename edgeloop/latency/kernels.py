@@ -9,7 +9,7 @@ regressor per kind of kernel (nn-Meter, MobiSys 2021, did the same for its devic
 
 Each kernel carries the ops it is made of (their indices, so op profiling rows can be summed
 per kernel) and its features: shapes, channels, kernel size, stride, MACs, bytes read and
-written, weight bytes and how the working set compares with a CPU cache.
+written, weight bytes, kernel taps and how the working set compares with a CPU cache.
 """
 
 from __future__ import annotations
@@ -142,6 +142,17 @@ def _spatial(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return 1, 1, shape[-1] if shape else 1
 
 
+def _ceil(n: int, step: int) -> int:
+    return -(-max(int(n), 1) // step) * step
+
+
+def _padding(op_name: str, c_in: int, c_out: int) -> float:
+    """How many more MACs a kernel computes once its channels fill whole vector tiles."""
+    if op_name == "DEPTHWISE_CONV_2D":
+        return _ceil(c_out, 16) / max(c_out, 1)
+    return _ceil(c_in, 8) / max(c_in, 1) * _ceil(c_out, 16) / max(c_out, 1)
+
+
 def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
     """What a regressor sees of one kernel: sizes, MACs, bytes moved and the cache fit.
 
@@ -166,7 +177,9 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         kh, kw = op.options.get("filter_height", 1), op.options.get("filter_width", 1)
     bytes_in = sum(_bytes(t) for t in activations_in)
     bytes_out = sum(_bytes(t) for t in outputs)
-    bytes_w = sum(t.buffer_bytes for t in weights)
+    # A transpose's permutation or a reshape's shape is a constant input, not weights to stream.
+    kind = kind_of(op.name)
+    bytes_w = 0 if kind in (MEMORY, OTHER) else sum(t.buffer_bytes for t in weights)
     dtype = (activations_in[0] if activations_in else outputs[0] if outputs else None)
     features = {
         "macs": float(sum(info.ops[i].macs for i in ops)),
@@ -175,6 +188,13 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         "kernel": float(kh * kw), "stride": float(op.options.get("stride_h", 1) or 1),
         "bytes_in": float(bytes_in), "bytes_out": float(bytes_out), "bytes_weights": float(bytes_w),
         "elements_out": float(prod(out_shape)) if out_shape else 0.0,
+        # Kernel taps visited (output positions x window): a convolution's indirection walk, a
+        # pool's reads (no other op has taps). An int8 convolution over one or two input
+        # channels costs per tap.
+        "taps": float(h_out * w_out * kh * kw) if kind in (CONV, DEPTHWISE, POOL) else 0.0,
+        # MACs as the CPU's vector tiles compute them: input channels in steps of 8 and output
+        # channels in steps of 16 (a narrowed layer of 37 channels costs as one of 48).
+        "macs_padded": float(sum(info.ops[i].macs for i in ops)) * _padding(op.name, c_in, c_out),
         "cache_fit": log2(max(bytes_in + bytes_out + bytes_w, 1) / CACHE_BYTES),
         "int8": float(dtype is not None and dtype.dtype in ("int8", "uint8")),
         "inputs": float(len(activations_in)),

@@ -8,13 +8,18 @@ it shares them and its input arrives from the op before).
 Each kind of kernel has two stages, both scikit-learn:
 
 1. a linear cost with non-negative coefficients on what the kernel asks of the CPU —
-   MACs, bytes read, bytes written, weight bytes and a fixed dispatch cost
+   MACs (as computed and as the vector tiles pad them), bytes read, bytes written, weight
+   bytes, kernel taps and a fixed dispatch cost
    (``LinearRegression(positive=True)``, weighted for relative error): it extrapolates
    sensibly to kernels larger than any it was fitted on;
 2. a random forest on the log of the measured time over that linear cost, given every
    feature (channels, spatial size, kernel size, stride, cache fit …): the staircases of a
    CPU's vector tiling and caches, which no linear cost has. Its output is clipped to the
    range of ratios it saw, so it never runs away from the first stage.
+
+An op that shares a kind but not a cost (a max pool and an average pool; a concatenation and
+a reshape) gets regressors of its own once the profiles hold enough of it; rarer ops use
+their kind's.
 
 Kernel times come from op profiling (each op timed alone, less the per-invoke cost each
 single-op model pays); whole-model medians fit the calibration. A new device needs only
@@ -33,16 +38,17 @@ from edgeloop.errors import EdgeloopError
 from edgeloop.latency.kernels import CONV, DEPTHWISE, ELEMENTWISE, FULLY_CONNECTED, KINDS, Kernel
 
 # The features of the first stage, in the order of its coefficients.
-LINEAR = ("macs", "bytes_in", "bytes_out", "bytes_weights")
+LINEAR = ("macs", "macs_padded", "bytes_in", "bytes_out", "bytes_weights", "taps")
 # Kernels with the arithmetic; the calibration scales them apart from the rest.
 COMPUTE = (CONV, DEPTHWISE, FULLY_CONNECTED)
 MIN_FOREST_SAMPLES = 12
+# Profiled kernels of one op it takes for that op to get regressors of its own.
+MIN_OP_SAMPLES = 12
 
 
 def _linear_x(features: Sequence[dict]) -> np.ndarray:
-    # Columns in ms-sized units (1 MMAC, 1 MB), so the coefficients are of similar size.
-    return np.array([[f["macs"] / 1e6, f["bytes_in"] / 1e6, f["bytes_out"] / 1e6, f["bytes_weights"] / 1e6]
-                     for f in features], dtype=np.float64)
+    # Columns in ms-sized units (1 MMAC, 1 MB, 1 M taps), so the coefficients are of similar size.
+    return np.array([[f.get(name, 0.0) / 1e6 for name in LINEAR] for f in features], dtype=np.float64)
 
 
 def _forest_x(features: Sequence[dict], names: Sequence[str]) -> np.ndarray:
@@ -99,7 +105,8 @@ class KernelPredictor:
 
     Attributes:
         invoke_ms: the interpreter's per-invoke cost.
-        kinds: a :class:`KindModel` per kind of kernel seen in the profiles.
+        kinds: a :class:`KindModel` per kind of kernel seen in the profiles, and per op
+            (``MAX_POOL_2D`` …) profiled at least :data:`MIN_OP_SAMPLES` times.
         calibration: ``[intercept, scale of compute kernels, scale of the rest]`` (ms, -, -).
         kernel_samples: kernels the regressors were fitted on.
         model_samples: whole-model measurements the calibration was fitted on.
@@ -132,20 +139,24 @@ class KernelPredictor:
             for k in kernels:
                 if all(i in times for i in k.ops):
                     ms = sum(max(times[i] - invoke_ms, 0.0) for i in k.ops)
-                    by_kind.setdefault(k.kind, ([], []))[0].append(k.features)
-                    by_kind[k.kind][1].append(ms)
+                    for key in (k.kind, k.op):
+                        by_kind.setdefault(key, ([], []))[0].append(k.features)
+                        by_kind[key][1].append(ms)
         if not by_kind:
             raise EdgeloopError("a kernel latency predictor needs at least one op-profiled model of the device")
-        kinds = {kind: KindModel.fit(f, t, seed) for kind, (f, t) in by_kind.items()}
-        predictor = cls(invoke_ms, kinds, kernel_samples=sum(len(t) for _, t in by_kind.values()))
+        kinds = {key: KindModel.fit(f, t, seed) for key, (f, t) in by_kind.items()
+                 if key in KINDS or len(t) >= MIN_OP_SAMPLES}
+        predictor = cls(invoke_ms, kinds, kernel_samples=sum(len(t) for key, (_, t) in by_kind.items() if key in KINDS))
         return predictor.recalibrated(models) if models else predictor
 
     def parts(self, kernels: Sequence[Kernel]) -> tuple[float, float]:
         """Σ predicted time of the compute kernels and of the rest (before calibration)."""
         sums = {True: 0.0, False: 0.0}
-        for kind in {k.kind for k in kernels}:
-            group = [k.features for k in kernels if k.kind == kind]
-            sums[kind in COMPUTE] += float(self.model_for(kind).predict(group).sum())
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for k in kernels:
+            groups.setdefault((k.op if k.op in self.kinds else k.kind, k.kind), []).append(k.features)
+        for (key, kind), group in groups.items():
+            sums[kind in COMPUTE] += float(self.model_for(key).predict(group).sum())
         return sums[True], sums[False]
 
     def model_for(self, kind: str) -> KindModel:
@@ -195,4 +206,6 @@ class KernelPredictor:
         return {"invoke_ms": self.invoke_ms, "calibration": self.calibration, "kernel_samples": self.kernel_samples,
                 "model_samples": self.model_samples,
                 "kinds": {k: {"samples": m.samples, "forest": m.forest is not None} for k, m in sorted(self.kinds.items())
-                          if k in KINDS}}
+                          if k in KINDS},
+                "ops": {k: {"samples": m.samples, "forest": m.forest is not None} for k, m in sorted(self.kinds.items())
+                        if k not in KINDS}}

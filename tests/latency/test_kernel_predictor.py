@@ -52,9 +52,38 @@ def test_kernels_profiled_alone_predict_whole_models_of_other_shapes():
     rng = np.random.default_rng(0)
     profiled = [_model(rng) for _ in range(6)]
     predictor = KernelPredictor.fit([(m, _profile(m)) for m in profiled], INVOKE)
-    assert predictor.kernel_samples == 48 and set(predictor.kinds) == {CONV, DEPTHWISE, ELEMENTWISE}
+    assert predictor.kernel_samples == 48 and set(predictor.describe()["kinds"]) == {CONV, DEPTHWISE, ELEMENTWISE}
     for m in (_model(rng, 20) for _ in range(10)):  # deeper models than any profiled
         assert predictor.predict(m) == pytest.approx(_whole(m), rel=0.02)
+
+
+def test_an_op_profiled_often_enough_gets_regressors_of_its_own():
+    """A max pool and an average pool share a kind, not a cost: with enough of each profiled,
+    each is predicted by its own regressors; an op seen too rarely falls back to its kind's."""
+    rng = np.random.default_rng(3)
+
+    def pool(op: str) -> Kernel:
+        k = _kernel(ELEMENTWISE, rng)
+        return Kernel("pool", [0], op, k.features)
+
+    per_byte = {"MAX_POOL_2D": 4e-6, "AVERAGE_POOL_2D": 5e-7, "L2_POOL_2D": 2e-6}
+
+    def cost(k: Kernel) -> float:
+        return 0.001 + per_byte[k.op] * k.features["bytes_out"]
+
+    kernels = [pool(op) for op in ["MAX_POOL_2D", "AVERAGE_POOL_2D"] * 20 + ["L2_POOL_2D"] * 3]
+    for i, k in enumerate(kernels):
+        k.ops = [i]
+    predictor = KernelPredictor.fit([(kernels, [{"index": i, "median_ms": INVOKE + cost(k)} for i, k in enumerate(kernels)])],
+                                    INVOKE)
+    assert set(predictor.describe()["ops"]) == {"MAX_POOL_2D", "AVERAGE_POOL_2D"}  # L2: 3 samples, too few
+    for op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        fresh = [pool(op) for _ in range(10)]
+        assert all(predictor.predict([k]) == pytest.approx(INVOKE + cost(k), rel=0.05) for k in fresh)
+    # One regressor for the whole kind would be off by about 2x on both.
+    kind_only = predictor.kinds["pool"]
+    fresh = pool("AVERAGE_POOL_2D")
+    assert kind_only.predict([fresh.features])[0] > 1.5 * cost(fresh)
 
 
 def test_a_new_device_is_learnt_from_a_few_whole_models_chosen_farthest_first():

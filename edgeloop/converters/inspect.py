@@ -349,13 +349,22 @@ def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...], op: str
     constants = [tensors[k] for k in inputs if k >= 0 and tensors[k].is_constant]
     if op in WEIGHT_INPUT:
         for t in constants + [tensors[k] for k in outputs]:
-            for part in t.name.split(";"):
-                pieces = part.split("/")
-                if len(pieces) > 2 and pieces[-1].rstrip("0123456789") in _WEIGHT_OPS:
-                    return layer_name(part)
+            owner = _weight_owner(t.name)
+            if owner is not None:
+                return owner
     for t in [tensors[k] for k in outputs] + constants:
         if len(t.name.split(";")[0].split("/")) > 2:
             return layer_name(t.name)
+    return None
+
+
+def _weight_owner(tensor_name: str) -> str | None:
+    """The layer whose weight op a (possibly fused) tensor name holds, or None: in
+    ``m/act/Relu6;m/bn/FusedBatchNormV3;m/dw/depthwise`` the depthwise layer ``dw``."""
+    for part in tensor_name.split(";"):
+        pieces = part.split("/")
+        if len(pieces) > 2 and pieces[-1].rstrip("0123456789") in _WEIGHT_OPS:
+            return layer_name(part)
     return None
 
 
@@ -377,7 +386,8 @@ def _weight_tensors(info: ModelInfo, kinds: dict[str, str] | None = None):
             continue  # sparse (only the non-zeros stored), empty, or already seen through another op
         seen.add(op.inputs[position])
         values = t.data.reshape(t.shape[0], -1) if t.shape else t.data.reshape(1, -1)
-        name = layer_name(t.name)
+        # A fused depthwise kernel is named after the activation first: key it by its own layer.
+        name = _weight_owner(t.name) or layer_name(t.name)
         if kinds and name in kinds:
             holder = layer_kind(kinds[name]).tflite_op
             if holder and holder != op.name:

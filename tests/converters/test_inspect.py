@@ -207,3 +207,23 @@ def test_an_empty_weight_tensor_is_shown_not_a_traceback(tflite_files):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy's "Mean of empty slice" went to stderr
         assert "conv" not in weight_sparsity(info) and "conv" not in weight_unique_values(info)
+
+
+def test_a_fused_depthwise_kernel_is_keyed_by_its_own_layer_not_the_activation():
+    """The converter names a depthwise kernel fused with batch norm and ReLU6 after the
+    activation first (``m/act/Relu6;m/bn/FusedBatchNormV3;m/dw/depthwise``): its sparsity and
+    distinct values are reported under the depthwise layer."""
+    from edgeloop._tf import keras
+    from edgeloop.converters.inspect import weight_sparsity, weight_unique_values
+    from edgeloop.converters.tflite import convert
+
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8, 4))
+    x = L.ReLU(6.0, name="act")(L.BatchNormalization(name="bn")(L.DepthwiseConv2D(3, padding="same", name="dw")(i)))
+    x = L.Dense(3, name="head")(L.GlobalAveragePooling2D()(L.Conv2D(6, 1, name="pw")(x)))
+    blob = convert(keras.Model(i, x), "int8", np.random.default_rng(0).random((4, 8, 8, 4), dtype=np.float32))
+    info = read_model(blob)
+    dw = next(op for op in info.ops if op.name == "DEPTHWISE_CONV_2D")
+    assert info.tensors[dw.inputs[1]].name.split(";")[0].endswith("act/Relu6")  # the naming this is about
+    assert set(weight_sparsity(info)) == set(weight_unique_values(info)) == {"dw", "pw", "head"}

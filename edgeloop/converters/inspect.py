@@ -368,6 +368,19 @@ def _weight_owner(tensor_name: str) -> str | None:
     return None
 
 
+def _known_layer(tensor_name: str, kinds: dict[str, str]) -> str | None:
+    """The longest layer name of ``kinds`` a tensor's name path spells: Keras applications name
+    layers with a slash (``expanded_conv/project``), which the converter's path splits."""
+    parts = sorted(tensor_name.split(";"), key=lambda p: p.split("/")[-1].rstrip("0123456789") not in _WEIGHT_OPS)
+    for part in parts:
+        pieces = part.split("/")
+        for end in range(len(pieces) - 1, 1, -1):
+            name = "/".join(pieces[1:end]).removeprefix("quant_")
+            if name in kinds:
+                return name
+    return None
+
+
 def _weight_tensors(info: ModelInfo, kinds: dict[str, str] | None = None):
     """(key, tensor, values as [output channel, -1]) for each conv / FC / embedding weight tensor.
 
@@ -388,6 +401,8 @@ def _weight_tensors(info: ModelInfo, kinds: dict[str, str] | None = None):
         values = t.data.reshape(t.shape[0], -1) if t.shape else t.data.reshape(1, -1)
         # A fused depthwise kernel is named after the activation first: key it by its own layer.
         name = _weight_owner(t.name) or layer_name(t.name)
+        if kinds and name not in kinds:
+            name = _known_layer(t.name, kinds) or name
         if kinds and name in kinds:
             holder = layer_kind(kinds[name]).tflite_op
             if holder and holder != op.name:

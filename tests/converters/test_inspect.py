@@ -227,3 +227,20 @@ def test_a_fused_depthwise_kernel_is_keyed_by_its_own_layer_not_the_activation()
     dw = next(op for op in info.ops if op.name == "DEPTHWISE_CONV_2D")
     assert info.tensors[dw.inputs[1]].name.split(";")[0].endswith("act/Relu6")  # the naming this is about
     assert set(weight_sparsity(info)) == set(weight_unique_values(info)) == {"dw", "pw", "head"}
+
+
+def test_layers_named_with_a_slash_are_found_by_their_whole_name():
+    """tf_keras.applications name layers ``expanded_conv/project``: the converter's tensor path
+    splits them, and the sparsity check must still find the pruned layer in the file."""
+    from edgeloop._tf import keras
+    from edgeloop.converters.inspect import weight_sparsity
+    from edgeloop.converters.tflite import convert
+    from edgeloop.pipeline._sparsity import layer_kinds
+
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    i = keras.Input((8, 8, 3))
+    x = L.ReLU(name="block/relu")(L.Conv2D(4, 3, name="block/expand")(i))
+    model = keras.Model(i, L.Dense(2, name="head")(L.Flatten()(L.Conv2D(4, 1, name="block/project")(x))))
+    info = read_model(convert(model, "int8", np.random.default_rng(0).random((4, 8, 8, 3), dtype=np.float32)))
+    assert set(weight_sparsity(info, layer_kinds(model))) == {"block/expand", "block/project", "head"}

@@ -40,7 +40,6 @@ class WidthBaseline(Step):
 
     def apply(self, model, ctx: Context):
         from edgeloop.search.baseline import run_baseline
-        from edgeloop.search.report import write_report
         from edgeloop.search.session import load_session
 
         search = ctx.state.netadapt
@@ -49,17 +48,8 @@ class WidthBaseline(Step):
         s = load_session(ctx.path(search["folder"]), ctx.data, ctx.ui)
         s.options = dataclasses.replace(s.options, baseline_widths=list(self.options.widths))
         s.state["options"]["baseline_widths"] = list(self.options.widths)
-        try:
+        with s.running():
             run_baseline(s)
-            s.state["status"] = "finished"
-        except BaseException as exc:
-            s.state["status"] = "failed"
-            s.state["error"] = str(exc) or type(exc).__name__
-            raise
-        finally:
-            s.executor.close()
-            s.save()
-            write_report(s)
         check = next(c for c in s.state["checks"] if c["name"] == "beats_width_baseline")
         ctx.record(baseline=s.state["baseline"], checks=[check])
         return model

@@ -129,21 +129,10 @@ def run_phases(s: Session, model, trained_epochs: int = 0) -> None:
     ``search.json`` and the search's report are written whatever happens.
     """
     from edgeloop.models import load_model
-    from edgeloop.search.report import write_report
 
-    try:
+    with s.running():
         netadapt.original_phase(s, model, trained_epochs)
         s.source.prepare(load_model(s.path(s.state["original"]["model_file"])))
         s.state["latency_source"] = s.source.describe()
         netadapt.run_iterations(s)
         netadapt.finish(s)
-        s.state["status"] = "finished"
-    except BaseException as exc:
-        s.state["status"] = "failed"
-        s.state["error"] = str(exc) or type(exc).__name__
-        raise
-    finally:
-        s.executor.close()
-        s.save()
-        if "original" in s.state:
-            write_report(s)

@@ -358,20 +358,22 @@ def op_layer(tensors, inputs: tuple[int, ...], outputs: tuple[int, ...], op: str
     return None
 
 
+def _is_weight_part(part: str) -> bool:
+    """Whether one ``;``-joined part of a tensor name is a layer's weight op (``m/dw/depthwise``)."""
+    pieces = part.split("/")
+    return len(pieces) > 2 and pieces[-1].rstrip("0123456789") in _WEIGHT_OPS
+
+
 def _weight_owner(tensor_name: str) -> str | None:
     """The layer whose weight op a (possibly fused) tensor name holds, or None: in
     ``m/act/Relu6;m/bn/FusedBatchNormV3;m/dw/depthwise`` the depthwise layer ``dw``."""
-    for part in tensor_name.split(";"):
-        pieces = part.split("/")
-        if len(pieces) > 2 and pieces[-1].rstrip("0123456789") in _WEIGHT_OPS:
-            return layer_name(part)
-    return None
+    return next((layer_name(part) for part in tensor_name.split(";") if _is_weight_part(part)), None)
 
 
 def _known_layer(tensor_name: str, kinds: dict[str, str]) -> str | None:
     """The longest layer name of ``kinds`` a tensor's name path spells: Keras applications name
     layers with a slash (``expanded_conv/project``), which the converter's path splits."""
-    parts = sorted(tensor_name.split(";"), key=lambda p: p.split("/")[-1].rstrip("0123456789") not in _WEIGHT_OPS)
+    parts = sorted(tensor_name.split(";"), key=lambda p: not _is_weight_part(p))
     for part in parts:
         pieces = part.split("/")
         for end in range(len(pieces) - 1, 1, -1):

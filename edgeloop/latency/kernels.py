@@ -181,8 +181,9 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
     kind = kind_of(op.name)
     bytes_w = 0 if kind in (MEMORY, OTHER) else sum(t.buffer_bytes for t in weights)
     dtype = (activations_in[0] if activations_in else outputs[0] if outputs else None)
+    macs = float(sum(info.ops[i].macs for i in ops))
     features = {
-        "macs": float(sum(info.ops[i].macs for i in ops)),
+        "macs": macs,
         "h_in": float(h_in), "w_in": float(w_in), "c_in": float(c_in),
         "h_out": float(h_out), "w_out": float(w_out), "c_out": float(c_out),
         "kernel": float(kh * kw), "stride": float(op.options.get("stride_h", 1) or 1),
@@ -194,7 +195,7 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         "taps": float(h_out * w_out * kh * kw) if kind in (CONV, DEPTHWISE, POOL) else 0.0,
         # MACs as the CPU's vector tiles compute them: input channels in steps of 8 and output
         # channels in steps of 16 (a narrowed layer of 37 channels costs as one of 48).
-        "macs_padded": float(sum(info.ops[i].macs for i in ops)) * _padding(op.name, c_in, c_out),
+        "macs_padded": macs * _padding(op.name, c_in, c_out),
         "cache_fit": log2(max(bytes_in + bytes_out + bytes_w, 1) / CACHE_BYTES),
         "int8": float(dtype is not None and dtype.dtype in ("int8", "uint8")),
         "inputs": float(len(activations_in)),

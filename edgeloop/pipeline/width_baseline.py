@@ -40,6 +40,7 @@ class WidthBaseline(Step):
 
     def apply(self, model, ctx: Context):
         from edgeloop.search.baseline import run_baseline
+        from edgeloop.search.report import running
         from edgeloop.search.session import load_session
 
         search = ctx.state.netadapt
@@ -48,7 +49,7 @@ class WidthBaseline(Step):
         s = load_session(ctx.path(search["folder"]), ctx.data, ctx.ui)
         s.options = dataclasses.replace(s.options, baseline_widths=list(self.options.widths))
         s.state["options"]["baseline_widths"] = list(self.options.widths)
-        with s.running():
+        with running(s):
             run_baseline(s)
         check = next(c for c in s.state["checks"] if c["name"] == "beats_width_baseline")
         ctx.record(baseline=s.state["baseline"], checks=[check])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from edgeloop import _io
 from edgeloop.search.netadapt import points
 from edgeloop.search.pareto import accuracy_at, pareto_front, plot, search_points
@@ -97,3 +99,22 @@ def markdown(state: dict, head: dict) -> str:
         lines += ["", f"**Error:** {state['error']}"]
     lines.append("")
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def running(s):
+    """Around a phase of a search: the status ``finished``, or ``failed`` with the error (which
+    goes on); whatever happens the executor is closed, ``search.json`` saved and, once the
+    original model is measured, the search's report written."""
+    try:
+        yield
+        s.state["status"] = "finished"
+    except BaseException as exc:
+        s.state["status"] = "failed"
+        s.state["error"] = str(exc) or type(exc).__name__
+        raise
+    finally:
+        s.executor.close()
+        s.save()
+        if "original" in s.state:
+            write_report(s)

@@ -129,8 +129,9 @@ def run_phases(s: Session, model, trained_epochs: int = 0) -> None:
     ``search.json`` and the search's report are written whatever happens.
     """
     from edgeloop.models import load_model
+    from edgeloop.search.report import running
 
-    with s.running():
+    with running(s):
         netadapt.original_phase(s, model, trained_epochs)
         s.source.prepare(load_model(s.path(s.state["original"]["model_file"])))
         s.state["latency_source"] = s.source.describe()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -59,26 +58,6 @@ class Session:
         """Write ``search.json`` atomically, with the measurements made so far."""
         self.state["measurements"] = self.meter.records
         _io.write_json(self.path(STATE_FILE), self.state)
-
-    @contextlib.contextmanager
-    def running(self):
-        """Around a phase of work: the status ``finished``, or ``failed`` with the error (which
-        goes on); whatever happens the executor is closed, ``search.json`` saved and, once the
-        original model is measured, the search's report written."""
-        from edgeloop.search.report import write_report
-
-        try:
-            yield
-            self.state["status"] = "finished"
-        except BaseException as exc:
-            self.state["status"] = "failed"
-            self.state["error"] = str(exc) or type(exc).__name__
-            raise
-        finally:
-            self.executor.close()
-            self.save()
-            if "original" in self.state:
-                write_report(self)
 
     def seed_for(self, iteration: int, proposal: int) -> int:
         """A fine-tune's seed: fixed by the search's seed, the iteration and the proposal."""

@@ -20,12 +20,14 @@ from benchmarks._common import Progress, table
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "zoo:mobilenet_v1?width=0.5"
-FULL = {"trials": 14, "time_limit": "20m", "epochs": 1, "final_epochs": 3, "sampler": "nsga2", "max_drop": 1.0,
-        "seeds": 3, "runs": 100, "netadapt": True,
+FULL = {"trials": 16, "time_limit": "30m", "epochs": 2, "final_epochs": 4, "sampler": "nsga2", "max_drop": 1.0,
+        "seeds": 6, "runs": 100, "netadapt": True,
         "compare": [str(ROOT / "recipes" / "digits_int8.yaml"), str(ROOT / "recipes" / "digits_everything.yaml")]}
 QUICK = {"trials": 3, "epochs": 1, "final_epochs": 1, "seeds": 1, "runs": 30, "calibration_samples": 30,
          "compare": [str(ROOT / "recipes" / "digits_int8.yaml")]}
-TRAIN_EPOCHS = {False: 15, True: 2}
+# Trained to its plateau (float accuracy on the held-out digits: 92.2 % after 15 epochs, 95.5 %
+# after 40, 94.4 % after 80), so that a comparison's longer fine-tune is not what wins it.
+TRAIN_EPOCHS = {False: 40, True: 2}
 
 
 def run(quick: bool, progress: Progress) -> dict:
@@ -81,8 +83,10 @@ def render(f: dict) -> str:
             rows.append([c["name"], p["label"], f"{p['int8_accuracy']:.2%}", f"{p['latency_ms']:.4f}",
                          f"{p['size_kb']:.1f}" if p.get("size_kb") is not None else "-",
                          d.get("latency_ms") or "no", d.get("size_kb") or ("no" if p.get("size_kb") is not None else "-")])
-    front = [t["figures"] for t in done if f"trial {t['number']}" in s["front"]["latency_ms"]]
-    rows += [["autocompress front", f"trial {p['trial']}", f"{p['int8_accuracy']:.2%}", f"{p['latency_ms']:.4f}",
+    from edgeloop.autocompress.report import points
+
+    front = [p for p in points(s) if p["label"] in s["front"]["latency_ms"]]
+    rows += [["autocompress front", p["label"], f"{p['int8_accuracy']:.2%}", f"{p['latency_ms']:.4f}",
               f"{p['size_kb']:.1f}", "", ""] for p in sorted(front, key=lambda p: p["latency_ms"])]
     out += ["Every point measured on the same device in the same run (accuracy of the converted int8 model on the "
             "359 held-out digits; size gzipped). \"Dominated by\": an autocompress trial at least as accurate and no "

@@ -40,7 +40,8 @@ class AutocompressOptions:
 
     Attributes:
         trials: policies evaluated in all (the seeds from the sensitivity analysis included).
-        time_limit: stop starting trials after this long (``600``, ``15m``, ``2h``).
+        time_limit: stop starting trials after this long (``600``, ``15m``, ``2h``; the first
+            trial always runs).
         epochs: fine-tune epochs of every technique in a trial.
         final_epochs: fine-tune epochs of every technique in the winner's recipe.
         max_drop: the accuracy budget: most points the converted int8 model may lose

@@ -15,8 +15,15 @@ AXIS = {"latency_ms": "measured int8 latency (ms, median)", "size_kb": "size of 
 
 
 def points(state: dict) -> list[dict]:
-    """Every finished trial as a point (``label``, ``int8_accuracy``, ``latency_ms``, ``size_kb``)."""
-    return [{**t["figures"], "label": f"trial {t['number']}"} for t in state.get("trials", []) if t.get("figures")]
+    """Every finished trial as a point (``label``, ``int8_accuracy``, ``latency_ms``, ``size_kb``),
+    and the winner's recipe as run with its longer fine-tune (measured on the same meter): the
+    search's own results, its front drawn over all of them."""
+    out = [{**t["figures"], "label": f"trial {t['number']}"} for t in state.get("trials", []) if t.get("figures")]
+    winner = state.get("winner")
+    if winner and winner.get("latency_ms") is not None:
+        out.append({**{k: winner[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
+                    "trial": winner["trial"], "label": f"winner (trial {winner['trial']}, longer fine-tune)"})
+    return out
 
 
 def dominance(state: dict) -> list[dict]:
@@ -89,7 +96,7 @@ def markdown(report: dict) -> str:
     lines = ["# Automatic compression", "",
              f"Status: **{report.get('status')}**. Device: {report.get('aim', {}).get('device')}. "
              f"Trials: {len(report.get('trials', []))} ({sum(1 for t in report.get('trials', []) if t.get('figures'))} "
-             "finished).", "",
+             "finished)." + (f" Stopped early: {report['stopped_early']}." if report.get("stopped_early") else ""), "",
              f"Starting model: float {_pct(start.get('float_accuracy'))}, int8 {_pct(start.get('int8_accuracy'))}, "
              f"{start.get('latency_ms', 0):.4f} ms.",
              f"Target: at most {goal.get('max_drop')} points lost"

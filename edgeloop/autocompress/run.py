@@ -124,7 +124,7 @@ def autocompress(folder: Path, model, data, base: dict, options: AutocompressOpt
     study = studies.open_study(folder, goal, options.sampler, options.seed)
     ui.info(f"[bold]autocompress[/bold]: {options.trials} trials, {len(space.distributions())} parameters, "
             f"storage {studies.storage_url(folder)}")
-    studies.run_trials(study, space, job, measure, goal, options, ui, seeds)
+    state["stopped_early"] = studies.run_trials(study, space, job, measure, goal, options, ui, seeds)
     state["trials"] = _trials(study, space, options)
     finished = [t["figures"] for t in state["trials"] if t.get("figures")]
     chosen = goal.best(finished)

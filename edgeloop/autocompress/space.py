@@ -165,7 +165,9 @@ class Space:
 
         The safe sparsities themselves; the same with 16 clusters; widths cut where layers
         tolerate pruning (a layer safe at 70 % keeps half its filters, at 50 % three
-        quarters); all of them at once with distillation. Each is snapped to the space's grid.
+        quarters); all of them at once with distillation; the widths one step narrower
+        everywhere (the latency end of the front); the widths with the sparsities and the
+        clusters (the size end). Each is snapped to the space's grid.
         """
         dists = self.distributions()
 
@@ -180,9 +182,11 @@ class Space:
             s = sensitivity.get(g, 0.0)
             if f"width.{g}" in dists:
                 width[f"width.{g}"] = 0.5 if s >= 0.7 else 0.75 if s >= 0.5 else 1.0
+        narrower = {k: WIDTHS[min(WIDTHS.index(w) + 2, WIDTHS.index(0.375))] for k, w in width.items()}
         distill = {"distill": True} if "distill" in dists else {}
         candidates = [{**base, **sparse}, {**base, **sparse, **clustered}, {**base, **width},
-                      {**base, **width, **sparse, **distill}]
+                      {**base, **width, **sparse, **distill}, {**base, **narrower},
+                      {**base, **width, **sparse, **clustered}]
         unique = []
         for c in candidates:
             if c not in unique and c != base:

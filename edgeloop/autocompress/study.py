@@ -67,8 +67,9 @@ def _alive(worker: str | None) -> bool:
     return True
 
 
-def run_trials(study, space, jobs_for, measure, goal: Goal, options, ui, seeds: list[dict]) -> None:
-    """Ask, evaluate, measure and tell until ``options.trials`` trials are finished or time is up.
+def run_trials(study, space, jobs_for, measure, goal: Goal, options, ui, seeds: list[dict]) -> str | None:
+    """Ask, evaluate, measure and tell until ``options.trials`` trials are finished or time is up;
+    why it stopped early (``None`` when every trial ran).
 
     Args:
         study: the Optuna study.
@@ -103,10 +104,12 @@ def run_trials(study, space, jobs_for, measure, goal: Goal, options, ui, seeds: 
             finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
                         and not t.user_attrs.get("aborted")]
             if not stale and len(finished) >= options.trials:
-                break
-            if not stale and limit is not None and time.monotonic() - started > limit:
-                ui.warn(f"time_limit {options.time_limit} reached after {len(finished)} trial(s)")
-                break
+                return None
+            # The first trial always runs: a search stopped by its limit still has a result.
+            if not stale and finished and limit is not None and time.monotonic() - started > limit:
+                why = f"time_limit {options.time_limit} reached after {len(finished)} of {options.trials} trial(s)"
+                ui.warn(why)
+                return why
             batch = [(t.number, t.params) for t in stale[:options.parallel]]
             if stale:
                 ui.info(f"trial(s) {', '.join(str(n) for n, _ in batch)} were left running by a stopped search: "

@@ -131,3 +131,18 @@ def test_a_recipe_target_no_trial_meets_exits_1(ac_model, ac_agent, ac_store, tm
     assert "latency" in state["why"] and (folder / "report.md").is_file()
     run = json.loads((folder.parent / "state.json").read_text())
     assert run["status"] == "gate_failed" and run["target"]["met"] is False  # the run's own target check agrees
+
+
+def test_time_limit_stops_starting_trials_and_says_so(ac_model, ac_agent, ac_store, tmp_path):
+    # The first trial always runs; any trial takes longer than 10 ms (a conversion, a
+    # calibration, a timed run on the agent), so after it the limit has passed however fast
+    # the machine is, and no second trial starts. The first is the winner, its recipe written.
+    out = tmp_path / "limited"
+    status = run_cli(cli_args(ac_model, ac_agent, ac_store, out, trials=5, seeds=0, parallel=1, time_limit="0.01s"))
+    folder = only_run(out) / "autocompress"
+    state = json.loads((folder / "report.json").read_text())
+    assert status == 0 and state["status"] == "finished"
+    assert len(state["trials"]) == 1 and state["trials"][0]["figures"]
+    assert state["stopped_early"] == "time_limit 0.01s reached after 1 of 5 trial(s)"
+    assert "Stopped early: time_limit 0.01s" in (folder / "report.md").read_text()
+    assert state["chosen"]["trial"] == 0 and (folder / "winner.yaml").is_file()

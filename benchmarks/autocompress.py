@@ -20,8 +20,8 @@ from benchmarks._common import Progress, table
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "zoo:mobilenet_v1?width=0.5"
-FULL = {"trials": 16, "time_limit": "30m", "epochs": 2, "final_epochs": 4, "sampler": "nsga2", "max_drop": 1.0,
-        "seeds": 6, "runs": 100, "netadapt": True,
+FULL = {"trials": 24, "time_limit": "40m", "epochs": 3, "final_epochs": 6, "sampler": "nsga2", "max_drop": 1.0,
+        "seeds": 8, "runs": 100, "netadapt": True,
         "compare": [str(ROOT / "recipes" / "digits_int8.yaml"), str(ROOT / "recipes" / "digits_everything.yaml")]}
 QUICK = {"trials": 3, "epochs": 1, "final_epochs": 1, "seeds": 1, "runs": 30, "calibration_samples": 30,
          "compare": [str(ROOT / "recipes" / "digits_int8.yaml")]}
@@ -76,6 +76,13 @@ def render(f: dict) -> str:
         out += [f"Chosen: {s['chosen']['why']} Its recipe rerun with the longer fine-tune: {w['int8_accuracy']:.2%} int8, "
                 f"{w['latency_ms']:.4f} ms, {w['size_kb']:.1f} kB gzipped.", ""]
     dom = {(d["name"], d["label"]): d for d in s.get("dominance", [])}
+    for axis, what in (("latency_ms", "latency"), ("size_kb", "size")):
+        asked = [d for d in s.get("dominance", []) if axis in d]
+        hit = [d for d in asked if d[axis]]
+        out.append(f"Dominated at {what}: {len(hit)} of {len(asked)} comparison points"
+                   + (f" (not: {', '.join(_name(d) for d in asked if not d[axis])})"
+                      if len(hit) < len(asked) else "") + ".")
+    out.append("")
     rows = []
     for c in s.get("compare", []):
         for p in c.get("points", []):
@@ -93,3 +100,8 @@ def render(f: dict) -> str:
             "worse on that axis, strictly better on one.", "",
             table(["what", "point", "int8 accuracy", "ms", "kB", "dominated at latency by", "at size by"], rows), ""]
     return "\n".join(out)
+
+
+def _name(d: dict) -> str:
+    """A comparison point's name: ``NetAdapt iteration 2``, ``hand: digits_int8``."""
+    return d["label"] if d["label"].startswith(d["name"]) else f"{d['name']} {d['label']}"

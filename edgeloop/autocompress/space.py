@@ -165,9 +165,11 @@ class Space:
 
         The safe sparsities themselves; the same with 16 clusters; widths cut where layers
         tolerate pruning (a layer safe at 70 % keeps half its filters, at 50 % three
-        quarters); all of them at once with distillation; the widths one step narrower
-        everywhere (the latency end of the front); the widths with the sparsities and the
-        clusters (the size end). Each is snapped to the space's grid.
+        quarters); all of them at once with distillation; the widths two steps narrower
+        everywhere (the latency end of the front); then a ladder for the whole front: the
+        widths as they are, one and two steps narrower, each with the sparsities and the
+        clusters (which cost no latency, and make the file small). Each is snapped to the
+        space's grid.
         """
         dists = self.distributions()
 
@@ -182,11 +184,14 @@ class Space:
             s = sensitivity.get(g, 0.0)
             if f"width.{g}" in dists:
                 width[f"width.{g}"] = 0.5 if s >= 0.7 else 0.75 if s >= 0.5 else 1.0
-        narrower = {k: WIDTHS[min(WIDTHS.index(w) + 2, WIDTHS.index(0.375))] for k, w in width.items()}
+        def narrower(steps: int) -> dict:  # every width ``steps`` steps down the grid, to 0.375 at most
+            return {k: WIDTHS[min(WIDTHS.index(w) + steps, WIDTHS.index(0.375))] for k, w in width.items()}
+
         distill = {"distill": True} if "distill" in dists else {}
-        candidates = [{**base, **sparse}, {**base, **sparse, **clustered}, {**base, **width},
-                      {**base, **width, **sparse, **distill}, {**base, **narrower},
-                      {**base, **width, **sparse, **clustered}]
+        small = {**sparse, **clustered}
+        candidates = [{**base, **sparse}, {**base, **small}, {**base, **width},
+                      {**base, **width, **sparse, **distill}, {**base, **narrower(2)},
+                      {**base, **width, **small}, {**base, **narrower(1), **small}, {**base, **narrower(2), **small}]
         unique = []
         for c in candidates:
             if c not in unique and c != base:

@@ -66,8 +66,11 @@ def test_seeds_come_from_the_sensitivity_analysis():
     assert seeds[1]["clusters.conv2"] == 16
     assert seeds[2]["width.conv1"] == 0.5  # safe at 70 % sparsity: half its filters
     assert len(seeds) == 4 and all(set(p) == set(s.distributions()) for p in seeds)
-    more = s.seeds({"conv1": 0.72, "conv2": 0.5, "logits": 0.0}, 6)
-    assert more[:4] == seeds
+    more = s.seeds({"conv1": 0.72, "conv2": 0.5, "logits": 0.0}, 8)
+    # conv1 at 0.5 is one step from the narrowest seed width: two steps down is the same
+    # policy as one, and is tried once.
+    assert more[:4] == seeds and len(more) == 7
+    assert [m["width.conv1"] for m in more[5:]] == [0.5, 0.375] and more[6]["clusters.conv2"] == 16
     assert (more[4]["width.conv1"], more[4]["sparsity.conv1"]) == (0.375, 0.0)  # narrower: 0.5 two steps down
     assert (more[5]["width.conv1"], more[5]["sparsity.conv1"], more[5]["clusters.conv2"]) == (0.5, 0.7, 16)  # smallest
 

@@ -79,6 +79,7 @@ def fit(model, ctx: Context, epochs: int, batch_size: int, description: str, cal
             callbacks=[*callbacks, bar],
         )
     last = {k: float(v[-1]) for k, v in history.history.items()}
+    check_finite(model, description, last.get("loss"))
     return {
         "epochs": epochs,
         "batch_size": batch_size,
@@ -87,6 +88,28 @@ def fit(model, ctx: Context, epochs: int, batch_size: int, description: str, cal
         "train_accuracy": last.get("accuracy"),
         "val_accuracy": last.get("val_accuracy"),
     }
+
+
+def check_finite(model, description: str, loss: float | None = None) -> None:
+    """Refuse a model whose training diverged: weights that became NaN or infinite.
+
+    NaN gradients spread from where they arise back to the input, so the last layer in
+    graph order whose weights are not finite is named: the place to look.
+
+    Raises:
+        VerificationError: one line: the step, the layer, the usual causes and ways out.
+    """
+    from edgeloop.errors import VerificationError
+
+    bad = [getattr(layer, "layer", layer).name for layer in model.layers
+           if any(not np.isfinite(w).all() for w in layer.get_weights() if np.issubdtype(np.asarray(w).dtype, np.floating))]
+    if not bad:
+        return
+    raise VerificationError(
+        f"{description} diverged: the weights of {len(bad)} layer(s), up to {bad[-1]}, became NaN or infinite "
+        f"(last loss {loss}); usual causes: a learning rate too high, inputs on the wrong scale, or activations "
+        "that are all zero there (quantization-aware training cannot scale a range of width 0: a model not trained "
+        "yet); ways out: a smaller learning_rate, a `preprocess` that matches the model, train before this step")
 
 
 def keras_accuracy(model, x, y: np.ndarray, batch_size: int = 256, output: int = 0) -> float:

@@ -118,6 +118,7 @@ def run_trials(study, space, jobs_for, measure, goal: Goal, options, ui, seeds: 
                 study.sampler = make_sampler(options.sampler, options.seed + len(finished))
                 for _ in range(min(options.parallel, options.trials - len(finished))):
                     trial = study.ask(dists)
+                    seed_into_first_generation(study, trial)
                     trial.set_user_attr("worker", _worker())
                     batch.append((trial.number, trial.params))
             for number, _ in batch:
@@ -126,6 +127,22 @@ def run_trials(study, space, jobs_for, measure, goal: Goal, options, ui, seeds: 
             executor.map(jobs, lambda outcome: _tell(study, outcome, measure, goal, options, ui))
     finally:
         executor.close()
+
+
+def seed_into_first_generation(study, trial) -> None:
+    """File a seed trial (enqueued, just asked) under NSGA-II's first generation.
+
+    Optuna's genetic samplers give a trial its generation when they sample it; an enqueued
+    trial has every parameter fixed and is never sampled, so it belongs to no generation and
+    is never a parent: the first generation would be random trials and the seeds would
+    steer nothing. Each seed is filed under generation 0 while it runs (the key is the
+    sampler's own, from its class), so the first children are crossovers and mutations of
+    the seeds.
+    """
+    import optuna
+
+    if isinstance(study.sampler, optuna.samplers.NSGAIISampler) and trial.user_attrs.get("seeded"):
+        study._storage.set_trial_system_attr(trial._trial_id, optuna.samplers.NSGAIISampler._get_generation_key(), 0)
 
 
 def _trial_id(study, number: int) -> int:

@@ -73,6 +73,11 @@ def kernel_unique_values(model) -> dict[str, int]:
     return {name: max(int(np.unique(k).size) for k in kernels) for name, kernels in _kernels(model)}
 
 
+def kernel_sizes(model) -> dict[str, int]:
+    """Weights in each layer's prunable kernels, by the (unwrapped) layer's name."""
+    return {name: int(sum(k.size for k in kernels)) for name, kernels in _kernels(model)}
+
+
 def kernel_sparsity(model) -> dict[str, float]:
     """Fraction of exact zeros in each layer's prunable kernels, by the (unwrapped) layer's name.
 

@@ -101,12 +101,17 @@ def check_finite(model, description: str, loss: float | None = None) -> None:
     """
     from edgeloop.errors import VerificationError
 
-    bad = [getattr(layer, "layer", layer).name for layer in model.layers
-           if any(not np.isfinite(w).all() for w in layer.get_weights() if np.issubdtype(np.asarray(w).dtype, np.floating))]
+    floats = [(getattr(layer, "layer", layer).name, [w for w in layer.get_weights()
+                                                     if np.issubdtype(np.asarray(w).dtype, np.floating)])
+              for layer in model.layers]
+    floats = [(name, weights) for name, weights in floats if weights]
+    bad = [name for name, weights in floats if any(not np.isfinite(w).all() for w in weights)]
     if not bad:
         return
+    # Once a NaN reaches the forward pass every later update is NaN too: "all of them".
+    where = f"all {len(bad)} layers" if len(bad) == len(floats) else f"{len(bad)} layer(s), up to {bad[-1]},"
     raise VerificationError(
-        f"{description} diverged: the weights of {len(bad)} layer(s), up to {bad[-1]}, became NaN or infinite "
+        f"{description} diverged: the weights of {where} became NaN or infinite "
         f"(last loss {loss}); usual causes: a learning rate too high, inputs on the wrong scale, or activations "
         "that are all zero there (quantization-aware training cannot scale a range of width 0: a model not trained "
         "yet); ways out: a smaller learning_rate, a `preprocess` that matches the model, train before this step")

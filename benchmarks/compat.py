@@ -29,8 +29,9 @@ from benchmarks._common import Progress, table
 
 QUICK = ("zoo:resnet8", "zoo:ds_cnn")
 PIPELINE = ("keras:MobileNetV2", "keras:MobileNetV3Small", "keras:EfficientNetB0", "zoo:resnet8", "zoo:shufflenet_v2")
-# Larger models are built and counted but not converted here: the machine is shared (24 GiB).
-MAX_PARAMS = 150_000_000
+# Larger models are built and counted but not converted here (the machine has 24 GiB; the
+# largest tf_keras.applications model, ConvNeXtXLarge, has 348 M parameters).
+MAX_PARAMS = 400_000_000
 TIMEOUT_S = 1800
 COLUMNS = ("ptq_int8", "prune", "qat", "cluster", "filter_prune")
 

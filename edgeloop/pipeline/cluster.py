@@ -16,7 +16,7 @@ import numpy as np
 
 from edgeloop.errors import EdgeloopError, VerificationError
 from edgeloop.models.flatten import flatten_nested
-from edgeloop.pipeline._sparsity import is_clusterable, kernel_sparsity, kernel_unique_values
+from edgeloop.pipeline._sparsity import SPARSITY_TOLERANCE, is_clusterable, kernel_sparsity, kernel_unique_values
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit
 from edgeloop.pipeline.base import Context, Preflight, Problem, Step, first_line, graph_problems, register_step
 
@@ -135,7 +135,7 @@ class Cluster(Step):
                                     + ", ".join(f"{n} ({u} > {o.clusters_for(n)})" for n, u in over.items()))
         sparsity = kernel_sparsity(stripped)
         if preserve and pruned:
-            lost = {n: sparsity[n] for n, t in pruned["layers"].items() if sparsity[n] < t - 0.01}
+            lost = {n: sparsity[n] for n, t in pruned["layers"].items() if sparsity[n] < t - SPARSITY_TOLERANCE}
             if lost:
                 raise VerificationError("sparsity-preserving clustering lost zeros: "
                                         + ", ".join(f"{n} {s:.1%}" for n, s in lost.items()))

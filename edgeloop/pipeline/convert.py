@@ -19,10 +19,9 @@ from edgeloop import _io
 from edgeloop.errors import EdgeloopError
 from edgeloop.converters.metadata import add_metadata
 from edgeloop.converters.modes import FULL_INTEGER, io_types_for
-from edgeloop.pipeline._sparsity import layer_kinds
+from edgeloop.pipeline._sparsity import SPARSITY_TOLERANCE, layer_kinds
 from edgeloop.pipeline.base import Context, Preflight, Problem, Step, register_step
 from edgeloop.pipeline.folding import check_fold, input_expectation, input_payload
-from edgeloop.pipeline.prune import SPARSITY_TOLERANCE
 
 MODEL_FILE = "model.tflite"
 REJECTED_FILE = "model.rejected.tflite"  # a full-integer file that failed verification, kept to look at

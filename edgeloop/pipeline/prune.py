@@ -13,7 +13,13 @@ from typing import Literal
 
 from edgeloop.errors import EdgeloopError, VerificationError
 from edgeloop.models.flatten import flatten_nested
-from edgeloop.pipeline._sparsity import is_prunable, kernel_sizes, kernel_sparsity, prunable_kernels
+from edgeloop.pipeline._sparsity import (
+    SPARSITY_TOLERANCE,
+    is_prunable,
+    kernel_sizes,
+    kernel_sparsity,
+    prunable_kernels,
+)
 from edgeloop.pipeline._training import check_training_options, compile_classifier, fit, steps_per_epoch
 from edgeloop.pipeline.base import (
     Context,
@@ -25,9 +31,6 @@ from edgeloop.pipeline.base import (
     graph_problems,
     register_step,
 )
-
-# Rounding of the mask to whole weights can leave a small layer a hair under its target.
-SPARSITY_TOLERANCE = 0.01
 
 
 @dataclass

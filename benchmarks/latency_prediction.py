@@ -49,7 +49,7 @@ TRAIN = [("mobilenet_v1", (32, 32, 3), (0.25, 0.5, 1.0)), ("mobilenet_v1", (96, 
          ("resnet8", None, (0.5, 1.0, 2.0)), ("resnet18", (64, 64, 3), (0.25, 0.5)),
          ("mobilenet_v3_large", (64, 64, 3), (0.5,))]
 TRAIN_COPIES = 1  # narrowed copies per training base
-SAMPLED, QUICK_SAMPLED = 64, 4  # random networks sampling kernel configurations (edgeloop.latency.configs)
+SAMPLED, QUICK_SAMPLED = 96, 4  # random networks sampling kernel configurations (edgeloop.latency.configs)
 TEST = [("mobilenet_v2", (96, 96, 3), 0.5), ("squeezenet1_1", (64, 64, 3), 1.0),
         ("efficientnet_lite0", (64, 64, 3), 0.5), ("ds_cnn", None, 1.0)]
 TEST += [("densenet121", (32, 32, 3), 0.5)]

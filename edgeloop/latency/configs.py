@@ -8,7 +8,8 @@ instead of architectures; this module does the same at the level the device meas
 network is a short random stack of the blocks edge models are made of (convolutions of 1×1
 to 5×5 kernels and strides 1-2, depthwise convolutions, max and average pools, residual
 adds, fire-style concatenations, squeeze-excite multiplies, pre-activation batch norms on
-concatenations, channel splits and shuffles, ReLU / ReLU6 / hard-swish) at
+concatenations, channel splits and shuffles in three layouts, grouped convolutions, ReLU /
+ReLU6 / hard-swish / swish, sigmoid and hard-sigmoid gates) at
 random widths (round and odd) and input sizes, and op profiling times every kernel of it. Inputs are square
 images or rectangular single-channel maps (spectrograms, sensor windows), and the stem's
 kernel may be rectangular too: an int8 convolution over one input channel costs per kernel
@@ -56,8 +57,9 @@ def random_network(rng: np.random.Generator, name: str = "sample"):
         x = inputs = keras.Input((size, size, int(rng.choice((1, 3)))))
     for _ in range(int(rng.integers(3, 8))):
         width = _width(rng)
-        block = rng.choice(["conv", "conv", "dw", "pool", "add", "fire", "se", "dense", "shuffle"])
-        act = str(rng.choice(["relu", "relu6", "hard_swish"], p=[0.5, 0.3, 0.2]))
+        block = rng.choice(["conv", "conv", "dw", "pool", "add", "fire", "se", "dense", "dense", "shuffle",
+                            "grouped"])
+        act = str(rng.choice(["relu", "relu6", "hard_swish", "swish"], p=[0.4, 0.25, 0.15, 0.2]))
         spatial = min(int(x.shape[1]), int(x.shape[2]))
         stride = 2 if spatial >= 8 and rng.random() < 0.35 else 1
         if block == "conv":
@@ -89,13 +91,25 @@ def random_network(rng: np.random.Generator, name: str = "sample"):
             left, right = x[..., :half], x[..., half:2 * half]
             right = _act(L.BatchNormalization()(L.Conv2D(half, 1, use_bias=False)(right)), "relu", n)
             x = L.Concatenate()([left, right])
-            x = L.Reshape((h, w, half, 2))(x)
-            x = L.Reshape((h, w, 2 * half))(L.Permute((1, 2, 4, 3))(x))
+            # The shuffle as implementations write it: (H·W, 2, C/2) or (H, W, 2, C/2) transposed
+            # to (…, C/2, 2), or the other way round; the runtime's transposes cost differently.
+            form = int(rng.integers(3))
+            inner = (half, 2) if form == 2 else (2, half)
+            x = L.Reshape((h * w, *inner) if form == 0 else (h, w, *inner))(x)
+            x = L.Permute((1, 3, 2) if form == 0 else (1, 2, 4, 3))(x)
+            x = L.Reshape((h, w, 2 * half))(x)
+        elif block == "grouped" and int(x.shape[-1]) >= 4:  # RegNet / ResNeXt: a grouped 3x3 convolution
+            c = int(x.shape[-1])  # groups of 2 to 24 channels, as many groups as fit
+            size = int(rng.choice([s for s in (2, 4, 8, 16, 24) if c % s == 0 and c // s >= 2] or [c]))
+            groups = c // size
+            out = c if rng.random() < 0.5 else groups * max(1, _width(rng) // groups)
+            x = L.Conv2D(out, 3, strides=stride, padding="same", groups=groups, use_bias=False)(x)
+            x = _act(L.BatchNormalization()(x), act, n)
         elif block == "se":  # squeeze-excite: global mean, two dense, channel-wise multiply
             c = int(x.shape[-1])
             s = L.GlobalAveragePooling2D(keepdims=True)(x)
             s = L.Conv2D(max(2, c // 4), 1, activation="relu")(s)
-            s = _act(L.Conv2D(c, 1)(s), "hard_sigmoid", n)
+            s = _act(L.Conv2D(c, 1)(s), str(rng.choice(["hard_sigmoid", "sigmoid"])), n)
             x = L.Multiply()([x, s])
     x = L.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, L.Dense(10)(x), name=name)

@@ -53,7 +53,7 @@ _FUSES_CLAMP = {CONV, DEPTHWISE, FULLY_CONNECTED, POOL, ELEMENTWISE}
 # Ops that share a kind but not a cost get a feature of their own (an activation's cost per
 # element differs tenfold between them; a max pool is not an average pool).
 _OWN_FEATURE = ("HARD_SWISH", "LOGISTIC", "TANH", "SOFTMAX", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MUL", "ADD",
-                "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "RESHAPE", "PAD")
+                "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "RESHAPE", "PAD", "TRANSPOSE", "STRIDED_SLICE")
 # The per-core cache a working set is compared with (a mid-size L2; trees find the real step).
 CACHE_BYTES = 1 << 20
 _ITEMSIZE = {"float32": 4, "int32": 4, "float16": 2, "int16": 2, "int64": 8, "float64": 8}
@@ -201,6 +201,11 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         "inputs": float(len(activations_in)),
         "broadcast": float(len({prod(t.shape) for t in activations_in}) > 1),
         "fused_ops": float(len(ops) - 1),
+        # A grouped convolution (RegNet, ResNeXt) runs as one op whose filter sees a
+        # group's channels; a transpose's or a reshape's cost follows its rank.
+        "groups": float(c_in // weights[0].shape[-1]) if (op.name == "CONV_2D" and weights and len(weights[0].shape) == 4
+                                                            and weights[0].shape[-1]) else 1.0,
+        "rank": float(len(in_shape)),
     }
     for name in _OWN_FEATURE:
         features[f"is_{name.lower()}"] = float(op.name == name)

@@ -93,7 +93,7 @@ def image_input(model: str, input_shape: tuple[int, ...]):
 
 
 def activation(x, kind: str | None, name: str):
-    """Apply ``relu``, ``relu6``, ``hard_swish`` or ``hard_sigmoid`` as named layers.
+    """Apply ``relu``, ``relu6``, ``sigmoid``, ``swish``, ``hard_swish`` or ``hard_sigmoid`` as named layers.
 
     Hard-swish is x · relu6(x + 3) / 6 written with Rescaling, ReLU(6) and Multiply, the
     pattern the TFLite converter fuses into one ``HARD_SWISH`` op; unlike Keras
@@ -108,6 +108,10 @@ def activation(x, kind: str | None, name: str):
         return layers.ReLU(name=f"{name}_relu")(x)
     if kind == "relu6":
         return layers.ReLU(6.0, name=f"{name}_relu6")(x)
+    if kind == "sigmoid":
+        return layers.Activation("sigmoid", name=f"{name}_sigmoid")(x)
+    if kind == "swish":  # x · sigmoid(x): LOGISTIC and MUL once converted
+        return layers.Multiply(name=f"{name}_swish")([x, layers.Activation("sigmoid", name=f"{name}_sigmoid")(x)])
     gate = layers.Rescaling(1.0, offset=3.0, name=f"{name}_plus3")(x)
     gate = layers.ReLU(6.0, name=f"{name}_relu6")(gate)
     gate = layers.Rescaling(1.0 / 6.0, name=f"{name}_div6")(gate)

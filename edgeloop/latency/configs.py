@@ -6,14 +6,15 @@ channels at the stem), and a kernel outside them — a max pool, a concatenation
 convolution of one channel — is guessed. nn-Meter samples each kernel's configuration space
 instead of architectures; this module does the same at the level the device measures: each
 network is a short random stack of the blocks edge models are made of (convolutions of 1×1
-to 5×5 kernels and strides 1-2, depthwise convolutions, max and average pools, residual
-adds, fire-style concatenations, squeeze-excite multiplies, pre-activation batch norms on
-concatenations, channel splits and shuffles in three layouts, grouped convolutions, ReLU /
-ReLU6 / hard-swish / swish, sigmoid and hard-sigmoid gates) at
-random widths (round and odd) and input sizes, and op profiling times every kernel of it. Inputs are square
-images or rectangular single-channel maps (spectrograms, sensor windows), and the stem's
-kernel may be rectangular too: an int8 convolution over one input channel costs per kernel
-tap, not per MAC, and only a sample of such stems teaches a regressor that.
+to 5×5 kernels and strides 1-2, grouped convolutions, depthwise convolutions of 3×3 to 7×7,
+max and average pools, residual adds, pre-activation residuals (a ReLU no op before it can
+absorb), fire-style concatenations, squeeze-excite multiplies with sigmoid and hard-sigmoid
+gates, pre-activation batch norms on concatenations, channel splits and shuffles in three
+layouts, ReLU / ReLU6 / hard-swish / swish) at random widths (round and odd) and input
+sizes, and op profiling times every kernel of it. Inputs are square images or rectangular
+single-channel maps (spectrograms, sensor windows), and the stem's kernel may be rectangular
+too: an int8 convolution over one input channel costs per kernel tap, not per MAC, and only
+a sample of such stems teaches a regressor that.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def random_network(rng: np.random.Generator, name: str = "sample"):
     for _ in range(int(rng.integers(3, 8))):
         width = _width(rng)
         block = rng.choice(["conv", "conv", "dw", "pool", "add", "fire", "se", "dense", "dense", "shuffle",
-                            "grouped"])
+                            "grouped", "preact"])
         act = str(rng.choice(["relu", "relu6", "hard_swish", "swish"], p=[0.4, 0.25, 0.15, 0.2]))
         spatial = min(int(x.shape[1]), int(x.shape[2]))
         stride = 2 if spatial >= 8 and rng.random() < 0.35 else 1
@@ -67,7 +68,7 @@ def random_network(rng: np.random.Generator, name: str = "sample"):
             x = L.Conv2D(width, k, strides=stride, padding="same", use_bias=False)(x)
             x = _act(L.BatchNormalization()(x), act, n)
         elif block == "dw":
-            x = L.DepthwiseConv2D(int(rng.choice((3, 5))), strides=stride, padding="same", use_bias=False)(x)
+            x = L.DepthwiseConv2D(int(rng.choice((3, 5, 7))), strides=stride, padding="same", use_bias=False)(x)
             x = _act(L.BatchNormalization()(x), act, n)
             x = L.Conv2D(width, 1, use_bias=False)(x)
             x = _act(L.BatchNormalization()(x), act, n)
@@ -105,6 +106,11 @@ def random_network(rng: np.random.Generator, name: str = "sample"):
             out = c if rng.random() < 0.5 else groups * max(1, _width(rng) // groups)
             x = L.Conv2D(out, 3, strides=stride, padding="same", groups=groups, use_bias=False)(x)
             x = _act(L.BatchNormalization()(x), act, n)
+        elif block == "preact":  # pre-activation residual (ResNetV2, NASNet): a ReLU no op before it can absorb
+            c = int(x.shape[-1])
+            y = L.DepthwiseConv2D(int(rng.choice((3, 5, 7))), padding="same", use_bias=False)(L.ReLU()(x))
+            y = L.BatchNormalization()(L.Conv2D(c, 1, use_bias=False)(y))
+            x = L.Add()([x, y])
         elif block == "se":  # squeeze-excite: global mean, two dense, channel-wise multiply
             c = int(x.shape[-1])
             s = L.GlobalAveragePooling2D(keepdims=True)(x)

@@ -3,8 +3,8 @@
 A runtime does not run a graph op by op: the converter has already folded bias, batch norm
 and clamp activations into each convolution, and XNNPACK (LiteRT's CPU delegate) fuses more
 at load time — a static ``PAD`` into the convolution after it, a clamp activation op
-(``RELU``, ``RELU6``, ``RELU_N1_TO_1``) into the op before it — and turns reshapes into
-copies. Latency is a sum over those *kernels*, not over ops, so the predictor learns one
+(``RELU``, ``RELU6``, ``RELU_N1_TO_1``) into the op before it, the ``MUL`` of a swish
+(``x · sigmoid(x)``) into its ``LOGISTIC`` — and turns reshapes into copies. Latency is a sum over those *kernels*, not over ops, so the predictor learns one
 regressor per kind of kernel (nn-Meter, MobiSys 2021, did the same for its devices).
 
 Each kernel carries the ops it is made of (their indices, so op profiling rows can be summed
@@ -108,6 +108,8 @@ def detect(info) -> list[Kernel]:
             users = consumers.get(op.outputs[0], [])
             if len(users) == 1 and kind_of(info.ops[users[0]].name) in (CONV, DEPTHWISE):
                 absorbed[op.index] = users[0]
+        if op.name == "MUL" and _is_swish(info, op, consumers):  # x · sigmoid(x) runs as one kernel
+            absorbed[op.index] = next(p.index for p in info.ops if p.name == "LOGISTIC" and set(p.outputs) & set(op.inputs))
         if op.name in _CLAMPS and op.inputs and op.inputs[0] >= 0:
             producer = next((p for p in info.ops if op.inputs[0] in p.outputs), None)
             if (producer is not None and kind_of(producer.name) in _FUSES_CLAMP
@@ -127,6 +129,24 @@ def detect(info) -> list[Kernel]:
         ops = sorted(members[main], key=lambda i: (i != main, i))
         kernels.append(Kernel(kind_of(op.name), ops, op.name, kernel_features(info, op, ops)))
     return kernels
+
+
+def _is_swish(info, op, consumers: dict[int, list[int]]) -> bool:
+    """``op`` (a ``MUL``) multiplies a tensor by its own ``LOGISTIC`` and is that one's only user.
+
+    Measured in LiteRT's XNNPACK path (EfficientNet-B0, int8: each op's cost inside the model from
+    the growth of the model's latency op by op): the pair costs what the ``LOGISTIC`` alone does,
+    the ``MUL`` next to nothing, where timed alone it costs as much as the ``LOGISTIC``.
+    """
+    inputs = [t for t in op.inputs if t >= 0]
+    if len(inputs) != 2:
+        return False
+    for gate, x in (inputs, inputs[::-1]):
+        producer = next((p for p in info.ops if gate in p.outputs), None)
+        if (producer is not None and producer.name == "LOGISTIC" and producer.inputs and producer.inputs[0] == x
+                and consumers.get(gate) == [op.index]):
+            return True
+    return False
 
 
 def _bytes(tensor) -> int:
@@ -177,11 +197,17 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         kh, kw = op.options.get("filter_height", 1), op.options.get("filter_width", 1)
     bytes_in = sum(_bytes(t) for t in activations_in)
     bytes_out = sum(_bytes(t) for t in outputs)
-    # A transpose's permutation or a reshape's shape is a constant input, not weights to stream.
+    # A transpose's permutation or a reshape's shape is a constant input, not weights to stream;
+    # an element-wise op's constant (a batch norm's per-channel scale, a scalar) is read once
+    # per channel, not streamed: its size is a feature of its own, not weight bytes.
     kind = kind_of(op.name)
-    bytes_w = 0 if kind in (MEMORY, OTHER) else sum(t.buffer_bytes for t in weights)
+    bytes_w = 0 if kind in (MEMORY, OTHER, ELEMENTWISE) else sum(t.buffer_bytes for t in weights)
+    constant = sum(prod(t.shape) for t in weights) if kind == ELEMENTWISE else 0
     dtype = (activations_in[0] if activations_in else outputs[0] if outputs else None)
     macs = float(sum(info.ops[i].macs for i in ops))
+    groups = 1
+    if op.name == "CONV_2D" and weights and len(weights[0].shape) == 4 and weights[0].shape[-1]:
+        groups = max(c_in // weights[0].shape[-1], 1)
     features = {
         "macs": macs,
         "h_in": float(h_in), "w_in": float(w_in), "c_in": float(c_in),
@@ -194,8 +220,9 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         # channels costs per tap.
         "taps": float(h_out * w_out * kh * kw) if kind in (CONV, DEPTHWISE, POOL) else 0.0,
         # MACs as the CPU's vector tiles compute them: input channels in steps of 8 and output
-        # channels in steps of 16 (a narrowed layer of 37 channels costs as one of 48).
-        "macs_padded": macs * _padding(op.name, c_in, c_out),
+        # channels in steps of 16 (a narrowed layer of 37 channels costs as one of 48), per
+        # group for a grouped convolution (a group of 8 output channels fills half a tile).
+        "macs_padded": macs * _padding(op.name, c_in // groups, c_out // groups),
         "cache_fit": log2(max(bytes_in + bytes_out + bytes_w, 1) / CACHE_BYTES),
         "int8": float(dtype is not None and dtype.dtype in ("int8", "uint8")),
         "inputs": float(len(activations_in)),
@@ -203,8 +230,8 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
         "fused_ops": float(len(ops) - 1),
         # A grouped convolution (RegNet, ResNeXt) runs as one op whose filter sees a
         # group's channels; a transpose's or a reshape's cost follows its rank.
-        "groups": float(c_in // weights[0].shape[-1]) if (op.name == "CONV_2D" and weights and len(weights[0].shape) == 4
-                                                            and weights[0].shape[-1]) else 1.0,
+        "groups": float(groups),
+        "constant_elements": float(constant),
         "rank": float(len(in_shape)),
     }
     for name in _OWN_FEATURE:

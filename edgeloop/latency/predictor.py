@@ -44,6 +44,10 @@ COMPUTE = (CONV, DEPTHWISE, FULLY_CONNECTED)
 MIN_FOREST_SAMPLES = 12
 # Profiled kernels of one op it takes for that op to get regressors of its own.
 MIN_OP_SAMPLES = 12
+# Whole models it takes to fit a scale per kind of kernel (inside a model against alone), and
+# models a kind must be present in to get one.
+MIN_KIND_SCALE_MODELS = 40
+MIN_KIND_SCALE_PRESENT = 8
 
 
 def _linear_x(features: Sequence[dict]) -> np.ndarray:
@@ -110,6 +114,10 @@ class KernelPredictor:
         calibration: ``[intercept, scale of compute kernels, scale of the rest]`` (ms, -, -).
         kernel_samples: kernels the regressors were fitted on.
         model_samples: whole-model measurements the calibration was fitted on.
+        kind_scales: per kind of kernel, how its time inside a model compares with its time
+            alone (fitted on the profiled device's whole models when there are at least
+            :data:`MIN_KIND_SCALE_MODELS`; a kind missing here counts 1). A new device's
+            calibration is fitted on top of them.
     """
 
     invoke_ms: float
@@ -117,6 +125,7 @@ class KernelPredictor:
     calibration: list[float] = field(default_factory=lambda: [0.0, 1.0, 1.0])
     kernel_samples: int = 0
     model_samples: int = 0
+    kind_scales: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, profiles: Sequence[tuple[list[Kernel], list[dict]]], invoke_ms: float,
@@ -137,8 +146,11 @@ class KernelPredictor:
         for kernels, rows in profiles:
             times = {r["index"]: r["median_ms"] for r in rows if r.get("median_ms") is not None}
             for k in kernels:
-                if all(i in times for i in k.ops):
-                    ms = sum(max(times[i] - invoke_ms, 0.0) for i in k.ops)
+                # A kernel costs what its main op does: the ops fused into it (a clamp, a static
+                # pad, a swish's MUL) cost next to nothing inside the model, though each costs
+                # something timed alone.
+                if k.ops[0] in times:
+                    ms = max(times[k.ops[0]] - invoke_ms, 0.0)
                     for key in (k.kind, k.op):
                         by_kind.setdefault(key, ([], []))[0].append(k.features)
                         by_kind[key][1].append(ms)
@@ -147,17 +159,47 @@ class KernelPredictor:
         kinds = {key: KindModel.fit(f, t, seed) for key, (f, t) in by_kind.items()
                  if key in KINDS or len(t) >= MIN_OP_SAMPLES}
         predictor = cls(invoke_ms, kinds, kernel_samples=sum(len(t) for key, (_, t) in by_kind.items() if key in KINDS))
+        if len(models) >= MIN_KIND_SCALE_MODELS:
+            predictor = predictor.with_kind_scales(models)
         return predictor.recalibrated(models) if models else predictor
 
-    def parts(self, kernels: Sequence[Kernel]) -> tuple[float, float]:
-        """Σ predicted time of the compute kernels and of the rest (before calibration)."""
-        sums = {True: 0.0, False: 0.0}
+    def kind_sums(self, kernels: Sequence[Kernel]) -> dict[str, float]:
+        """Σ predicted time (alone) of the kernels of each kind."""
+        sums: dict[str, float] = {}
         groups: dict[tuple[str, str], list[dict]] = {}
         for k in kernels:
             groups.setdefault((k.op if k.op in self.kinds else k.kind, k.kind), []).append(k.features)
         for (key, kind), group in groups.items():
-            sums[kind in COMPUTE] += float(self.model_for(key).predict(group).sum())
+            sums[kind] = sums.get(kind, 0.0) + float(self.model_for(key).predict(group).sum())
+        return sums
+
+    def parts(self, kernels: Sequence[Kernel]) -> tuple[float, float]:
+        """Σ predicted time of the compute kernels and of the rest, each kind scaled by its
+        :attr:`kind_scales` (before calibration)."""
+        sums = {True: 0.0, False: 0.0}
+        for kind, ms in self.kind_sums(kernels).items():
+            sums[kind in COMPUTE] += self.kind_scales.get(kind, 1.0) * ms
         return sums[True], sums[False]
+
+    def with_kind_scales(self, models: Sequence[tuple[list[Kernel], float]]) -> "KernelPredictor":
+        """A copy whose :attr:`kind_scales` are fitted on ``(kernels, median ms)`` of whole models
+        (relative error, non-negative; a kind too rare in them to fit keeps 1)."""
+        from scipy.optimize import nnls
+
+        sums = [self.kind_sums(k) for k, _ in models]
+        y = np.array([ms for _, ms in models], dtype=np.float64) - self.invoke_ms
+        w = 1.0 / np.maximum(y + self.invoke_ms, 1e-9)
+        # A kind present in too few models, or never more than a sliver of one, is not fitted.
+        kinds = [kind for kind in KINDS if sum(1 for s, t in zip(sums, y) if s.get(kind, 0.0) > 0.02 * max(t, 1e-9))
+                 >= MIN_KIND_SCALE_PRESENT]
+        if not kinds:
+            return self
+        fixed = np.array([sum(v for kind, v in s.items() if kind not in kinds) for s in sums])
+        x = np.column_stack([np.ones(len(y))] + [[s.get(kind, 0.0) for s in sums] for kind in kinds])
+        coef, _ = nnls(x * w[:, None], (y - fixed) * w)
+        scales = {kind: float(c) for kind, c in zip(kinds, coef[1:])}
+        return KernelPredictor(self.invoke_ms, self.kinds, self.calibration, self.kernel_samples, self.model_samples,
+                               scales)
 
     def model_for(self, kind: str) -> KindModel:
         """The regressor of ``kind``; for a kind no profile held, the nearest kind's: a convolution's
@@ -199,11 +241,13 @@ class KernelPredictor:
         else:
             scale, _ = nnls((parts.sum(axis=1) * w)[:, None], y * w)
             calibration = [0.0, float(scale[0]), float(scale[0])]
-        return KernelPredictor(self.invoke_ms, self.kinds, calibration, self.kernel_samples, len(models))
+        return KernelPredictor(self.invoke_ms, self.kinds, calibration, self.kernel_samples, len(models),
+                               self.kind_scales)
 
     def describe(self) -> dict:
         """What the report says of it."""
-        return {"invoke_ms": self.invoke_ms, "calibration": self.calibration, "kernel_samples": self.kernel_samples,
+        return {"invoke_ms": self.invoke_ms, "calibration": self.calibration, "kind_scales": self.kind_scales,
+                "kernel_samples": self.kernel_samples,
                 "model_samples": self.model_samples,
                 "kinds": {k: {"samples": m.samples, "forest": m.forest is not None} for k, m in sorted(self.kinds.items())
                           if k in KINDS},

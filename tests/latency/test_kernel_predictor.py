@@ -114,3 +114,32 @@ def test_farthest_first_starts_at_the_odd_one_out_and_never_repeats():
 def test_no_profile_is_an_error():
     with pytest.raises(EdgeloopError, match="at least one op-profiled model"):
         KernelPredictor.fit([], INVOKE)
+
+
+def test_a_kind_that_costs_less_inside_a_model_than_alone_gets_its_scale():
+    """Element-wise kernels cost half inside a model what they cost alone: with enough whole
+    models the predictor learns that scale per kind; a kernel's fused op (timed alone, free in
+    the model) is not counted."""
+    rng = np.random.default_rng(4)
+
+    def inside(kernels):  # what the whole model costs
+        return INVOKE + sum(_cost(k) * (0.5 if k.kind == ELEMENTWISE else 1.0) for k in kernels)
+
+    def profile(kernels):  # each kernel alone, plus a fused clamp op timed alone at a cost of its own
+        rows = _profile(kernels)
+        for k in kernels:
+            k.ops = [k.ops[0], 1000 + k.ops[0]]
+            rows.append({"index": 1000 + k.ops[0], "median_ms": INVOKE + 0.004})
+        return rows
+
+    profiled = [_model(rng) for _ in range(6)]
+    rows = [profile(m) for m in profiled]
+    whole = [_model(rng, int(n)) for n in rng.integers(4, 16, size=48)]
+    predictor = KernelPredictor.fit(list(zip(profiled, rows)), INVOKE, [(m, inside(m)) for m in whole])
+    assert predictor.kind_scales[ELEMENTWISE] == pytest.approx(0.5, abs=0.05)
+    assert predictor.kind_scales[CONV] == pytest.approx(1.0, abs=0.05)
+    held_out = [_model(rng, 12) for _ in range(10)]
+    assert all(predictor.predict(m) == pytest.approx(inside(m), rel=0.03) for m in held_out)
+    # Too few whole models for a scale per kind: one calibration for all, elementwise off.
+    few = KernelPredictor.fit(list(zip(profiled, rows)), INVOKE, [(m, inside(m)) for m in whole[:10]])
+    assert few.kind_scales == {}

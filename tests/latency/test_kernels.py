@@ -60,3 +60,39 @@ def test_kernel_features_are_the_files_shapes_and_macs(info):
     assert fc["macs"] == 8 * 10 and fc["c_out"] == 10
     assert sum(k.features["macs"] for k in detect(info)) == info.macs
     assert conv["cache_fit"] < 0  # a few hundred bytes: far inside any cache
+
+
+def test_a_swish_is_one_kernel_and_a_grouped_convolution_pads_per_group():
+    """``x · sigmoid(x)`` runs as one kernel (its MUL joins the LOGISTIC); a MUL of two other
+    tensors does not. A grouped convolution's MACs are its groups', and its tile padding is
+    counted per group; a batch norm's per-channel constant is not streamed weight bytes."""
+    import numpy as np
+
+    from edgeloop._tf import keras
+    from edgeloop.converters import read_model
+    from edgeloop.converters.tflite import convert
+    from edgeloop.latency.kernels import ACTIVATION
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    x = inputs = keras.Input((8, 8, 16))
+    x = L.Conv2D(16, 3, padding="same", groups=2, name="grouped")(x)
+    x = L.Multiply(name="swish")([x, L.Activation("sigmoid", name="gate")(x)])
+    y = L.Conv2D(16, 1, name="other")(x)
+    x = L.Multiply(name="product")([x, y])  # two different tensors: a MUL of its own
+    x = L.BatchNormalization(name="bn")(L.Concatenate(name="cat")([x, y]))  # a MUL by a per-channel constant
+    model = keras.Model(inputs, L.Dense(10, name="logits")(L.GlobalAveragePooling2D()(x)))
+    model.get_layer("bn").set_weights([np.random.default_rng(0).uniform(0.5, 2.0, 32).astype("float32")] * 4)
+    info = read_model(convert(model, "int8", np.random.default_rng(0).random((8, 8, 8, 16), dtype=np.float32)))
+    kernels = detect(info)
+    assert sorted(i for k in kernels for i in k.ops) == list(range(len(info.ops)))
+    swish = next(k for k in kernels if k.op == "LOGISTIC")
+    assert swish.kind == ACTIVATION and [info.ops[i].name for i in swish.ops] == ["LOGISTIC", "MUL"]
+    muls = [k for k in kernels if k.op == "MUL"]
+    assert any(k.features["inputs"] == 2 for k in muls)  # the product of two tensors stays a kernel
+    constant = [k for k in muls if k.features["inputs"] == 1]
+    assert constant and all(k.features["bytes_weights"] == 0 and k.features["constant_elements"] == 32 for k in constant)
+    grouped = next(k for k in kernels if k.op == "CONV_2D" and k.features["kernel"] == 9).features
+    assert grouped["groups"] == 2 and grouped["macs"] == 8 * 8 * 16 * 9 * 8
+    # 8 input and 8 output channels a group: the output tile of 16 is half empty (ungrouped it would be full).
+    assert grouped["macs_padded"] == pytest.approx(grouped["macs"] * 2)

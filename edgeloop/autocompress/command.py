@@ -27,6 +27,7 @@ from edgeloop.errors import EdgeloopError
 @click.option("--time-limit", help="Stop starting trials after this long: 600, 15m, 2h.")
 @click.option("--epochs", type=int, help="Fine-tune epochs per technique in a trial (default 2).")
 @click.option("--final-epochs", type=int, help="Fine-tune epochs per technique for the winner (default 6).")
+@click.option("--refine-front", type=int, help="Also rerun up to N other front trials with the winner's fine-tune (default 0).")
 @click.option("--train-epochs", type=int, help="Train the starting model first (default: 30 for zoo models, 0 for files).")
 @click.option("--dimensions", help="Searched parts, comma-separated: width,sparsity,m_by_n,clusters,precision,distill,factorize.")
 @click.option("--sampler", type=click.Choice(["nsga2", "tpe"]), help="Optuna sampler (default nsga2).")
@@ -44,7 +45,7 @@ from edgeloop.errors import EdgeloopError
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or chatter.")
 def autocompress(model, data, preprocess, device, token_file, latency, size_kb, max_drop, trials, time_limit, epochs,
-                 final_epochs, train_epochs, dimensions, sampler, objective, executor, parallel, compare, netadapt, store,
+                 final_epochs, refine_front, train_epochs, dimensions, sampler, objective, executor, parallel, compare, netadapt, store,
                  seed, options_file, out, resume_dir, as_json, quiet) -> None:
     """Search which compression to apply, where and how much, against latency measured on the device.
 
@@ -69,7 +70,7 @@ def autocompress(model, data, preprocess, device, token_file, latency, size_kb, 
             raise EdgeloopError("no model: give --model (a model file or zoo:<name>) or --resume a run folder")
         given = {"device": device, "token_file": token_file, "latency": latency, "size_kb": size_kb,
                  "max_drop": max_drop, "trials": trials, "time_limit": time_limit, "epochs": epochs,
-                 "final_epochs": final_epochs, "sampler": sampler, "objective": objective, "executor": executor,
+                 "final_epochs": final_epochs, "refine_front": refine_front, "sampler": sampler, "objective": objective, "executor": executor,
                  "parallel": parallel, "compare": list(compare) or None, "netadapt": netadapt, "store": store,
                  "seed": seed, "dimensions": [d.strip() for d in dimensions.split(",") if d.strip()] if dimensions else None}
         options = {**(_yaml_mapping(options_file) if options_file else {}),

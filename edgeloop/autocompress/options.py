@@ -44,6 +44,9 @@ class AutocompressOptions:
             trial always runs).
         epochs: fine-tune epochs of every technique in a trial.
         final_epochs: fine-tune epochs of every technique in the winner's recipe.
+        refine_front: besides the winner, up to this many trials of the accuracy × latency
+            front are rerun with ``final_epochs`` (recipes in ``refined/``), so the front the
+            report draws has had the fine-tune the winner and NetAdapt's final model get (0: none).
         max_drop: the accuracy budget: most points the converted int8 model may lose
             against the float model it starts from.
         dimensions: which parts of the policy are searched (``width``, ``sparsity``,
@@ -76,6 +79,7 @@ class AutocompressOptions:
     time_limit: str | None = None
     epochs: int = 2
     final_epochs: int = 6
+    refine_front: int = 0
     max_drop: float = 1.0
     dimensions: list[str] = field(default_factory=lambda: list(DIMENSIONS))
     sampler: Literal["nsga2", "tpe"] = "nsga2"
@@ -108,8 +112,8 @@ class AutocompressOptions:
         unknown = [d for d in self.dimensions if d not in DIMENSIONS]
         if unknown:
             raise ValueError(f"unknown dimension(s) {', '.join(unknown)}; dimensions: {', '.join(DIMENSIONS)}")
-        if self.parallel < 1 or self.seeds < 0 or self.runs < 1:
-            raise ValueError("parallel and runs must be at least 1, seeds at least 0")
+        if self.parallel < 1 or self.seeds < 0 or self.runs < 1 or self.refine_front < 0:
+            raise ValueError("parallel and runs must be at least 1, seeds and refine_front at least 0")
         if self.objective == "mnas" and not self.mnas_w < 0:
             raise ValueError(f"mnas_w must be negative (slower is worse), got {self.mnas_w}")
 

@@ -16,13 +16,17 @@ AXIS = {"latency_ms": "measured int8 latency (ms, median)", "size_kb": "size of 
 
 def points(state: dict) -> list[dict]:
     """Every finished trial as a point (``label``, ``int8_accuracy``, ``latency_ms``, ``size_kb``),
-    and the winner's recipe as run with its longer fine-tune (measured on the same meter): the
-    search's own results, its front drawn over all of them."""
+    the winner's recipe and the refined front trials as run with the longer fine-tune (measured
+    on the same meter): the search's own results, its front drawn over all of them."""
     out = [{**t["figures"], "label": f"trial {t['number']}"} for t in state.get("trials", []) if t.get("figures")]
     winner = state.get("winner")
     if winner and winner.get("latency_ms") is not None:
         out.append({**{k: winner[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
                     "trial": winner["trial"], "label": f"winner (trial {winner['trial']}, longer fine-tune)"})
+    for r in state.get("refined", []):
+        if r.get("latency_ms") is not None:
+            out.append({**{k: r[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
+                        "trial": r["trial"], "label": f"trial {r['trial']}, longer fine-tune"})
     return out
 
 
@@ -121,6 +125,15 @@ def markdown(report: dict) -> str:
                          f"{steps or 'int8 only'} |")
         else:
             lines.append(f"| {t['number']} | {t['state'].lower()}: {t.get('error') or ''} | | | | {steps} |")
+    if report.get("refined"):
+        lines += ["", "## Front trials rerun with the longer fine-tune", "",
+                  "| trial | int8 accuracy | ms | kB (gzip) | recipe |", "|---|---|---|---|---|"]
+        for r in report["refined"]:
+            if r.get("error"):
+                lines.append(f"| {r['trial']} | failed: {r['error']} | | | `{r['recipe']}` |")
+            else:
+                lines.append(f"| {r['trial']} | {_pct(r['int8_accuracy'])} | {r['latency_ms']:.4f} | {r['size_kb']:.1f} | "
+                             f"`{r['recipe']}` |")
     if report.get("compare"):
         lines += ["", "## Compared on the same device", "", "| what | point | int8 accuracy | ms | kB (gzip) | "
                   "dominated at latency by | at size by |", "|---|---|---|---|---|---|---|"]

@@ -3,7 +3,8 @@
 Phases, each recorded in ``autocompress.json`` when finished: the starting model saved
 and measured converted to int8; the sensitivity analysis that seeds the first trials; the
 study (:mod:`edgeloop.autocompress.study`); the winner's recipe written and run with the
-longer fine-tune; the hand recipes and NetAdapt measured on the same device; the report.
+longer fine-tune, and (``refine_front``) other trials of the front the same way; the hand
+recipes and NetAdapt measured on the same device; the report.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from edgeloop.ui import Ui
 STATE_FILE = "autocompress.json"
 START_MODEL = "start.keras"
 WINNER_RECIPE = "winner.yaml"
+REFINED = "refined"
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,14 @@ def autocompress(folder: Path, model, data, base: dict, options: AutocompressOpt
                                                          next(t for t in state["trials"] if t["number"] == chosen["trial"]))
         state["status"] = "target_missed" if state["winner"]["misses"] else "finished"
     _io.write_json(path, state)
+    done = {r["trial"]: r for r in state.get("refined", [])}
+    for number in to_refine(finished, state.get("chosen"), options.refine_front):
+        if number not in done:
+            ui.info(f"[bold]refine[/bold] trial {number} with {options.final_epochs} fine-tune epochs per technique")
+            done[number] = _refine(folder, base, space, options, aim, goal, meter,
+                                   next(t for t in state["trials"] if t["number"] == number))
+            state["refined"] = list(done.values())
+            _io.write_json(path, state)
     state["compare"] = compare.run_all(state.get("compare", []), folder, base, options, meter, goal, ui)
     _io.write_json(path, state)
     report.write(folder, state)
@@ -224,33 +234,74 @@ def _trials(study, space: Space, options) -> list[dict]:
     return out
 
 
-def _winner(folder: Path, base: dict, space: Space, options, aim: Aim, goal: Goal, meter, trial: dict) -> dict:
-    """Write the chosen policy as a recipe with the longer fine-tune, run it, measure it."""
-    import yaml
+def to_refine(finished: list[dict], chosen: dict | None, count: int) -> list[int]:
+    """The trials rerun with the longer fine-tune besides the winner: up to ``count`` of the
+    accuracy × latency front, spread evenly over its latencies (the chosen trial is the winner)."""
+    import numpy as np
 
-    from edgeloop.autocompress.trial import run_trial
+    from edgeloop.autocompress.objective import pareto_front
 
+    front = [p["trial"] for p in pareto_front(finished, ("int8_accuracy", "latency_ms"))
+             if not chosen or p["trial"] != chosen["trial"]]
+    if count <= 0 or not front:
+        return []
+    if len(front) <= count:
+        return front
+    return [front[int(i)] for i in np.unique(np.round(np.linspace(0, len(front) - 1, count)))]
+
+
+def _rerun_recipe(base: dict, space: Space, options, aim: Aim, trial: dict, name: str) -> dict:
+    """A trial's policy as a recipe with the longer fine-tune, gated and timed like a user's run."""
     # The float baseline is timed too when the target is a share of its latency.
     benchmark = {"device": aim.device, "runs": options.runs, "baseline": aim.latency_ratio is not None}
     if options.token_file:
         benchmark["token_file"] = options.token_file
-    recipe = trial_recipe(base, "autocompress-winner", space.steps(trial["params"], options.final_epochs,
-                                                                     options.batch_size),
+    recipe = trial_recipe(base, name, space.steps(trial["params"], options.final_epochs, options.batch_size),
                           space.precisions(trial["params"]), options.calibration_samples, options.max_drop, benchmark)
     if aim.latency_ratio is not None:
         next(s for s in recipe["steps"] if "convert" in s)["convert"]["baseline"] = True
     next(s for s in recipe["steps"] if "evaluate" in s)["evaluate"]["enforce"] = True  # the user's gate, as usual
     if aim.from_target:
         recipe["target"] = aim.to_target()
+    return recipe
+
+
+def _write_recipe(path: Path, recipe: dict, trial: dict, options) -> None:
+    import yaml
+
     header = (f"# Written by edgeloop autocompress: trial {trial['number']}'s policy with {options.final_epochs} "
-              "fine-tune epochs per technique.\n# Run it again with: edgeloop optimize " + WINNER_RECIPE + "\n")
-    _io.write_text(folder / WINNER_RECIPE, header + yaml.safe_dump(recipe, sort_keys=False))
+              f"fine-tune epochs per technique.\n# Run it again with: edgeloop optimize {path.name}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _io.write_text(path, header + yaml.safe_dump(recipe, sort_keys=False))
+
+
+def _winner(folder: Path, base: dict, space: Space, options, aim: Aim, goal: Goal, meter, trial: dict) -> dict:
+    """Write the chosen policy as a recipe with the longer fine-tune, run it, measure it."""
+    from edgeloop.autocompress.trial import run_trial
+
+    recipe = _rerun_recipe(base, space, options, aim, trial, "autocompress-winner")
+    _write_recipe(folder / WINNER_RECIPE, recipe, trial, options)
     outcome = run_trial(TrialJob(trial["number"], trial["params"], recipe, str(folder / "winner")))
     if not outcome.ok:
         raise EdgeloopError(f"the winner's recipe {folder / WINNER_RECIPE} failed: {outcome.error}")
     figures = _figures(outcome, meter, goal, folder)
     figures["recipe"] = WINNER_RECIPE
     return figures
+
+
+def _refine(folder: Path, base: dict, space: Space, options, aim: Aim, goal: Goal, meter, trial: dict) -> dict:
+    """A front trial rerun like the winner; its figures, or the error (the search goes on)."""
+    from edgeloop.autocompress.trial import run_trial
+
+    name = f"trial-{trial['number']:03d}"
+    recipe = _rerun_recipe(base, space, options, aim, trial, f"autocompress-refined-{name}")
+    path = folder / REFINED / f"{name}.yaml"
+    _write_recipe(path, recipe, trial, options)
+    outcome = run_trial(TrialJob(trial["number"], trial["params"], recipe, str(folder / REFINED)))
+    relative = str(path.relative_to(folder))
+    if not outcome.ok:
+        return {"trial": trial["number"], "recipe": relative, "error": outcome.error}
+    return {**_figures(outcome, meter, goal, folder), "recipe": relative}
 
 
 def resume(folder: Path, ui: Ui | None = None) -> dict:

@@ -36,6 +36,15 @@ def test_search_end_to_end_against_the_agent(reference, ac_agent):
     for png in ("pareto_latency.png", "pareto_size.png"):
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Chosen" in (folder / "report.md").read_text()
+    # The front's other trials rerun like the winner: a recipe each, a point of the report's front.
+    from edgeloop.autocompress.report import points
+    from edgeloop.autocompress.run import to_refine
+
+    refined = state.get("refined", [])
+    assert [r["trial"] for r in refined] == to_refine([t["figures"] for t in done], state["chosen"], 1)
+    for r in refined:
+        assert (folder / r["recipe"]).is_file() and 0.5 < r["int8_accuracy"] <= 1 and r["latency_ms"] > 0
+        assert f"trial {r['trial']}, longer fine-tune" in [p["label"] for p in points(state)]
     # The study is a SQLite file Optuna reads back with every trial in it.
     import optuna
 

@@ -103,6 +103,20 @@ def test_front_and_dominance():
     assert dominates_at(front, {"int8_accuracy": 0.96, "latency_ms": 9.0}, "latency_ms") is None
 
 
+def test_the_front_trials_refined_besides_the_winner():
+    from edgeloop.autocompress.run import to_refine
+
+    # Front at latency: trials 0, 1, 3, 4, 5 (2 is beaten by 1); trial 4 is the chosen one.
+    pts = [fig(0, 0.80, 1.0, 5), fig(1, 0.85, 2.0, 5), fig(2, 0.84, 2.5, 5), fig(3, 0.90, 3.0, 5),
+           fig(4, 0.92, 4.0, 5), fig(5, 0.95, 5.0, 5)]
+    chosen = {"trial": 4}
+    assert to_refine(pts, chosen, 0) == []
+    assert to_refine(pts, chosen, 9) == [0, 1, 3, 5]  # the whole front but the winner
+    assert to_refine(pts, chosen, 2) == [0, 5]  # spread over the latencies: both ends
+    assert to_refine(pts, chosen, 3) == [0, 3, 5]
+    assert to_refine(pts, None, 1) == [0]
+
+
 def test_options_are_checked():
     from edgeloop.pipeline.options import parse_options
 
@@ -111,6 +125,8 @@ def test_options_are_checked():
         parse_options(AutocompressOptions, {"dimensions": ["width", "depth"]}, "autocompress")
     with pytest.raises(EdgeloopError, match="time_limit"):
         parse_options(AutocompressOptions, {"time_limit": "soon"}, "autocompress")
+    with pytest.raises(EdgeloopError, match="refine_front"):
+        parse_options(AutocompressOptions, {"refine_front": -1}, "autocompress")
     with pytest.raises(EdgeloopError, match="unknown option 'trails'"):
         parse_options(AutocompressOptions, {"trails": 3}, "autocompress")
 

@@ -72,7 +72,7 @@ def render(f: dict) -> str:
     out = [f"`{f['model']}` trained {TRAIN_EPOCHS[False]} epochs on digits, then searched: {len(s['trials'])} trials "
            f"({len(done)} finished; {f['options']['epochs']} fine-tune epoch(s) per technique, "
            f"{f['options']['final_epochs']} for the winner and {len(s.get('refined') or [])} other front trial(s) rerun "
-           "with it, as NetAdapt's final model gets) in {f['wall_seconds'] / 60:.1f} minutes for the whole "
+           f"with it, as NetAdapt's final model gets) in {f['wall_seconds'] / 60:.1f} minutes for the whole "
            f"section, device: this machine's CPU (LiteRT, 1 thread). Starting model: float "
            f"{start['float_accuracy']:.2%}, int8 {start['int8_accuracy']:.2%}, {start['latency_ms']:.4f} ms.", ""]
     if s.get("winner"):

@@ -25,7 +25,8 @@ FULL = {"trials": 24, "time_limit": "40m", "epochs": 3, "final_epochs": 6, "refi
         "max_drop": 1.0,
         "seeds": 8, "runs": 100, "netadapt": True,
         "compare": [str(ROOT / "recipes" / "digits_int8.yaml"), str(ROOT / "recipes" / "digits_everything.yaml")]}
-QUICK = {"trials": 3, "epochs": 1, "final_epochs": 1, "refine_front": 1, "seeds": 1, "runs": 30, "calibration_samples": 30,
+QUICK = {"trials": 3, "epochs": 1, "final_epochs": 1, "refine_front": 1, "side_by_side": 2, "seeds": 1, "runs": 30,
+         "calibration_samples": 30,
          "compare": [str(ROOT / "recipes" / "digits_int8.yaml")]}
 # Trained to its plateau (float accuracy on the held-out digits: 92.2 % after 15 epochs, 95.5 %
 # after 40, 94.4 % after 80), so that a comparison's longer fine-tune is not what wins it.
@@ -50,8 +51,8 @@ def run(quick: bool, progress: Progress) -> dict:
                "steps": [{"train": {"epochs": TRAIN_EPOCHS[quick]}}, {"autocompress": options}]}
         result = runner.run(from_dict(raw, source="benchmark"), out=tmp, ui=Ui(quiet=False))
         report = json.loads((result.run_dir / "autocompress" / "report.json").read_text())
-    keep = ("status", "aim", "goal", "start", "trials", "chosen", "winner", "refined", "compare", "dominance", "front",
-            "why")
+    keep = ("status", "aim", "goal", "start", "trials", "chosen", "winner", "refined", "compare", "side_by_side",
+            "dominance", "front", "why")
     return {"model": MODEL, "options": {k: v for k, v in options.items() if k != "store"},
             "wall_seconds": time.perf_counter() - started, "state": {k: report.get(k) for k in keep}}
 
@@ -87,21 +88,24 @@ def render(f: dict) -> str:
                    + (f" (not: {', '.join(_name(d) for d in asked if not d[axis])})"
                       if len(hit) < len(asked) else "") + ".")
     out.append("")
+    from edgeloop.autocompress.report import compared, points
+
     rows = []
-    for c in s.get("compare", []):
-        for p in c.get("points", []):
+    for c, timed in compared(s):
+        for p in timed:
             d = dom.get((c["name"], p["label"]), {})
             rows.append([c["name"], p["label"], f"{p['int8_accuracy']:.2%}", f"{p['latency_ms']:.4f}",
                          f"{p['size_kb']:.1f}" if p.get("size_kb") is not None else "-",
                          d.get("latency_ms") or "no", d.get("size_kb") or ("no" if p.get("size_kb") is not None else "-")])
-    from edgeloop.autocompress.report import points
-
     front = [p for p in points(s) if p["label"] in s["front"]["latency_ms"]]
     rows += [["autocompress front", p["label"], f"{p['int8_accuracy']:.2%}", f"{p['latency_ms']:.4f}",
               f"{p['size_kb']:.1f}", "", ""] for p in sorted(front, key=lambda p: p["latency_ms"])]
-    out += ["Every point measured on the same device in the same run (accuracy of the converted int8 model on the "
-            "359 held-out digits; size gzipped). \"Dominated by\": an autocompress trial at least as accurate and no "
-            "worse on that axis, strictly better on one.", "",
+    sbs = s.get("side_by_side") or {}
+    timing = (f"every file timed again at the end, all in turn, {len(next(iter(sbs.values()))['passes_ms'])} passes, "
+              "the median of each file's passes" if sbs else "each file timed when it was made")
+    out += [f"Every point measured on the same device in the same run ({timing}; accuracy of the converted int8 model "
+            "on the 359 held-out digits; size gzipped). \"Dominated by\": an autocompress trial at least as accurate "
+            "and no worse on that axis, strictly better on one.", "",
             table(["what", "point", "int8 accuracy", "ms", "kB", "dominated at latency by", "at size by"], rows), ""]
     return "\n".join(out)
 

@@ -66,6 +66,9 @@ class AutocompressOptions:
             float baseline's latency on the device (as the recipe's ``target`` means it).
         size_kb: size budget (KiB of the ``.tflite``) when the recipe has no ``target``.
         runs: timed runs per measurement.
+        side_by_side: at the end, every trial's, rerun's and comparison's file is timed again,
+            all in turn, this many passes; the front and the dominance checks use the median of
+            each file's passes (0: the times measured when each finished).
         calibration_samples: training samples for int8 calibration.
         batch_size: samples per optimizer step in fine-tunes.
         compare: hand recipes run and measured on the same device, on the same axes (their
@@ -94,6 +97,7 @@ class AutocompressOptions:
     latency: str | None = None
     size_kb: float | None = None
     runs: int = 100
+    side_by_side: int = 5
     calibration_samples: int = 100
     batch_size: int = 32
     compare: list[str] = field(default_factory=list)
@@ -112,8 +116,8 @@ class AutocompressOptions:
         unknown = [d for d in self.dimensions if d not in DIMENSIONS]
         if unknown:
             raise ValueError(f"unknown dimension(s) {', '.join(unknown)}; dimensions: {', '.join(DIMENSIONS)}")
-        if self.parallel < 1 or self.seeds < 0 or self.runs < 1 or self.refine_front < 0:
-            raise ValueError("parallel and runs must be at least 1, seeds and refine_front at least 0")
+        if self.parallel < 1 or self.seeds < 0 or self.runs < 1 or self.refine_front < 0 or self.side_by_side < 0:
+            raise ValueError("parallel and runs must be at least 1, seeds, refine_front and side_by_side at least 0")
         if self.objective == "mnas" and not self.mnas_w < 0:
             raise ValueError(f"mnas_w must be negative (slower is worse), got {self.mnas_w}")
 

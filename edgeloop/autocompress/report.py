@@ -27,7 +27,23 @@ def points(state: dict) -> list[dict]:
         if r.get("latency_ms") is not None:
             out.append({**{k: r[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
                         "trial": r["trial"], "label": f"trial {r['trial']}, longer fine-tune"})
-    return out
+    return [_side_by_side(state, p["label"], p) for p in out]
+
+
+def compared(state: dict) -> list[tuple[dict, list[dict]]]:
+    """Each comparison and its points, latencies from the side-by-side timing when there is one."""
+    from edgeloop.autocompress.sidebyside import key
+
+    return [(c, [_side_by_side(state, key(c["name"], p["label"]), p) for p in c.get("points", [])])
+            for c in state.get("compare", [])]
+
+
+def _side_by_side(state: dict, name: str, point: dict) -> dict:
+    """``point`` with its side-by-side latency (the search-time one kept as ``latency_ms_search``)."""
+    timed = (state.get("side_by_side") or {}).get(name)
+    if not timed:
+        return point
+    return {**point, "latency_ms_search": point.get("latency_ms"), "latency_ms": timed["latency_ms"]}
 
 
 def dominance(state: dict) -> list[dict]:
@@ -35,8 +51,8 @@ def dominance(state: dict) -> list[dict]:
     strictly better on one (``None`` when the search has none), per axis."""
     trials = points(state)
     out = []
-    for c in state.get("compare", []):
-        for p in c.get("points", []):
+    for c, pts in compared(state):
+        for p in pts:
             row = {"name": c["name"], "label": p["label"]}
             for axis in PLOTS:
                 if p.get(axis) is not None:
@@ -73,8 +89,8 @@ def plot(state: dict, axis: str, path: Path) -> Path:
     ax.plot([p[axis] for p in front], [100 * p["int8_accuracy"] for p in front], "o-", c="tab:blue",
             label="autocompress: Pareto front")
     styles = iter(zip("s^Dvp<>", ("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")))
-    for c in state.get("compare", []):
-        pts = [p for p in c.get("points", []) if p.get(axis) is not None]
+    for c, timed in compared(state):
+        pts = [p for p in timed if p.get(axis) is not None]
         if pts:
             marker, colour = next(styles, ("x", "black"))
             ax.plot([p[axis] for p in pts], [100 * p["int8_accuracy"] for p in pts], marker + "--", c=colour, ms=8,
@@ -134,14 +150,19 @@ def markdown(report: dict) -> str:
             else:
                 lines.append(f"| {r['trial']} | {_pct(r['int8_accuracy'])} | {r['latency_ms']:.4f} | {r['size_kb']:.1f} | "
                              f"`{r['recipe']}` |")
+    if report.get("side_by_side"):
+        passes = len(next(iter(report["side_by_side"].values()))["passes_ms"])
+        lines += ["", f"Latencies in the front and the comparisons: every file timed again at the end, all in turn, "
+                  f"{passes} passes, the median of each file's passes (the trials table shows the time measured "
+                  "when each trial finished)."]
     if report.get("compare"):
         lines += ["", "## Compared on the same device", "", "| what | point | int8 accuracy | ms | kB (gzip) | "
                   "dominated at latency by | at size by |", "|---|---|---|---|---|---|---|"]
         dom = {(d["name"], d["label"]): d for d in report.get("dominance", [])}
-        for c in report["compare"]:
+        for c, timed in compared(report):
             if c.get("error"):
                 lines.append(f"| {c['name']} | failed: {c['error']} | | | | | |")
-            for p in c.get("points", []):
+            for p in timed:
                 d = dom.get((c["name"], p["label"]), {})
                 size = f"{p['size_kb']:.1f}" if p.get("size_kb") is not None else "-"
                 lines.append(f"| {c['name']} | {p['label']} | {_pct(p['int8_accuracy'])} | {p['latency_ms']:.4f} | {size} | "

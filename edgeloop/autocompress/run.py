@@ -4,7 +4,8 @@ Phases, each recorded in ``autocompress.json`` when finished: the starting model
 and measured converted to int8; the sensitivity analysis that seeds the first trials; the
 study (:mod:`edgeloop.autocompress.study`); the winner's recipe written and run with the
 longer fine-tune, and (``refine_front``) other trials of the front the same way; the hand
-recipes and NetAdapt measured on the same device; the report.
+recipes and NetAdapt measured on the same device; every file timed again side by side
+(:mod:`edgeloop.autocompress.sidebyside`); the report.
 """
 
 from __future__ import annotations
@@ -151,6 +152,11 @@ def autocompress(folder: Path, model, data, base: dict, options: AutocompressOpt
             _io.write_json(path, state)
     state["compare"] = compare.run_all(state.get("compare", []), folder, base, options, meter, goal, ui)
     _io.write_json(path, state)
+    if options.side_by_side and not state.get("side_by_side"):
+        from edgeloop.autocompress import sidebyside
+
+        state["side_by_side"] = sidebyside.measure(sidebyside.files(folder, state), meter, options.side_by_side, ui)
+        _io.write_json(path, state)
     report.write(folder, state)
     return state
 

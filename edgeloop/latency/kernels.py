@@ -4,8 +4,9 @@ A runtime does not run a graph op by op: the converter has already folded bias, 
 and clamp activations into each convolution, and XNNPACK (LiteRT's CPU delegate) fuses more
 at load time — a static ``PAD`` into the convolution after it, a clamp activation op
 (``RELU``, ``RELU6``, ``RELU_N1_TO_1``) into the op before it, the ``MUL`` of a swish
-(``x · sigmoid(x)``) into its ``LOGISTIC`` — and turns reshapes into copies. Latency is a sum over those *kernels*, not over ops, so the predictor learns one
-regressor per kind of kernel (nn-Meter, MobiSys 2021, did the same for its devices).
+(``x · sigmoid(x)``) into its ``LOGISTIC`` — and turns reshapes into copies. Latency is a
+sum over those *kernels*, not over ops, so the predictor learns one regressor per kind of
+kernel (nn-Meter, MobiSys 2021, did the same for its devices).
 
 Each kernel carries the ops it is made of (their indices, so op profiling rows can be summed
 per kernel) and its features: shapes, channels, kernel size, stride, MACs, bytes read and

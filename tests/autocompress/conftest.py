@@ -6,8 +6,8 @@ import pytest
 
 # Three trials (the unchanged int8 model, one policy from the sensitivity analysis, one
 # from the sampler) in batches of two, one epoch of fine-tuning per technique; the winner and
-# one other front trial rerun with the "longer" fine-tune.
-OPTIONS = {"trials": 3, "seeds": 1, "epochs": 1, "final_epochs": 1, "refine_front": 1, "runs": 20, "sampler": "tpe", "parallel": 2,
+# one other front trial rerun with the "longer" fine-tune; every file timed again in two passes.
+OPTIONS = {"trials": 3, "seeds": 1, "epochs": 1, "final_epochs": 1, "refine_front": 1, "side_by_side": 2, "runs": 20, "sampler": "tpe", "parallel": 2,
            "max_drop": 5.0, "calibration_samples": 50, "seed": 0}
 
 

@@ -45,6 +45,13 @@ def test_search_end_to_end_against_the_agent(reference, ac_agent):
     for r in refined:
         assert (folder / r["recipe"]).is_file() and 0.5 < r["int8_accuracy"] <= 1 and r["latency_ms"] > 0
         assert f"trial {r['trial']}, longer fine-tune" in [p["label"] for p in points(state)]
+    # Every file timed again side by side, two passes in turn; the front is drawn on those times.
+    timed = state["side_by_side"]
+    assert set(timed) == {p["label"] for p in points(state)}  # every trial, the winner, the refined ones
+    for p in points(state):
+        assert len(timed[p["label"]]["passes_ms"]) == 2 and all(ms > 0 for ms in timed[p["label"]]["passes_ms"])
+        assert p["latency_ms"] == timed[p["label"]]["latency_ms"] and p["latency_ms_search"] > 0
+    assert "timed again at the end" in (folder / "report.md").read_text()
     # The study is a SQLite file Optuna reads back with every trial in it.
     import optuna
 
@@ -155,3 +162,26 @@ def test_time_limit_stops_starting_trials_and_says_so(ac_model, ac_agent, ac_sto
     assert state["stopped_early"] == "time_limit 0.01s reached after 1 of 5 trial(s)"
     assert "Stopped early: time_limit 0.01s" in (folder / "report.md").read_text()
     assert state["chosen"]["trial"] == 0 and (folder / "winner.yaml").is_file()
+
+
+def test_netadapt_is_compared_on_times_taken_side_by_side(ac_model, ac_agent, ac_store, tmp_path):
+    # One trial and NetAdapt from the same model; NetAdapt keeps its iterations as Keras models,
+    # so they are converted again and timed in the same passes as every other file.
+    from edgeloop.autocompress.report import compared
+    from edgeloop.autocompress.sidebyside import key
+
+    out = tmp_path / "netadapt"
+    status = run_cli(cli_args(ac_model, ac_agent, ac_store, out, trials=1, seeds=0, parallel=1, refine_front=0,
+                              netadapt=True, side_by_side=1))
+    folder = only_run(out) / "autocompress"
+    state = json.loads((folder / "report.json").read_text())
+    assert status in (0, 1), status
+    netadapt = next(c for c in state["compare"] if c["name"] == "NetAdapt")
+    labels = [p["label"] for p in netadapt["points"]]
+    assert labels[0] == "original" and "NetAdapt final" in labels and any(lb.startswith("iteration") for lb in labels)
+    timed = state["side_by_side"]
+    assert {key("NetAdapt", lb) for lb in labels} <= set(timed) and "trial 0" in timed
+    for c, points in compared(state):
+        for p in points:
+            assert p["latency_ms"] == timed[key(c["name"], p["label"])]["latency_ms"] > 0
+    assert all(d.get("latency_ms", "x") != "x" for d in state["dominance"])  # every point checked at latency

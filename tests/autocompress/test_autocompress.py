@@ -84,7 +84,8 @@ def test_resume_after_sigkill_gives_the_same_trials(reference, ac_model, ac_agen
     from edgeloop.pipeline import runner
 
     out = tmp_path / "killed"
-    args = cli_args(ac_model, ac_agent, ac_store, out)
+    # The trials are what is compared: no refined reruns or side-by-side passes after them.
+    args = cli_args(ac_model, ac_agent, ac_store, out, refine_front=0, side_by_side=0)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(p) for p in sys.path if p])}
     proc = subprocess.Popen([sys.executable, "-m", "edgeloop.cli", *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -121,7 +122,8 @@ def test_ray_gives_the_same_trials_as_sequential(reference, ac_model, ac_agent, 
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'edgeloop[ray]')")
     out = tmp_path / "ray"
     # The reference's first batch (two trials at once), on two Ray workers.
-    status = run_cli(cli_args(ac_model, ac_agent, ac_store, out, executor="ray", trials=2))
+    status = run_cli(cli_args(ac_model, ac_agent, ac_store, out, executor="ray", trials=2, refine_front=0,
+                              side_by_side=0))
     assert not ray.is_initialized()  # the executor shut down the Ray it started
     assert status == 0
     assert trials(only_run(out)) == trials(reference[1])[:2]
@@ -154,7 +156,8 @@ def test_time_limit_stops_starting_trials_and_says_so(ac_model, ac_agent, ac_sto
     # calibration, a timed run on the agent), so after it the limit has passed however fast
     # the machine is, and no second trial starts. The first is the winner, its recipe written.
     out = tmp_path / "limited"
-    status = run_cli(cli_args(ac_model, ac_agent, ac_store, out, trials=5, seeds=0, parallel=1, time_limit="0.01s"))
+    status = run_cli(cli_args(ac_model, ac_agent, ac_store, out, trials=5, seeds=0, parallel=1, time_limit="0.01s",
+                              refine_front=0, side_by_side=0))
     folder = only_run(out) / "autocompress"
     state = json.loads((folder / "report.json").read_text())
     assert status == 0 and state["status"] == "finished"

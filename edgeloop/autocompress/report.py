@@ -23,7 +23,7 @@ def points(state: dict) -> list[dict]:
     if winner and winner.get("latency_ms") is not None:
         out.append({**{k: winner[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
                     "trial": winner["trial"], "label": f"winner (trial {winner['trial']}, longer fine-tune)"})
-    for r in state.get("refined", []):
+    for r in state.get("refined") or []:
         if r.get("latency_ms") is not None:
             out.append({**{k: r[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
                         "trial": r["trial"], "label": f"trial {r['trial']}, longer fine-tune"})
@@ -35,7 +35,7 @@ def compared(state: dict) -> list[tuple[dict, list[dict]]]:
     from edgeloop.autocompress.sidebyside import key
 
     return [(c, [_side_by_side(state, key(c["name"], p["label"]), p) for p in c.get("points", [])])
-            for c in state.get("compare", [])]
+            for c in state.get("compare") or []]
 
 
 def _side_by_side(state: dict, name: str, point: dict) -> dict:

@@ -142,7 +142,7 @@ def autocompress(folder: Path, model, data, base: dict, options: AutocompressOpt
                                                          next(t for t in state["trials"] if t["number"] == chosen["trial"]))
         state["status"] = "target_missed" if state["winner"]["misses"] else "finished"
     _io.write_json(path, state)
-    done = {r["trial"]: r for r in state.get("refined", [])}
+    done = {r["trial"]: r for r in state.get("refined") or []}
     for number in to_refine(finished, state.get("chosen"), options.refine_front):
         if number not in done:
             ui.info(f"[bold]refine[/bold] trial {number} with {options.final_epochs} fine-tune epochs per technique")

@@ -22,16 +22,16 @@ from edgeloop.errors import EdgeloopError
 def files(folder: Path, state: dict) -> dict[str, Path | bytes]:
     """Each point's ``.tflite`` (a path, or bytes converted again), keyed as :func:`key` names it."""
     out: dict[str, Path | bytes] = {}
-    for t in state.get("trials", []):
+    for t in state.get("trials") or []:
         if t.get("figures"):
             out[f"trial {t['number']}"] = folder / t["figures"]["run_dir"] / "model.tflite"
     winner = state.get("winner")
     if winner and winner.get("run_dir"):
         out[f"winner (trial {winner['trial']}, longer fine-tune)"] = folder / winner["run_dir"] / "model.tflite"
-    for r in state.get("refined", []):
+    for r in state.get("refined") or []:
         if r.get("run_dir"):
             out[f"trial {r['trial']}, longer fine-tune"] = folder / r["run_dir"] / "model.tflite"
-    for c in state.get("compare", []):
+    for c in state.get("compare") or []:
         if c.get("kind") == "hand":
             for p in c.get("points", []):
                 out[key(c["name"], p["label"])] = Path(p["run_dir"]) / "model.tflite"

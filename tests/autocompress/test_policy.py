@@ -193,3 +193,13 @@ def test_the_seeds_are_nsga2s_first_generation():
     # parameters are 0 in every seed, and stay 0 in most of the children's (a random first
     # generation keeps one in four at 0).
     assert sum(child.params[f"p{i}"] == 0 for child in study.trials[4:] for i in range(5, 10)) >= 16
+
+
+def test_a_report_kept_with_empty_keys_still_has_its_points():
+    """A report read back with ``refined``, ``compare`` or ``side_by_side`` kept as null (a search
+    with no front trial to refine) still gives its points and comparisons."""
+    from edgeloop.autocompress.report import compared, points
+
+    state = {"trials": [{"number": 0, "figures": fig(0, 0.9, 1.0, 5)}], "refined": None, "compare": None,
+             "side_by_side": None, "winner": None}
+    assert [p["label"] for p in points(state)] == ["trial 0"] and compared(state) == []

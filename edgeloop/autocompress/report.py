@@ -14,6 +14,16 @@ PLOTS = {"latency_ms": "pareto_latency.png", "size_kb": "pareto_size.png"}
 AXIS = {"latency_ms": "measured int8 latency (ms, median)", "size_kb": "size of the .tflite, gzipped (kB)"}
 
 
+def winner_label(trial: int) -> str:
+    """The winner's rerun as a point of the report."""
+    return f"winner (trial {trial}, longer fine-tune)"
+
+
+def refined_label(trial: int) -> str:
+    """A refined front trial's rerun as a point of the report."""
+    return f"trial {trial}, longer fine-tune"
+
+
 def points(state: dict) -> list[dict]:
     """Every finished trial as a point (``label``, ``int8_accuracy``, ``latency_ms``, ``size_kb``),
     the winner's recipe and the refined front trials as run with the longer fine-tune (measured
@@ -22,11 +32,11 @@ def points(state: dict) -> list[dict]:
     winner = state.get("winner")
     if winner and winner.get("latency_ms") is not None:
         out.append({**{k: winner[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
-                    "trial": winner["trial"], "label": f"winner (trial {winner['trial']}, longer fine-tune)"})
+                    "trial": winner["trial"], "label": winner_label(winner["trial"])})
     for r in state.get("refined") or []:
         if r.get("latency_ms") is not None:
             out.append({**{k: r[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
-                        "trial": r["trial"], "label": f"trial {r['trial']}, longer fine-tune"})
+                        "trial": r["trial"], "label": refined_label(r["trial"])})
     return [_side_by_side(state, p["label"], p) for p in out]
 
 

@@ -21,16 +21,18 @@ from edgeloop.errors import EdgeloopError
 
 def files(folder: Path, state: dict) -> dict[str, Path | bytes]:
     """Each point's ``.tflite`` (a path, or bytes converted again), keyed as :func:`key` names it."""
+    from edgeloop.autocompress.report import refined_label, winner_label
+
     out: dict[str, Path | bytes] = {}
     for t in state.get("trials") or []:
         if t.get("figures"):
             out[f"trial {t['number']}"] = folder / t["figures"]["run_dir"] / "model.tflite"
     winner = state.get("winner")
     if winner and winner.get("run_dir"):
-        out[f"winner (trial {winner['trial']}, longer fine-tune)"] = folder / winner["run_dir"] / "model.tflite"
+        out[winner_label(winner["trial"])] = folder / winner["run_dir"] / "model.tflite"
     for r in state.get("refined") or []:
         if r.get("run_dir"):
-            out[f"trial {r['trial']}, longer fine-tune"] = folder / r["run_dir"] / "model.tflite"
+            out[refined_label(r["trial"])] = folder / r["run_dir"] / "model.tflite"
     for c in state.get("compare") or []:
         if c.get("kind") == "hand":
             for p in c.get("points", []):

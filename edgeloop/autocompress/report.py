@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeloop import _io
+from edgeloop.autocompress.labels import key, refined_label, trial_label, winner_label
 from edgeloop.autocompress.objective import dominates_at, pareto_front
 from edgeloop.search.pareto import save_figure
 
@@ -14,21 +15,11 @@ PLOTS = {"latency_ms": "pareto_latency.png", "size_kb": "pareto_size.png"}
 AXIS = {"latency_ms": "measured int8 latency (ms, median)", "size_kb": "size of the .tflite, gzipped (kB)"}
 
 
-def winner_label(trial: int) -> str:
-    """The winner's rerun as a point of the report."""
-    return f"winner (trial {trial}, longer fine-tune)"
-
-
-def refined_label(trial: int) -> str:
-    """A refined front trial's rerun as a point of the report."""
-    return f"trial {trial}, longer fine-tune"
-
-
 def points(state: dict) -> list[dict]:
     """Every finished trial as a point (``label``, ``int8_accuracy``, ``latency_ms``, ``size_kb``),
     the winner's recipe and the refined front trials as run with the longer fine-tune (measured
     on the same meter): the search's own results, its front drawn over all of them."""
-    out = [{**t["figures"], "label": f"trial {t['number']}"} for t in state.get("trials", []) if t.get("figures")]
+    out = [{**t["figures"], "label": trial_label(t["number"])} for t in state.get("trials", []) if t.get("figures")]
     winner = state.get("winner")
     if winner and winner.get("latency_ms") is not None:
         out.append({**{k: winner[k] for k in ("int8_accuracy", "latency_ms", "size_kb")},
@@ -42,8 +33,6 @@ def points(state: dict) -> list[dict]:
 
 def compared(state: dict) -> list[tuple[dict, list[dict]]]:
     """Each comparison and its points, latencies from the side-by-side timing when there is one."""
-    from edgeloop.autocompress.sidebyside import key
-
     return [(c, [_side_by_side(state, key(c["name"], p["label"]), p) for p in c.get("points", [])])
             for c in state.get("compare") or []]
 

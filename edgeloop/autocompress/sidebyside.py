@@ -16,17 +16,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgeloop.autocompress.labels import key, refined_label, trial_label, winner_label
 from edgeloop.errors import EdgeloopError
 
 
 def files(folder: Path, state: dict) -> dict[str, Path | bytes]:
     """Each point's ``.tflite`` (a path, or bytes converted again), keyed as :func:`key` names it."""
-    from edgeloop.autocompress.report import refined_label, winner_label
-
     out: dict[str, Path | bytes] = {}
     for t in state.get("trials") or []:
         if t.get("figures"):
-            out[f"trial {t['number']}"] = folder / t["figures"]["run_dir"] / "model.tflite"
+            out[trial_label(t["number"])] = folder / t["figures"]["run_dir"] / "model.tflite"
     winner = state.get("winner")
     if winner and winner.get("run_dir"):
         out[winner_label(winner["trial"])] = folder / winner["run_dir"] / "model.tflite"
@@ -40,11 +39,6 @@ def files(folder: Path, state: dict) -> dict[str, Path | bytes]:
         elif c.get("kind") == "netadapt":
             out.update(_netadapt_files(c))
     return out
-
-
-def key(name: str, label: str) -> str:
-    """A comparison point's key: ``NetAdapt: iteration 2``."""
-    return f"{name}: {label}"
 
 
 def _netadapt_files(c: dict) -> dict[str, Path | bytes]:

@@ -171,7 +171,7 @@ def test_netadapt_is_compared_on_times_taken_side_by_side(ac_model, ac_agent, ac
     # One trial and NetAdapt from the same model; NetAdapt keeps its iterations as Keras models,
     # so they are converted again and timed in the same passes as every other file.
     from edgeloop.autocompress.report import compared
-    from edgeloop.autocompress.sidebyside import key
+    from edgeloop.autocompress.labels import key
 
     out = tmp_path / "netadapt"
     status = run_cli(cli_args(ac_model, ac_agent, ac_store, out, trials=1, seeds=0, parallel=1, refine_front=0,

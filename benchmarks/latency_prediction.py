@@ -8,7 +8,8 @@ fitted on.
   1×1 to 5×5, grouped convolutions and rectangular stems over one-channel maps, depthwise
   3×3 to 7×7, pools, adds, pre-activation residuals, concatenations, squeeze-excite with
   sigmoid and hard-sigmoid gates, pre-activation batch norms, channel shuffles, hard-swish
-  and swish, at random round and odd widths and input sizes), plus models whose weights
+  and swish, at random round and odd widths and input sizes; a quarter of them tails: 1×1 to
+  8×8 maps of 64 to 2048 channels), plus models whose weights
   outgrow the caches (ResNet-18 at full and double width, ``tf_keras.applications``' VGG16,
   VGG19 and InceptionV3: 11-45 MB). Each is op-profiled (the kernel predictor's per-kernel
   times) and measured whole (its per-kind scales, weight streaming and calibration; the
@@ -63,7 +64,7 @@ TRAIN_COPIES = 1  # narrowed copies per training base
 TRAIN_BIG = [("resnet18", 32, 1.0), ("resnet18", 64, 1.0), ("resnet18", 32, 2.0), ("mobilenet_v1", 64, 1.0),
              ("keras:VGG16", 32, None), ("keras:VGG16", 48, None), ("keras:VGG19", 32, None),
              ("keras:InceptionV3", 75, None), ("keras:InceptionV3", 96, None)]
-SAMPLED, QUICK_SAMPLED = 128, 4  # random networks sampling kernel configurations (edgeloop.latency.configs)
+SAMPLED, QUICK_SAMPLED = 160, 4  # random networks sampling kernel configurations (edgeloop.latency.configs)
 TEST = [("mobilenet_v2", (96, 96, 3), 0.5), ("squeezenet1_1", (64, 64, 3), 1.0),
         ("efficientnet_lite0", (64, 64, 3), 0.5), ("ds_cnn", None, 1.0)]
 TEST += [("densenet121", (32, 32, 3), 0.5)]

@@ -59,6 +59,9 @@ MIN_OP_SAMPLES = 12
 # models a kind must be present in to get one.
 MIN_KIND_SCALE_MODELS = 40
 MIN_KIND_SCALE_PRESENT = 8
+# Whole models that must spend a tenth of their time streaming weights for a calibration to
+# scale that time apart.
+MIN_STREAMED_MODELS = 2
 # How far a kind's time inside a model may stray from its time alone (the fit is on sums over
 # whole models: unbounded, a kind that seldom weighs much was once scaled to zero).
 KIND_SCALE_BOUNDS = (0.5, 2.0)
@@ -159,7 +162,8 @@ class KernelPredictor:
         invoke_ms: the interpreter's per-invoke cost.
         kinds: a :class:`KindModel` per kind of kernel seen in the profiles, and per op
             (``MAX_POOL_2D`` …) profiled at least :data:`MIN_OP_SAMPLES` times.
-        calibration: ``[intercept, scale of compute kernels, scale of the rest]`` (ms, -, -).
+        calibration: ``[intercept, scale of compute kernels, scale of the rest, scale of the
+            kernels held up by their weights]`` (ms, -, -, -).
         kernel_samples: kernels the regressors were fitted on.
         model_samples: whole-model measurements the calibration was fitted on.
         kind_scales: per kind of kernel, how its time inside a model compares with its time
@@ -172,7 +176,7 @@ class KernelPredictor:
 
     invoke_ms: float
     kinds: dict[str, KindModel]
-    calibration: list[float] = field(default_factory=lambda: [0.0, 1.0, 1.0])
+    calibration: list[float] = field(default_factory=lambda: [0.0, 1.0, 1.0, 1.0])
     kernel_samples: int = 0
     model_samples: int = 0
     kind_scales: dict[str, float] = field(default_factory=dict)
@@ -224,16 +228,20 @@ class KernelPredictor:
             out[members] = self.model_for(key).predict([kernels[i].features for i in members])
         return out
 
-    def parts(self, kernels: Sequence[Kernel]) -> tuple[float, float]:
-        """Σ predicted time of the compute kernels and of the rest inside the model (before
-        calibration): each kernel's time alone scaled by its kind's :attr:`kind_scales`, or its
-        weights' streaming time (:attr:`streaming`) where that is longer."""
+    def parts(self, kernels: Sequence[Kernel]) -> tuple[float, float, float]:
+        """Σ predicted time inside the model (before calibration) of the compute kernels, of the
+        rest, and of the kernels held up by their weights: each kernel's time alone scaled by its
+        kind's :attr:`kind_scales`, or its weights' streaming time (:attr:`streaming`) where that
+        is longer (that kernel counts in the third sum)."""
         times = self.alone(kernels) * np.array([self.kind_scales.get(k.kind, 1.0) for k in kernels])
+        held = np.zeros(len(kernels), dtype=bool)
         if self.streaming is not None:
             weights = _weights(kernels)
-            times = np.maximum(times, weights * self.streaming.ms_per_byte(weights.sum()))
+            roof = weights * self.streaming.ms_per_byte(weights.sum())
+            held = roof > times
+            times = np.where(held, roof, times)
         compute = np.array([k.kind in COMPUTE for k in kernels], dtype=bool)
-        return float(times[compute].sum()), float(times[~compute].sum())
+        return float(times[compute & ~held].sum()), float(times[~compute & ~held].sum()), float(times[held].sum())
 
     def with_context(self, models: Sequence[tuple[list[Kernel], float]]) -> "KernelPredictor":
         """A copy whose :attr:`kind_scales` and :attr:`streaming` are fitted on ``(kernels, median
@@ -275,15 +283,19 @@ class KernelPredictor:
 
     def predict(self, kernels: Sequence[Kernel]) -> float:
         """Predicted latency of a model from its kernels (ms)."""
-        compute, rest = self.parts(kernels)
-        c0, a, b = self.calibration
-        return self.invoke_ms + c0 + a * compute + b * rest
+        compute, rest, streamed = self.parts(kernels)
+        c0, a, b, s = (list(self.calibration) + [self.calibration[1]])[:4]
+        return self.invoke_ms + c0 + a * compute + b * rest + s * streamed
 
     def recalibrated(self, models: Sequence[tuple[list[Kernel], float]]) -> "KernelPredictor":
         """A copy whose calibration is fitted on ``(kernels, median ms)`` of whole models.
 
-        With fewer than three models only one scale is fitted (all kernels alike), with none
-        the calibration is left as it is. Every coefficient stays non-negative (a cost).
+        The intercept and three scales — compute kernels, the rest, kernels held up by their
+        weights (a new device's memory is not its arithmetic) — when the models allow: the third
+        is fitted only when at least :data:`MIN_STREAMED_MODELS` of them spend a tenth of their
+        time streaming weights, else it follows the compute scale. With fewer than three models
+        only one scale is fitted (all kernels alike), with none the calibration is left as it
+        is. Every coefficient stays non-negative (a cost).
         """
         from scipy.optimize import nnls
 
@@ -292,13 +304,17 @@ class KernelPredictor:
         parts = np.array([self.parts(k) for k, _ in models])
         y = np.array([ms for _, ms in models], dtype=np.float64) - self.invoke_ms
         w = 1.0 / np.maximum(y + self.invoke_ms, 1e-9)  # relative error is what matters
-        if len(models) >= 3:
-            x = np.column_stack([np.ones(len(y)), parts])
-            coef, _ = nnls(x * w[:, None], y * w)
+        streams = int(np.sum(parts[:, 2] > 0.1 * np.maximum(y, 1e-9)))
+        if len(models) >= 4 and streams >= MIN_STREAMED_MODELS:
+            coef, _ = nnls(np.column_stack([np.ones(len(y)), parts]) * w[:, None], y * w)
             calibration = [float(c) for c in coef]
+        elif len(models) >= 3:
+            x = np.column_stack([np.ones(len(y)), parts[:, 0] + parts[:, 2], parts[:, 1]])
+            coef, _ = nnls(x * w[:, None], y * w)
+            calibration = [float(c) for c in coef] + [float(coef[1])]
         else:
             scale, _ = nnls((parts.sum(axis=1) * w)[:, None], y * w)
-            calibration = [0.0, float(scale[0]), float(scale[0])]
+            calibration = [0.0] + [float(scale[0])] * 3
         return KernelPredictor(self.invoke_ms, self.kinds, calibration, self.kernel_samples, len(models),
                                self.kind_scales, self.streaming)
 

@@ -145,40 +145,69 @@ def test_a_kind_that_costs_less_inside_a_model_than_alone_gets_its_scale():
     assert few.kind_scales == {}
 
 
+CACHE = 1e6  # bytes of model weights the cache holds
+PER_BYTE = 1e-6 / 60.0  # beyond it, 60 GB/s (ms per byte)
+
+
+def _heavy(rng, n: int) -> list[Kernel]:
+    """``n`` 1x1-map convolutions with many weights: a model's tail, a squeeze-excite."""
+    kernels = []
+    for i in range(n):
+        c_in, c_out = (int(v) for v in rng.integers(64, 512, size=2))
+        features = {"macs": float(c_in * c_out), "h_in": 1.0, "w_in": 1.0, "c_in": c_in, "h_out": 1.0, "w_out": 1.0,
+                    "c_out": c_out, "kernel": 1.0, "stride": 1.0, "bytes_in": float(c_in), "bytes_out": float(c_out),
+                    "bytes_weights": float(c_in * c_out), "elements_out": float(c_out), "cache_fit": -10.0,
+                    "int8": 1.0, "inputs": 1.0, "broadcast": 0.0, "fused_ops": 0.0}
+        kernels.append(Kernel(CONV, [i], "CONV_2D", {k: float(v) for k, v in features.items()}))
+    return kernels
+
+
+def _alone(k: Kernel, scale: float = 1.0) -> float:
+    """A 1x1-map convolution alone: quick, its weights in the cache."""
+    return scale * (0.001 + 5e-9 * k.features["macs"])
+
+
+def _inside(kernels: list[Kernel], scale: float = 1.0, per_byte: float = PER_BYTE) -> float:
+    """The whole model: each kernel at least its weights' streaming time once they outgrow the cache."""
+    weights = sum(k.features["bytes_weights"] for k in kernels)
+    per = per_byte if weights > CACHE else 0.0
+    return INVOKE + sum(max(_alone(k, scale), k.features["bytes_weights"] * per) for k in kernels)
+
+
+def _streaming_predictor(rng) -> KernelPredictor:
+    profiled = [_heavy(rng, 8) for _ in range(10)]
+    rows = [[{"index": k.ops[0], "median_ms": INVOKE + _alone(k)} for k in m] for m in profiled]
+    whole = [_heavy(rng, int(n)) for n in rng.integers(1, 30, size=48)]
+    held_up = [_inside(m) > 1.1 * (INVOKE + sum(_alone(k) for k in m)) for m in whole]
+    assert 10 <= sum(held_up) <= 38  # some held up by their weights, others not
+    return KernelPredictor.fit(list(zip(profiled, rows)), INVOKE, [(m, _inside(m)) for m in whole])
+
+
 def test_kernels_waiting_for_their_weights_in_a_big_model_are_predicted_at_streaming_speed():
     """Inside a model whose weights outgrow the cache, a kernel takes at least its weights'
     streaming time (here: beyond 1 MB of model weights, 60 GB/s); alone it never does. With
     enough whole models the predictor finds the cache size and the speed on its grid and
     predicts held-out models of both regimes."""
     rng = np.random.default_rng(5)
-    cache, per_byte = 1e6, 1e-6 / 60.0  # 60 GB/s in ms per byte
+    predictor = _streaming_predictor(rng)
+    assert predictor.streaming is not None and predictor.streaming.cache_bytes == pytest.approx(CACHE, rel=0.3)
+    assert predictor.streaming.ms_per_byte(2 * CACHE) == pytest.approx(PER_BYTE, rel=0.35)
+    for m in (_heavy(rng, int(n)) for n in (2, 6, 20, 40)):
+        assert predictor.predict(m) == pytest.approx(_inside(m), rel=0.08)
 
-    def alone(k: Kernel) -> float:  # a 1x1-map convolution alone: quick, its weights in the cache
-        return 0.001 + 5e-9 * k.features["macs"] if k.features["h_out"] == 1.0 else _cost(k)
 
-    def heavy(n: int) -> list[Kernel]:  # 1x1 maps, many weights: a model's tail, a squeeze-excite
-        kernels = []
-        for i in range(n):
-            c_in, c_out = (int(v) for v in rng.integers(64, 512, size=2))
-            features = {"macs": float(c_in * c_out), "h_in": 1.0, "w_in": 1.0, "c_in": c_in, "h_out": 1.0, "w_out": 1.0,
-                        "c_out": c_out, "kernel": 1.0, "stride": 1.0, "bytes_in": float(c_in), "bytes_out": float(c_out),
-                        "bytes_weights": float(c_in * c_out), "elements_out": float(c_out), "cache_fit": -10.0,
-                        "int8": 1.0, "inputs": 1.0, "broadcast": 0.0, "fused_ops": 0.0}
-            kernels.append(Kernel(CONV, [i], "CONV_2D", {k: float(v) for k, v in features.items()}))
-        return kernels
+def test_a_new_device_with_slower_memory_gets_its_streaming_scaled_apart():
+    """A device whose arithmetic is 1.5x slower and whose memory is half as fast: recalibrated
+    on a few of its models, the predictor scales the kernels held up by their weights apart
+    from the others and predicts both regimes."""
+    rng = np.random.default_rng(6)
+    first = _streaming_predictor(rng)
 
-    def inside(kernels):
-        weights = sum(k.features["bytes_weights"] for k in kernels)
-        per = per_byte if weights > cache else 0.0
-        return INVOKE + sum(max(alone(k), k.features["bytes_weights"] * per) for k in kernels)
+    def there(m):
+        return _inside(m, scale=1.5, per_byte=2 * PER_BYTE)
 
-    profiled = [heavy(8) for _ in range(6)] + [_model(rng) for _ in range(4)]
-    rows = [[{"index": k.ops[0], "median_ms": INVOKE + alone(k)} for k in m] for m in profiled]
-    whole = [heavy(int(n)) for n in rng.integers(1, 30, size=48)]
-    held_up = [inside(m) > 1.1 * (INVOKE + sum(alone(k) for k in m)) for m in whole]
-    assert 10 <= sum(held_up) <= 38  # some held up by their weights, others not
-    predictor = KernelPredictor.fit(list(zip(profiled, rows)), INVOKE, [(m, inside(m)) for m in whole])
-    assert predictor.streaming is not None and predictor.streaming.cache_bytes == pytest.approx(cache, rel=0.3)
-    assert predictor.streaming.ms_per_byte(2 * cache) == pytest.approx(per_byte, rel=0.35)
-    for m in (heavy(int(n)) for n in (2, 6, 20, 40)):
-        assert predictor.predict(m) == pytest.approx(inside(m), rel=0.08)
+    measured = [_heavy(rng, int(n)) for n in (2, 4, 25, 30, 35, 40)]
+    second = first.recalibrated([(m, there(m)) for m in measured])
+    assert second.calibration[3] == pytest.approx(2.0, rel=0.15) and second.calibration[1] == pytest.approx(1.5, rel=0.15)
+    for m in (_heavy(rng, int(n)) for n in (3, 20, 45)):
+        assert second.predict(m) == pytest.approx(there(m), rel=0.08)

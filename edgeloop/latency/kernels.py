@@ -57,6 +57,9 @@ _OWN_FEATURE = ("HARD_SWISH", "LOGISTIC", "TANH", "SOFTMAX", "MAX_POOL_2D", "AVE
                 "CONCATENATION", "QUANTIZE", "DEQUANTIZE", "RESHAPE", "PAD", "TRANSPOSE", "STRIDED_SLICE")
 # The per-core cache a working set is compared with (a mid-size L2; trees find the real step).
 CACHE_BYTES = 1 << 20
+# Caches whose misses inside a model are simulated (feature name: size): a core's L2 and a
+# share of a last-level cache. What a missed byte costs is fitted on whole models.
+COLD_CACHES = {"cold_l2": 1 << 20, "cold_l3": 16 << 20}
 _ITEMSIZE = {"float32": 4, "int32": 4, "float16": 2, "int16": 2, "int64": 8, "float64": 8}
 
 
@@ -129,7 +132,51 @@ def detect(info) -> list[Kernel]:
         op = info.ops[main]
         ops = sorted(members[main], key=lambda i: (i != main, i))
         kernels.append(Kernel(kind_of(op.name), ops, op.name, kernel_features(info, op, ops)))
+    for name, size in COLD_CACHES.items():
+        for kernel, cold in zip(kernels, _cold_bytes(info, kernels, size)):
+            kernel.features[name] = float(cold)
     return kernels
+
+
+def _cold_bytes(info, kernels: list[Kernel], cache: int) -> list[int]:
+    """Per kernel, the bytes it reads that a least-recently-used cache of ``cache`` bytes no
+    longer holds when the model runs in order, beyond what it misses timed alone (where
+    everything it touches stays cached between runs as far as it fits).
+
+    Timed alone, an op finds its weights and input where the last run left them; inside a model
+    the other ops' weights and activations have passed through the cache in between. The
+    simulation is of one level, with whole tensors as lines: coarse, but it tells a model whose
+    tensors stay cached from one whose weights evict everything.
+    """
+    from collections import OrderedDict
+
+    held: OrderedDict[int, int] = OrderedDict()
+    total = 0
+    out = []
+    for _ in range(2):  # the second run is the one measured: the first warms the cache
+        out = []
+        for kernel in kernels:
+            op = info.ops[kernel.ops[0]]
+            reads = [(t, _size(info.tensors[t])) for t in op.inputs if t >= 0]
+            last = info.ops[max(kernel.ops)]
+            writes = [(t, _size(info.tensors[t])) for t in last.outputs]
+            missed = sum(size for t, size in reads if t not in held)
+            alone = max(sum(size for _, size in reads) + sum(size for _, size in writes) - cache, 0)
+            for t, size in reads + writes:
+                if t in held:
+                    held.move_to_end(t)
+                else:
+                    held[t] = size
+                    total += size
+                while total > cache and held:
+                    _, dropped = held.popitem(last=False)
+                    total -= dropped
+            out.append(max(missed - alone, 0))
+    return out
+
+
+def _size(tensor) -> int:
+    return tensor.buffer_bytes if tensor.is_constant else _bytes(tensor)
 
 
 def _is_swish(info, op, consumers: dict[int, list[int]]) -> bool:

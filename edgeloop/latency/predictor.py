@@ -28,7 +28,10 @@ one (L3, then memory) at that level's speed. An op with much arithmetic per weig
 this; one with little (a 1x1 convolution on a 1x1 or 2x2 map, a squeeze-excite's FCs) takes
 as long as its weights take to stream (:class:`Streaming`, a roofline: the slower of the two).
 Measured on a 1x1-map convolution of RegNetX-200MF (137 kB of weights): 0.84 µs alone, 1.2-1.9
-µs inside the 2.3 MB model; VGG-16's 34 MB of weights stream from memory.
+µs inside the 2.3 MB model; VGG-16's 34 MB of weights stream from memory. Besides, every byte a
+kernel finds evicted inside the model that it would find cached alone (an LRU simulation of
+the model's run, :func:`~edgeloop.latency.kernels.detect`'s ``cold_l2`` / ``cold_l3``) costs
+what the whole models say it does.
 
 Kernel times come from op profiling (each op timed alone, less the per-invoke cost each
 single-op model pays); whole-model medians fit the per-kind scales, where the weights stream
@@ -46,7 +49,7 @@ from typing import Sequence
 import numpy as np
 
 from edgeloop.errors import EdgeloopError
-from edgeloop.latency.kernels import CONV, DEPTHWISE, ELEMENTWISE, FULLY_CONNECTED, KINDS, Kernel
+from edgeloop.latency.kernels import COLD_CACHES, CONV, DEPTHWISE, ELEMENTWISE, FULLY_CONNECTED, KINDS, Kernel
 
 # The features of the first stage, in the order of its coefficients.
 LINEAR = ("macs", "macs_padded", "bytes_in", "bytes_out", "bytes_weights", "taps")
@@ -106,7 +109,7 @@ class KindModel:
         intercept = max(float(linear.intercept_), 0.0)
         model = cls(intercept, np.asarray(linear.coef_, dtype=np.float64), samples=len(y))
         if len(y) >= MIN_FOREST_SAMPLES:
-            names = tuple(sorted(features[0]))
+            names = tuple(sorted(n for n in features[0] if n not in COLD_CACHES))  # a model's, not a kernel's
             ratio = np.log(y / np.maximum(model.linear(features), 1e-6))
             forest = RandomForestRegressor(n_estimators=60, min_samples_leaf=2, random_state=seed, n_jobs=1)
             model.forest, model.names = forest.fit(_forest_x(features, names), ratio), names
@@ -172,6 +175,9 @@ class KernelPredictor:
             calibration is fitted on top of them.
         streaming: where the weights stream from inside a model (fitted with the kind scales;
             ``None``: the weights never hold a kernel up).
+        cold_ms_per_byte: what a byte costs that a kernel finds no longer cached inside the
+            model (per simulated cache, :data:`~edgeloop.latency.kernels.COLD_CACHES`; fitted
+            with the kind scales).
     """
 
     invoke_ms: float
@@ -181,6 +187,7 @@ class KernelPredictor:
     model_samples: int = 0
     kind_scales: dict[str, float] = field(default_factory=dict)
     streaming: Streaming | None = None
+    cold_ms_per_byte: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, profiles: Sequence[tuple[list[Kernel], list[dict]]], invoke_ms: float,
@@ -241,7 +248,9 @@ class KernelPredictor:
             held = roof > times
             times = np.where(held, roof, times)
         compute = np.array([k.kind in COMPUTE for k in kernels], dtype=bool)
-        return float(times[compute & ~held].sum()), float(times[~compute & ~held].sum()), float(times[held].sum())
+        cold = sum(ms * sum(k.features.get(name, 0.0) for k in kernels) for name, ms in self.cold_ms_per_byte.items())
+        return (float(times[compute & ~held].sum()), float(times[~compute & ~held].sum()),
+                float(times[held].sum()) + cold)
 
     def with_context(self, models: Sequence[tuple[list[Kernel], float]]) -> "KernelPredictor":
         """A copy whose :attr:`kind_scales` and :attr:`streaming` are fitted on ``(kernels, median
@@ -254,18 +263,19 @@ class KernelPredictor:
         flat = _Flat(self, models)
         if not flat.kinds:
             return self
-        best = (flat.score(None), None, flat.scales(None))
+        fit = flat.scales(None)
+        best = (flat.score(None, *fit), None, fit)
         for point in product(*STREAMING_GRID.values()):
             streaming = Streaming(*point)
             if streaming.last_cache_bytes <= streaming.cache_bytes or streaming.memory_gbps >= streaming.cache_gbps:
                 continue
-            scales = flat.scales(streaming)
-            score = flat.score(streaming, scales)
+            fit = flat.scales(streaming)
+            score = flat.score(streaming, *fit)
             if score > best[0]:
-                best = (score, streaming, scales)
-        _, streaming, scales = best
+                best = (score, streaming, fit)
+        _, streaming, (scales, cold) = best
         return KernelPredictor(self.invoke_ms, self.kinds, self.calibration, self.kernel_samples, self.model_samples,
-                               scales, streaming)
+                               scales, streaming, cold)
 
     def model_for(self, kind: str) -> KindModel:
         """The regressor of ``kind``; for a kind no profile held, the nearest kind's: a convolution's
@@ -316,12 +326,13 @@ class KernelPredictor:
             scale, _ = nnls((parts.sum(axis=1) * w)[:, None], y * w)
             calibration = [0.0] + [float(scale[0])] * 3
         return KernelPredictor(self.invoke_ms, self.kinds, calibration, self.kernel_samples, len(models),
-                               self.kind_scales, self.streaming)
+                               self.kind_scales, self.streaming, self.cold_ms_per_byte)
 
     def describe(self) -> dict:
         """What the report says of it."""
         return {"invoke_ms": self.invoke_ms, "calibration": self.calibration, "kind_scales": self.kind_scales,
                 "streaming": None if self.streaming is None else vars(self.streaming).copy(),
+                "cold_ms_per_byte": self.cold_ms_per_byte,
                 "kernel_samples": self.kernel_samples,
                 "model_samples": self.model_samples,
                 "kinds": {k: {"samples": m.samples, "forest": m.forest is not None} for k, m in sorted(self.kinds.items())
@@ -347,6 +358,8 @@ class _Flat:
                  if np.sum(per_model[name] > 0.02 * np.maximum(self.y - self.invoke_ms, 1e-9)) >= MIN_KIND_SCALE_PRESENT]
         self.kinds = share
         self.column = np.array([share.index(n) if n in share else -1 for n in kind])
+        self.cold = np.array([[sum(k.features.get(name, 0.0) for k in kernels) for name in COLD_CACHES]
+                              for kernels, _ in models], dtype=np.float64).reshape(len(models), len(COLD_CACHES))
 
     def _own(self, scale: np.ndarray) -> np.ndarray:
         """Each kernel's kind scale (1 for a kind not fitted)."""
@@ -358,33 +371,38 @@ class _Flat:
         per = np.array([streaming.ms_per_byte(w) for w in self.model_weights])
         return self.weights * per[self.model]
 
-    def scales(self, streaming: Streaming | None) -> dict[str, float]:
-        """Kind scales fitted with kernels held up by their weights taken at their streaming time
-        (which kernels those are depends on the scales: a few rounds settle it)."""
+    def scales(self, streaming: Streaming | None) -> tuple[dict[str, float], dict[str, float]]:
+        """Kind scales and what a cold byte costs (per simulated cache), fitted with kernels held
+        up by their weights taken at their streaming time (which kernels those are depends on
+        the scales: a few rounds settle it)."""
         from scipy.optimize import lsq_linear
 
         roof = self._roof(streaming)
         scale = np.ones(len(self.kinds))
         n, w = len(self.y), 1.0 / np.maximum(self.y, 1e-9)
+        k = len(self.kinds)
         for _ in range(3):
             own = self._own(scale)
             held = roof > own * self.alone
             fixed = np.bincount(self.model, np.where(held | (self.column < 0), np.where(held, roof, self.alone), 0.0),
                                 minlength=n)
-            x = np.zeros((n, 1 + len(self.kinds)))
+            x = np.zeros((n, 1 + k + self.cold.shape[1]))
             x[:, 0] = 1.0
             free = ~held & (self.column >= 0)
             np.add.at(x, (self.model[free], 1 + self.column[free]), self.alone[free])
+            x[:, 1 + k:] = self.cold
             low, high = KIND_SCALE_BOUNDS
             fit = lsq_linear(x * w[:, None], (self.y - self.invoke_ms - fixed) * w,
-                             bounds=([0.0] + [low] * len(self.kinds), [np.inf] + [high] * len(self.kinds)))
-            scale = fit.x[1:]
-        return {name: float(v) for name, v in zip(self.kinds, scale)}
+                             bounds=([0.0] + [low] * k + [0.0] * self.cold.shape[1],
+                                     [np.inf] + [high] * k + [np.inf] * self.cold.shape[1]))
+            scale = fit.x[1:1 + k]
+        return ({name: float(v) for name, v in zip(self.kinds, scale)},
+                {name: float(v) for name, v in zip(COLD_CACHES, fit.x[1 + k:])})
 
-    def score(self, streaming: Streaming | None, scales: dict[str, float] | None = None) -> tuple[float, float]:
+    def score(self, streaming: Streaming | None, scales: dict[str, float], cold: dict[str, float]) -> tuple[float, float]:
         """(share within ±10 %, −mean relative error) of the whole models, uncalibrated."""
-        scales = self.scales(streaming) if scales is None else scales
         own = self._own(np.array([scales.get(name, 1.0) for name in self.kinds]))
         times = np.maximum(self.alone * own, self._roof(streaming))
-        error = np.abs((self.invoke_ms + np.bincount(self.model, times, minlength=len(self.y))) / self.y - 1)
+        extra = self.cold @ np.array([cold.get(name, 0.0) for name in COLD_CACHES])
+        error = np.abs((self.invoke_ms + np.bincount(self.model, times, minlength=len(self.y)) + extra) / self.y - 1)
         return float(np.mean(error <= 0.10)), -float(np.mean(error))

@@ -96,3 +96,27 @@ def test_a_swish_is_one_kernel_and_a_grouped_convolution_pads_per_group():
     assert grouped["groups"] == 2 and grouped["macs"] == 8 * 8 * 16 * 9 * 8
     # 8 input and 8 output channels a group: the output tile of 16 is half empty (ungrouped it would be full).
     assert grouped["macs_padded"] == pytest.approx(grouped["macs"] * 2)
+
+
+def test_weights_that_outgrow_the_cache_are_cold_inside_the_model(info):
+    """A small model's tensors all stay cached from one run to the next: nothing is cold. Four
+    1x1 convolutions of 1024 channels (1 MB of weights each) on a 1x1 map: inside the model each
+    finds its weights evicted by the others', though timed alone they would stay cached."""
+    import numpy as np
+
+    from edgeloop._tf import keras
+    from edgeloop.converters import read_model
+    from edgeloop.converters.tflite import convert
+    from edgeloop.latency.kernels import COLD_CACHES
+
+    assert all(k.features["cold_l2"] == 0.0 for k in detect(info))
+    keras.utils.set_random_seed(0)
+    x = inputs = keras.Input((1, 1, 1024))
+    for i in range(4):
+        x = keras.layers.Conv2D(1000, 1, name=f"c{i}")(x)
+    model = keras.Model(inputs, x)
+    kernels = detect(read_model(convert(model, "int8", np.random.default_rng(0).random((4, 1, 1, 1024), dtype=np.float32))))
+    convs = [k for k in kernels if k.kind == CONV]
+    assert len(convs) == 4
+    assert all(k.features["cold_l2"] > 0.9 * k.features["bytes_weights"] for k in convs)  # 1 MB cache: evicted
+    assert all(k.features["cold_l3"] == 0.0 for k in convs) and COLD_CACHES["cold_l3"] > 4 * 1024 * 1000  # 16 MB: kept

@@ -418,6 +418,10 @@ def render(f: dict) -> str:
                    f"weights stream from the last cache at {streaming['cache_gbps']:.0f} GB/s beyond "
                    f"{streaming['cache_bytes'] / 1e6:g} MB of them, from memory at {streaming['memory_gbps']:.0f} GB/s "
                    f"beyond {streaming['last_cache_bytes'] / 1e6:g} MB")
+        cold = d["kernel"]["describe"].get("cold_ms_per_byte") or {}
+        if cold:
+            streams += "; a byte found evicted inside the model costs " + ", ".join(
+                f"{ms * 1e9:.2f} ns ({name})" for name, ms in cold.items())
         out.append(f"- {threads} thread(s): held-out latencies {d['latency_range_ms'][0]:.3f}-{d['latency_range_ms'][1]:.3f} ms; "
                    f"two passes differ by {d['repeat_median']:.1%} median, {d['repeat_max']:.1%} at most (the noise "
                    f"floor); per-invoke cost {d['invoke_ms'] * 1000:.2f} µs; fitted: {streams}; "

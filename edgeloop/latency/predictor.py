@@ -65,6 +65,8 @@ MIN_KIND_SCALE_PRESENT = 8
 # Whole models that must spend a tenth of their time streaming weights for a calibration to
 # scale that time apart.
 MIN_STREAMED_MODELS = 2
+# Whole models it takes to fit a cost per compute kernel in the calibration.
+MIN_PER_KERNEL_MODELS = 5
 # How far a kind's time inside a model may stray from its time alone (the fit is on sums over
 # whole models: unbounded, a kind that seldom weighs much was once scaled to zero).
 KIND_SCALE_BOUNDS = (0.5, 2.0)
@@ -153,6 +155,10 @@ class Streaming:
         return 0.0
 
 
+def _compute_kernels(kernels: Sequence[Kernel]) -> int:
+    return sum(1 for k in kernels if k.kind in COMPUTE)
+
+
 def _weights(kernels: Sequence[Kernel]) -> np.ndarray:
     return np.array([k.features.get("bytes_weights", 0.0) for k in kernels], dtype=np.float64)
 
@@ -166,7 +172,7 @@ class KernelPredictor:
         kinds: a :class:`KindModel` per kind of kernel seen in the profiles, and per op
             (``MAX_POOL_2D`` …) profiled at least :data:`MIN_OP_SAMPLES` times.
         calibration: ``[intercept, scale of compute kernels, scale of the rest, scale of the
-            kernels held up by their weights]`` (ms, -, -, -).
+            kernels held up by their weights, cost per compute kernel]`` (ms, -, -, -, ms).
         kernel_samples: kernels the regressors were fitted on.
         model_samples: whole-model measurements the calibration was fitted on.
         kind_scales: per kind of kernel, how its time inside a model compares with its time
@@ -182,7 +188,7 @@ class KernelPredictor:
 
     invoke_ms: float
     kinds: dict[str, KindModel]
-    calibration: list[float] = field(default_factory=lambda: [0.0, 1.0, 1.0, 1.0])
+    calibration: list[float] = field(default_factory=lambda: [0.0, 1.0, 1.0, 1.0, 0.0])
     kernel_samples: int = 0
     model_samples: int = 0
     kind_scales: dict[str, float] = field(default_factory=dict)
@@ -294,8 +300,9 @@ class KernelPredictor:
     def predict(self, kernels: Sequence[Kernel]) -> float:
         """Predicted latency of a model from its kernels (ms)."""
         compute, rest, streamed = self.parts(kernels)
-        c0, a, b, s = (list(self.calibration) + [self.calibration[1]])[:4]
-        return self.invoke_ms + c0 + a * compute + b * rest + s * streamed
+        c0, a, b, s, per_kernel = (list(self.calibration) + [self.calibration[1], 0.0][len(self.calibration) - 3:])[:5]
+        ms = c0 + a * compute + b * rest + s * streamed + per_kernel * _compute_kernels(kernels)
+        return self.invoke_ms + max(ms, 0.0)
 
     def recalibrated(self, models: Sequence[tuple[list[Kernel], float]]) -> "KernelPredictor":
         """A copy whose calibration is fitted on ``(kernels, median ms)`` of whole models.
@@ -303,28 +310,36 @@ class KernelPredictor:
         The intercept and three scales — compute kernels, the rest, kernels held up by their
         weights (a new device's memory is not its arithmetic) — when the models allow: the third
         is fitted only when at least :data:`MIN_STREAMED_MODELS` of them spend a tenth of their
-        time streaming weights, else it follows the compute scale. With fewer than three models
-        only one scale is fitted (all kernels alike), with none the calibration is left as it
-        is. Every coefficient stays non-negative (a cost).
+        time streaming weights, else it follows the compute scale. With at least
+        :data:`MIN_PER_KERNEL_MODELS` models, also a cost per compute kernel, of either sign: a
+        device with more threads pays each kernel's dispatch and join, which a scale on time
+        cannot express (small kernels do not speed up) — from 2 threads to 1 on this CPU it is
+        about -0.6 µs per kernel. With fewer than three models only one scale is fitted (all
+        kernels alike), with none the calibration is left as it is. Every other coefficient
+        stays non-negative (a cost).
         """
-        from scipy.optimize import nnls
+        from scipy.optimize import lsq_linear, nnls
 
         if not models:
             return self
         parts = np.array([self.parts(k) for k, _ in models])
         y = np.array([ms for _, ms in models], dtype=np.float64) - self.invoke_ms
         w = 1.0 / np.maximum(y + self.invoke_ms, 1e-9)  # relative error is what matters
-        streams = int(np.sum(parts[:, 2] > 0.1 * np.maximum(y, 1e-9)))
-        if len(models) >= 4 and streams >= MIN_STREAMED_MODELS:
-            coef, _ = nnls(np.column_stack([np.ones(len(y)), parts]) * w[:, None], y * w)
-            calibration = [float(c) for c in coef]
-        elif len(models) >= 3:
-            x = np.column_stack([np.ones(len(y)), parts[:, 0] + parts[:, 2], parts[:, 1]])
-            coef, _ = nnls(x * w[:, None], y * w)
-            calibration = [float(c) for c in coef] + [float(coef[1])]
-        else:
+        if len(models) < 3:
             scale, _ = nnls((parts.sum(axis=1) * w)[:, None], y * w)
-            calibration = [0.0] + [float(scale[0])] * 3
+            calibration = [0.0] + [float(scale[0])] * 3 + [0.0]
+        else:
+            streams = int(np.sum(parts[:, 2] > 0.1 * np.maximum(y, 1e-9)))
+            apart = len(models) >= 4 and streams >= MIN_STREAMED_MODELS
+            x = np.column_stack([np.ones(len(y)), parts] if apart else
+                                [np.ones(len(y)), parts[:, 0] + parts[:, 2], parts[:, 1]])
+            per_kernel = len(models) >= MIN_PER_KERNEL_MODELS
+            if per_kernel:
+                x = np.column_stack([x, [_compute_kernels(k) for k, _ in models]])
+            low = [0.0] * (x.shape[1] - per_kernel) + [-np.inf] * per_kernel
+            coef = lsq_linear(x * w[:, None], y * w, bounds=(low, [np.inf] * x.shape[1])).x
+            coef = [float(c) for c in coef] + ([] if per_kernel else [0.0])
+            calibration = coef if apart else [coef[0], coef[1], coef[2], coef[1], coef[3]]
         return KernelPredictor(self.invoke_ms, self.kinds, calibration, self.kernel_samples, len(models),
                                self.kind_scales, self.streaming, self.cold_ms_per_byte)
 

@@ -211,3 +211,21 @@ def test_a_new_device_with_slower_memory_gets_its_streaming_scaled_apart():
     assert second.calibration[3] == pytest.approx(2.0, rel=0.15) and second.calibration[1] == pytest.approx(1.5, rel=0.15)
     for m in (_heavy(rng, int(n)) for n in (3, 20, 45)):
         assert second.predict(m) == pytest.approx(there(m), rel=0.08)
+
+
+def test_a_device_that_pays_per_kernel_is_recalibrated_with_a_cost_per_compute_kernel():
+    """A device with more threads: each kernel's time halves but each compute kernel pays a
+    fixed 0.01 ms to dispatch and join. A scale alone cannot follow both small and big models;
+    recalibrated on eight of them, the predictor finds the per-kernel cost and predicts both."""
+    rng = np.random.default_rng(7)
+    profiled = [_model(rng) for _ in range(6)]
+    first = KernelPredictor.fit([(m, _profile(m)) for m in profiled], INVOKE)
+
+    def there(m):
+        return INVOKE + sum(_cost(k, 0.5) + (0.01 if k.kind != ELEMENTWISE else 0.0) for k in m)
+
+    measured = [_model(rng, int(n)) for n in (2, 3, 5, 8, 12, 16, 24, 30)]
+    second = first.recalibrated([(m, there(m)) for m in measured])
+    assert second.calibration[4] == pytest.approx(0.01, rel=0.2)
+    for m in (_model(rng, int(n)) for n in (1, 4, 20, 40)):
+        assert second.predict(m) == pytest.approx(there(m), rel=0.05)

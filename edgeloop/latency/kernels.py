@@ -132,16 +132,26 @@ def detect(info) -> list[Kernel]:
         op = info.ops[main]
         ops = sorted(members[main], key=lambda i: (i != main, i))
         kernels.append(Kernel(kind_of(op.name), ops, op.name, kernel_features(info, op, ops)))
+    touches = [_touches(info, k) for k in kernels]
     for name, size in COLD_CACHES.items():
-        for kernel, cold in zip(kernels, _cold_bytes(info, kernels, size)):
+        for kernel, cold in zip(kernels, _cold_bytes(touches, size)):
             kernel.features[name] = float(cold)
     return kernels
 
 
-def _cold_bytes(info, kernels: list[Kernel], cache: int) -> list[int]:
-    """Per kernel, the bytes it reads that a least-recently-used cache of ``cache`` bytes no
-    longer holds when the model runs in order, beyond what it misses timed alone (where
-    everything it touches stays cached between runs as far as it fits).
+def _touches(info, kernel: Kernel) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """``(reads, writes)`` of a kernel: ``(tensor index, bytes)`` its main op reads (weights
+    included) and its last op writes."""
+    reads = [(t, _size(info.tensors[t])) for t in info.ops[kernel.ops[0]].inputs if t >= 0]
+    writes = [(t, _size(info.tensors[t])) for t in info.ops[max(kernel.ops)].outputs]
+    return reads, writes
+
+
+def _cold_bytes(touches: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]], cache: int) -> list[int]:
+    """Per kernel (its :func:`_touches`, in execution order), the bytes it reads that a
+    least-recently-used cache of ``cache`` bytes no longer holds when the model runs in order,
+    beyond what it misses timed alone (where everything it touches stays cached between runs as
+    far as it fits).
 
     Timed alone, an op finds its weights and input where the last run left them; inside a model
     the other ops' weights and activations have passed through the cache in between. The
@@ -152,16 +162,11 @@ def _cold_bytes(info, kernels: list[Kernel], cache: int) -> list[int]:
 
     held: OrderedDict[int, int] = OrderedDict()
     total = 0
-    out = []
     for _ in range(2):  # the second run is the one measured: the first warms the cache
         out = []
-        for kernel in kernels:
-            op = info.ops[kernel.ops[0]]
-            reads = [(t, _size(info.tensors[t])) for t in op.inputs if t >= 0]
-            last = info.ops[max(kernel.ops)]
-            writes = [(t, _size(info.tensors[t])) for t in last.outputs]
+        for reads, writes in touches:
             missed = sum(size for t, size in reads if t not in held)
-            alone = max(sum(size for _, size in reads) + sum(size for _, size in writes) - cache, 0)
+            alone = max(sum(size for _, size in reads + writes) - cache, 0)
             for t, size in reads + writes:
                 if t in held:
                     held.move_to_end(t)

@@ -300,7 +300,7 @@ class KernelPredictor:
     def predict(self, kernels: Sequence[Kernel]) -> float:
         """Predicted latency of a model from its kernels (ms)."""
         compute, rest, streamed = self.parts(kernels)
-        c0, a, b, s, per_kernel = (list(self.calibration) + [self.calibration[1], 0.0][len(self.calibration) - 3:])[:5]
+        c0, a, b, s, per_kernel = self.calibration
         ms = c0 + a * compute + b * rest + s * streamed + per_kernel * _compute_kernels(kernels)
         return self.invoke_ms + max(ms, 0.0)
 
@@ -399,8 +399,8 @@ class _Flat:
         for _ in range(3):
             own = self._own(scale)
             held = roof > own * self.alone
-            fixed = np.bincount(self.model, np.where(held | (self.column < 0), np.where(held, roof, self.alone), 0.0),
-                                minlength=n)
+            # Held-up kernels at their streaming time, kinds not fitted at their time alone.
+            fixed = np.bincount(self.model, np.where(held, roof, np.where(self.column < 0, self.alone, 0.0)), minlength=n)
             x = np.zeros((n, 1 + k + self.cold.shape[1]))
             x[:, 0] = 1.0
             free = ~held & (self.column >= 0)

@@ -45,7 +45,7 @@ def runtime_name() -> str:
 
 
 def load_interpreter(model: str | Path | bytes, num_threads: int | None = None, delegates: list | None = None,
-                     default_delegates: bool = True):
+                     default_delegates: bool = True, keep_all_tensors: bool = False):
     """An interpreter for ``model`` (a path or bytes) with its tensors allocated.
 
     Args:
@@ -54,6 +54,8 @@ def load_interpreter(model: str | Path | bytes, num_threads: int | None = None, 
         delegates: delegates from ``load_delegate`` to apply.
         default_delegates: let the runtime apply its default CPU delegate (XNNPACK);
             ``False`` runs the plain builtin kernels.
+        keep_all_tensors: keep every intermediate tensor readable after ``invoke`` (no arena
+            reuse; with the builtin kernels, as a delegate's tensors stay its own).
 
     Raises:
         EdgeloopError: missing file, or a file the interpreter cannot load.
@@ -63,6 +65,8 @@ def load_interpreter(model: str | Path | bytes, num_threads: int | None = None, 
     kwargs: dict = {"num_threads": num_threads} if num_threads else {}
     if delegates:
         kwargs["experimental_delegates"] = delegates
+    if keep_all_tensors:
+        kwargs["experimental_preserve_all_tensors"] = True
     if not default_delegates:
         kwargs["experimental_op_resolver_type"] = module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     where = "from bytes" if isinstance(model, bytes) else str(model)

@@ -31,8 +31,8 @@ from edgeloop.device.stats import LatencyStats, summarize
 from edgeloop.errors import EdgeloopError
 
 _BARE_BATCH = 10
-# Orders of its input values a single-op model is timed on, in turn.
-_SHUFFLES = 4
+# Input sets a model is timed on, in turn (:class:`RotatingInputs`).
+INPUT_SETS = 4
 
 
 @dataclass
@@ -88,9 +88,9 @@ class BenchmarkResult:
         return cls(**values)
 
 
-def fill_random_inputs(interpreter, seed: int = 0) -> None:
-    """Set every input to seeded random values covering its type's range."""
+def _random_inputs(interpreter, seed: int) -> list[tuple[int, np.ndarray]]:
     rng = np.random.default_rng(seed)
+    out = []
     for detail in interpreter.get_input_details():
         dtype, shape = detail["dtype"], detail["shape"]
         if np.issubdtype(dtype, np.integer):
@@ -100,7 +100,43 @@ def fill_random_inputs(interpreter, seed: int = 0) -> None:
             data = rng.integers(0, 2, size=shape).astype(np.bool_)
         else:
             data = rng.random(shape, dtype=np.float32).astype(dtype)
-        interpreter.set_tensor(detail["index"], data)
+        out.append((detail["index"], data))
+    return out
+
+
+def fill_random_inputs(interpreter, seed: int = 0) -> None:
+    """Set every input to seeded random values covering its type's range."""
+    for index, data in _random_inputs(interpreter, seed):
+        interpreter.set_tensor(index, data)
+
+
+class RotatingInputs:
+    """Runs a model with its inputs set, before each run and outside its timing, to the next of a
+    few input sets in turn.
+
+    A model run again and again on one fixed input is faster than on changing ones wherever a
+    kernel branches on its data: the CPU's branch predictor learns the input. LiteRT's int8
+    ``RELU`` (the builtin kernel, where XNNPACK declines the op) took 48 µs on one 16×16×48
+    array timed over and over, 72-82 µs on arrays that change from run to run; a deployed model
+    sees a new input each time. Inside a large model the other kernels' branches wash that
+    learning out, inside a small one they do not, so a fixed input would also make a kernel's
+    cost depend on the size of the model around it.
+    """
+
+    def __init__(self, interpreter, sets: list[list[tuple[int, np.ndarray]]]):
+        self.interpreter, self.sets, self.runs = interpreter, sets or [[]], 0
+
+    @classmethod
+    def random(cls, interpreter, seed: int = 0, count: int = INPUT_SETS) -> "RotatingInputs":
+        """``count`` seeded random input sets (the first is :func:`fill_random_inputs`'s)."""
+        return cls(interpreter, [_random_inputs(interpreter, seed + i) for i in range(count)])
+
+    def invoke(self) -> int:
+        """Set the next input set, then one timed ``invoke`` (ns)."""
+        for index, data in self.sets[self.runs % len(self.sets)]:
+            self.interpreter.set_tensor(index, data)
+        self.runs += 1
+        return invoke(self.interpreter)
 
 
 def open_model(model: str | Path | bytes, options: BenchmarkOptions):
@@ -160,17 +196,18 @@ def run_benchmark(model: str | Path | bytes, options: BenchmarkOptions,
     t0 = time.perf_counter_ns()
     interpreter = open_model(raw, options)
     init_ms = (time.perf_counter_ns() - t0) / 1e6
-    first_ms = invoke(interpreter) / 1e6
+    runner = RotatingInputs.random(interpreter, options.seed)
+    first_ms = runner.invoke() / 1e6
     total = options.warmup + (options.max_runs if options.adaptive else options.runs)
     done = 0
     for _ in range(options.warmup):
         if time.monotonic() > deadline:
             break
-        invoke(interpreter)
+        runner.invoke()
         done += 1
         if progress:
             progress(done, total)
-    times, stop = _timed_runs(interpreter, options, deadline, progress, done, total)
+    times, stop = _timed_runs(runner, options, deadline, progress, done, total)
     stats = summarize(times)
     bare = _bare_invoke_ms(interpreter, len(times))
     label = _delegates.LABELS.get(options.delegate, str(options.delegate).upper())
@@ -201,11 +238,11 @@ def run_benchmark(model: str | Path | bytes, options: BenchmarkOptions,
     return result
 
 
-def _timed_runs(interpreter, options: BenchmarkOptions, deadline: float, progress, done: int, total: int):
+def _timed_runs(runner: RotatingInputs, options: BenchmarkOptions, deadline: float, progress, done: int, total: int):
     rule = StoppingRule(options.runs, options.max_runs if options.adaptive else options.runs, options.ci_target, options.seed)
     times: list[float] = []
     while True:
-        times.append(invoke(interpreter) / 1e6)
+        times.append(runner.invoke() / 1e6)
         if progress:
             progress(done + len(times), total)
         reason = rule.done(times)
@@ -238,45 +275,32 @@ def model_values(raw: bytes, seed: int = 0) -> dict[int, np.ndarray]:
         interpreter = load_interpreter(raw, num_threads=1, default_delegates=False, keep_all_tensors=True)
         fill_random_inputs(interpreter, seed)
         interpreter.invoke()
-        return {d["index"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_tensor_details()
-                if d["shape"] is not None and len(d["shape"]) and _readable(interpreter, d["index"])}
     except (EdgeloopError, RuntimeError, ValueError):
         return {}
-
-
-def _readable(interpreter, index: int) -> bool:
-    try:
-        interpreter.get_tensor(index)
-        return True
-    except ValueError:
-        return False
+    values = {}
+    for detail in interpreter.get_tensor_details():
+        try:
+            values[detail["index"]] = interpreter.get_tensor(detail["index"])
+        except ValueError:  # a tensor without data (an op's scratch space)
+            continue
+    return values
 
 
 def _time_single_op(blob: bytes, options: BenchmarkOptions, inputs: list | None = None) -> list[float]:
-    """Timings (ms) of a single-op model; fed ``inputs`` (its input values inside the whole model),
-    each run gets them with the elements in another of :data:`_SHUFFLES` orders: the same
-    distribution, not the same sequence. Fed one fixed array, a CPU's branch predictor learns it
-    over the runs: LiteRT's int8 ``RELU`` on a 16×16×48 map took 48 µs so and 72-82 µs on
-    arrays that change from run to run, as inside a model (62-85 µs there)."""
+    """Timings (ms) of a single-op model. Fed ``inputs`` (its input values inside the whole
+    model), each run gets them with the elements in another of :data:`INPUT_SETS` orders: the
+    same distribution, not the same sequence (:class:`RotatingInputs`); else random input sets."""
     interpreter = open_model(blob, options)
-    variants = [[]]
+    runner = RotatingInputs.random(interpreter, options.seed)
     if inputs is not None:
         details = interpreter.get_input_details()
         if all(tuple(v.shape) == tuple(d["shape"]) and v.dtype == d["dtype"] for v, d in zip(inputs, details)):
             rng = np.random.default_rng(options.seed)
-            variants = [[(d["index"], rng.permutation(v.ravel()).reshape(v.shape)) for v, d in zip(inputs, details)]
-                        for _ in range(_SHUFFLES)]
-
-    def run() -> float:
-        for index, value in variants[run.count % len(variants)]:
-            interpreter.set_tensor(index, value)
-        run.count += 1
-        return invoke(interpreter) / 1e6
-
-    run.count = 0
+            runner = RotatingInputs(interpreter, [[(d["index"], rng.permutation(v.ravel()).reshape(v.shape))
+                                                   for v, d in zip(inputs, details)] for _ in range(INPUT_SETS)])
     for _ in range(3):
-        run()
-    return [run() for _ in range(max(10, min(options.runs, 100)))]
+        runner.invoke()
+    return [runner.invoke() / 1e6 for _ in range(max(10, min(options.runs, 100)))]
 
 
 def versions(delegate: str | None = None) -> dict:

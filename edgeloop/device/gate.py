@@ -73,15 +73,15 @@ def run_interleaved(old: str | Path | bytes, new: str | Path | bytes, options: B
     Returns:
         ``{"old": {"times_ms", "stats"}, "new": {...}, "rounds", "stop_reason"}``.
     """
-    from edgeloop.device.benchmark import invoke, open_model
+    from edgeloop.device.benchmark import RotatingInputs, open_model
 
     deadline = time.monotonic() + options.time_limit_s
-    interpreters = [open_model(model, options) for model in (old, new)]
+    interpreters = [RotatingInputs.random(open_model(model, options), options.seed) for model in (old, new)]
     for interpreter in interpreters:
-        invoke(interpreter)
+        interpreter.invoke()
     for _ in range(options.warmup):
         for interpreter in interpreters:
-            invoke(interpreter)
+            interpreter.invoke()
     most = options.max_runs if options.adaptive else options.runs
     rules = [StoppingRule(options.runs, most, options.ci_target, options.seed) for _ in interpreters]
     times: list[list[float]] = [[], []]
@@ -91,7 +91,7 @@ def run_interleaved(old: str | Path | bytes, new: str | Path | bytes, options: B
         # by the first, so the order alternates and that advantage falls on both alike.
         order = (0, 1) if len(times[0]) % 2 == 0 else (1, 0)
         for i in order:
-            times[i].append(invoke(interpreters[i]) / 1e6)
+            times[i].append(interpreters[i].invoke() / 1e6)
         verdicts = [rule.done(sample) for rule, sample in zip(rules, times)]
         if all(verdicts):
             stop = "runs" if not options.adaptive else ("max_runs" if "max_runs" in verdicts else "ci")

@@ -33,8 +33,9 @@ kernel finds evicted inside the model that it would find cached alone (an LRU si
 the model's run, :func:`~edgeloop.latency.kernels.detect`'s ``cold_l2`` / ``cold_l3``) costs
 what the whole models say it does.
 
-Kernel times come from op profiling (each op timed alone, less the per-invoke cost each
-single-op model pays); whole-model medians fit the per-kind scales, where the weights stream
+Kernel times come from op profiling (each op timed alone on the values it sees inside the
+model, in a new order each run, less the per-invoke cost each single-op model pays: a kernel
+that branches on its data costs there what it does inside the model); whole-model medians fit the per-kind scales, where the weights stream
 from and at what speed (a grid over cache sizes and bandwidths, the best fit on the whole
 models), and the calibration. A new device needs only
 the calibration to start: :meth:`KernelPredictor.recalibrated` refits it on a few of that

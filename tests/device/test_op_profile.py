@@ -3,14 +3,18 @@ the whole model, and is timed alone."""
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
 from edgeloop.converters import read_model
-from edgeloop.device.benchmark import fill_random_inputs, run_benchmark
+from edgeloop.device.benchmark import fill_random_inputs, model_values, run_benchmark
 from edgeloop.device.interpreter import interpreter_module
-from edgeloop.device.op_profile import METHOD, profile_ops, single_op_models, tiny_model
+from edgeloop.device.op_profile import METHOD, fed_tensors, profile_ops, single_op_models, tiny_model
 from edgeloop.device.options import BenchmarkOptions
+
+bench = importlib.import_module("edgeloop.device.benchmark")  # the package exports a function of that name
 
 
 @pytest.mark.filterwarnings("ignore:Warning. Enabling .experimental_preserve_all_tensors")
@@ -49,8 +53,56 @@ def test_op_profile_of_a_benchmark(trained_model_and_files):
     assert all(r["error"] is None and r["median_ms"] > 0 and r["runs"] == 20 for r in result.op_profile)
 
 
+def test_op_profiling_feeds_each_op_the_values_it_sees_inside_the_model(trained_model_and_files):
+    _, files = trained_model_and_files
+    raw = files["int8"].read_bytes()
+    info = read_model(raw)
+    values = model_values(raw, seed=0)
+    fed = fed_tensors(raw)
+    seen = {}
+
+    def record(blob, inputs):
+        seen[len(seen)] = (blob, inputs)
+        return [0.001]
+
+    rows = profile_ops(raw, record, values=values)
+    assert len(rows) == len(info.ops) == len(seen) and all(r["error"] is None for r in rows)
+    for index, (blob, inputs) in seen.items():
+        op = info.ops[index]
+        assert fed[index] == [t for t in op.inputs if t >= 0 and info.tensors[t].data is None]
+        assert len(inputs) == len(fed[index]) and all(v is values[t] for v, t in zip(inputs, fed[index]))
+        # Fed those values, the op alone computes what the whole model's run computed.
+        single = interpreter_module().Interpreter(model_content=blob)
+        single.allocate_tensors()
+        for detail, value in zip(single.get_input_details(), inputs):
+            single.set_tensor(detail["index"], value)
+        single.invoke()
+        np.testing.assert_array_equal(single.get_tensor(single.get_output_details()[0]["index"]), values[op.outputs[0]])
+
+
+def test_a_single_op_is_timed_on_its_values_in_a_new_order_each_run(trained_model_and_files, monkeypatch):
+    _, files = trained_model_and_files
+    raw = files["int8"].read_bytes()
+    values, fed = model_values(raw, seed=0), fed_tensors(raw)
+    index, blob = next((i, b) for i, _, _, b in single_op_models(raw) if len(fed[i]) == 1 and len(np.unique(values[fed[i][0]])) > 16)
+    value = values[fed[index][0]]
+    fed_runs = []
+
+    def invoke(interpreter):
+        fed_runs.append(interpreter.get_tensor(interpreter.get_input_details()[0]["index"]).copy())
+        return 1000
+
+    monkeypatch.setattr(bench, "invoke", invoke)
+    times = bench._time_single_op(blob, BenchmarkOptions(runs=12), [value])
+    assert len(times) == 12 and len(fed_runs) == 15  # 3 untimed first
+    orders = {a.tobytes() for a in fed_runs}
+    assert len(orders) == bench.INPUT_SETS and value.tobytes() not in orders
+    assert all(np.array_equal(np.sort(a, axis=None), np.sort(value, axis=None)) for a in fed_runs)
+    assert all(np.array_equal(a, b) for a, b in zip(fed_runs, fed_runs[bench.INPUT_SETS:]))
+
+
 def test_control_flow_ops_are_listed_not_timed(bad_models):
-    def never(blob):
+    def never(blob, inputs):
         raise AssertionError("a WHILE op cannot be timed alone")
 
     rows = profile_ops(bad_models["hang"].read_bytes(), never)

@@ -106,13 +106,14 @@ def _convert(model) -> bytes:
 
 def _entry(model, family: str, role: str, base: str) -> dict:
     from edgeloop.converters import read_model
-    from edgeloop.latency.kernels import detect
+    from edgeloop.latency.kernels import delegated_ops, detect
     from edgeloop.search.predictor import model_features
 
     blob = _convert(model)
     info = read_model(blob)
     _entry.count = getattr(_entry, "count", 0) + 1
-    return {"name": f"{base}#{_entry.count}", "family": family, "role": role, "base": base, "blob": blob, "kernels": detect(info),
+    return {"name": f"{base}#{_entry.count}", "family": family, "role": role, "base": base, "blob": blob,
+            "kernels": detect(info, delegated_ops(blob)),
             "layers": [op.layer for op in info.ops], "features": model_features(model), "model": model,
             "medians": {}, "profiles": {}}
 

@@ -2,8 +2,9 @@
 
 Timing: interpreter creation with ``allocate_tensors`` (init), the first ``invoke``
 (one-off costs such as XNNPACK packing weights), untimed warm-up runs, then timed runs
-with ``perf_counter_ns`` around ``invoke`` alone, on seeded random input of the input's
-type. Timed runs continue past the minimum (up to a limit) until the bootstrap 95 %
+with ``perf_counter_ns`` around ``invoke`` alone, each on the next of a few
+seeded random inputs of the input's type (set before the run, outside its timing:
+:class:`RotatingInputs`). Timed runs continue past the minimum (up to a limit) until the bootstrap 95 %
 interval of the median is tight enough. Finally a bare ``invoke()`` loop, timed as a
 whole, gives the cost of timing each run on its own: the report states it.
 
@@ -31,8 +32,11 @@ from edgeloop.device.stats import LatencyStats, summarize
 from edgeloop.errors import EdgeloopError
 
 _BARE_BATCH = 10
-# Input sets a model is timed on, in turn (:class:`RotatingInputs`).
+# Input sets a model is timed on, in turn (:class:`RotatingInputs`): at least INPUT_SETS, and for
+# small inputs more, up to MAX_INPUT_SETS, so that the sets hold about INPUT_SET_ELEMENTS in all.
 INPUT_SETS = 4
+MAX_INPUT_SETS = 64
+INPUT_SET_ELEMENTS = 1 << 20
 
 
 @dataclass
@@ -104,6 +108,11 @@ def _random_inputs(interpreter, seed: int) -> list[tuple[int, np.ndarray]]:
     return out
 
 
+def input_sets(elements: int) -> int:
+    """How many input sets of ``elements`` elements in all a model is timed on, in turn."""
+    return int(np.clip(INPUT_SET_ELEMENTS // max(elements, 1), INPUT_SETS, MAX_INPUT_SETS))
+
+
 def fill_random_inputs(interpreter, seed: int = 0) -> None:
     """Set every input to seeded random values covering its type's range."""
     for index, data in _random_inputs(interpreter, seed):
@@ -120,16 +129,18 @@ class RotatingInputs:
     array timed over and over, 72-82 µs on arrays that change from run to run; a deployed model
     sees a new input each time. Inside a large model the other kernels' branches wash that
     learning out, inside a small one they do not, so a fixed input would also make a kernel's
-    cost depend on the size of the model around it.
+    cost depend on the size of the model around it. A few sets of a small input are learnt
+    too, so a small input gets more of them (:func:`input_sets`).
     """
 
     def __init__(self, interpreter, sets: list[list[tuple[int, np.ndarray]]]):
         self.interpreter, self.sets, self.runs = interpreter, sets or [[]], 0
 
     @classmethod
-    def random(cls, interpreter, seed: int = 0, count: int = INPUT_SETS) -> "RotatingInputs":
-        """``count`` seeded random input sets (the first is :func:`fill_random_inputs`'s)."""
-        return cls(interpreter, [_random_inputs(interpreter, seed + i) for i in range(count)])
+    def random(cls, interpreter, seed: int = 0) -> "RotatingInputs":
+        """:func:`input_sets` seeded random input sets (the first is :func:`fill_random_inputs`'s)."""
+        elements = sum(int(np.prod(d["shape"])) for d in interpreter.get_input_details())
+        return cls(interpreter, [_random_inputs(interpreter, seed + i) for i in range(input_sets(elements))])
 
     def invoke(self) -> int:
         """Set the next input set, then one timed ``invoke`` (ns)."""
@@ -263,41 +274,47 @@ def _bare_invoke_ms(interpreter, runs: int) -> float:
     return float(np.median(batches))
 
 
-def model_values(raw: bytes, seed: int = 0) -> dict[int, np.ndarray]:
-    """Every tensor of ``raw``'s main subgraph (index -> value) as the model computes it on the
-    benchmark's seeded random input (:func:`fill_random_inputs`): what op profiling feeds each op.
+def model_values(raw: bytes, seed: int = 0) -> list[dict[int, np.ndarray]]:
+    """Every tensor of ``raw``'s main subgraph (index -> value) as the model computes it on each of
+    the input sets a benchmark times it on (:meth:`RotatingInputs.random`): what op profiling feeds
+    each op, set by set, as the op sees them inside the model.
 
-    Run once with the builtin kernels, every tensor kept (a delegate keeps its own): int8 kernels
-    round alike, and only the values' spread matters to the timing. Empty where the model cannot
-    run so (op profiling then feeds random input).
+    Real values, not shuffled ones: a convolution's output keeps its channels' signs from one
+    pixel to the next, which a branching kernel's predictor follows (NASNet-Mobile's ReLUs, fed
+    their values with the elements shuffled, took 2.4 times their time inside the model).
+    Run with the builtin kernels, every tensor kept (a delegate keeps its own): int8 kernels
+    round alike. Empty where the model cannot run so (op profiling then feeds random input).
     """
     try:
         interpreter = load_interpreter(raw, num_threads=1, default_delegates=False, keep_all_tensors=True)
-        fill_random_inputs(interpreter, seed)
-        interpreter.invoke()
+        sets = RotatingInputs.random(interpreter, seed).sets
+        out = []
+        for inputs in sets:
+            for index, data in inputs:
+                interpreter.set_tensor(index, data)
+            interpreter.invoke()
+            values = {}
+            for detail in interpreter.get_tensor_details():
+                try:
+                    values[detail["index"]] = interpreter.get_tensor(detail["index"])
+                except ValueError:  # a tensor without data (an op's scratch space)
+                    continue
+            out.append(values)
+        return out
     except (EdgeloopError, RuntimeError, ValueError):
-        return {}
-    values = {}
-    for detail in interpreter.get_tensor_details():
-        try:
-            values[detail["index"]] = interpreter.get_tensor(detail["index"])
-        except ValueError:  # a tensor without data (an op's scratch space)
-            continue
-    return values
+        return []
 
 
-def _time_single_op(blob: bytes, options: BenchmarkOptions, inputs: list | None = None) -> list[float]:
-    """Timings (ms) of a single-op model. Fed ``inputs`` (its input values inside the whole
-    model), each run gets them with the elements in another of :data:`INPUT_SETS` orders: the
-    same distribution, not the same sequence (:class:`RotatingInputs`); else random input sets."""
+def _time_single_op(blob: bytes, options: BenchmarkOptions, inputs: list[list[np.ndarray]] | None = None) -> list[float]:
+    """Timings (ms) of a single-op model, fed ``inputs`` (per input set of the whole model, the
+    values of the op's inputs there) in turn (:class:`RotatingInputs`); without them (or where
+    they do not fit), random input sets."""
     interpreter = open_model(blob, options)
     runner = RotatingInputs.random(interpreter, options.seed)
-    if inputs is not None:
-        details = interpreter.get_input_details()
-        if all(tuple(v.shape) == tuple(d["shape"]) and v.dtype == d["dtype"] for v, d in zip(inputs, details)):
-            rng = np.random.default_rng(options.seed)
-            runner = RotatingInputs(interpreter, [[(d["index"], rng.permutation(v.ravel()).reshape(v.shape))
-                                                   for v, d in zip(inputs, details)] for _ in range(INPUT_SETS)])
+    details = interpreter.get_input_details()
+    if inputs and all(len(values) == len(details) and all(tuple(v.shape) == tuple(d["shape"]) and v.dtype == d["dtype"]
+                                                          for v, d in zip(values, details)) for values in inputs):
+        runner = RotatingInputs(interpreter, [[(d["index"], v) for v, d in zip(values, details)] for values in inputs])
     for _ in range(3):
         runner.invoke()
     return [runner.invoke() / 1e6 for _ in range(max(10, min(options.runs, 100)))]

@@ -10,7 +10,7 @@ medians is reported next to the whole model's median: the gap is what fusion acr
 and the per-invoke cost add or save.
 
 Each single-op model is fed the values its op sees inside the model (every tensor of the whole
-model run once on the benchmark's seeded random input, :func:`profile_ops`'s ``values``), not
+model run on each of the benchmark's seeded random inputs, :func:`profile_ops`'s ``values``), not
 random ones: some CPU kernels cost what their data makes them. LiteRT's int8 ``RELU`` (the builtin
 kernel, where XNNPACK declines the op) branches per element: on a 16×16×48 map it takes 32 µs
 on uniform random bytes, which its zero point mostly sends one way, and 42-48 µs on values
@@ -166,21 +166,22 @@ def _buffer_bytes(buffer, raw: bytes) -> bytes | None:
 
 
 def profile_ops(raw: bytes, time_op: Callable[[bytes, list | None], list[float]], deadline: float | None = None,
-                values: dict[int, np.ndarray] | None = None) -> list[dict]:
-    """Time every op of ``raw`` alone with ``time_op`` (single-op model bytes and the values of
-    its inputs, or ``None`` where they are not known -> timings in ms).
+                values: list[dict[int, np.ndarray]] | None = None) -> list[dict]:
+    """Time every op of ``raw`` alone with ``time_op`` (single-op model bytes and, per input set,
+    the values of its inputs, or ``None`` where they are not known -> timings in ms).
 
     Args:
-        values: tensor index -> value inside the whole model; each op is fed those of its
-            :func:`fed_tensors` (an op missing one gets ``None``: its timer's own input).
+        values: per input set of the whole model, tensor index -> value inside it; each op is
+            fed those of its :func:`fed_tensors` (an op missing one gets ``None``: its timer's
+            own input).
         deadline: a ``time.monotonic()`` value; ops left when it has passed are listed with an
             error, so a slow device still answers within its time limit.
     """
     rows = []
     fed = fed_tensors(raw) if values else []
     for index, name, output, blob in single_op_models(raw):
-        inputs = [values.get(t) for t in fed[index]] if values else None
-        if inputs is not None and any(v is None for v in inputs):
+        inputs = [[one.get(t) for t in fed[index]] for one in values] if values else None
+        if inputs is not None and any(v is None for one in inputs for v in one):
             inputs = None
         row = {"index": index, "op": name, "output": output, "median_ms": None, "mean_ms": None, "runs": 0, "error": None}
         if blob is None:

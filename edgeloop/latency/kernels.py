@@ -10,7 +10,10 @@ kernel (nn-Meter, MobiSys 2021, did the same for its devices).
 
 Each kernel carries the ops it is made of (their indices, so op profiling rows can be summed
 per kernel) and its features: shapes, channels, kernel size, stride, MACs, bytes read and
-written, weight bytes, kernel taps and how the working set compares with a CPU cache.
+written, weight bytes, kernel taps, how the working set compares with a CPU cache, and
+whether XNNPACK takes its op (``delegated``; where it declines one, LiteRT's builtin kernel runs
+it, at another cost: an int8 ``RELU`` whose input and output scales differ, as NASNet's and
+Xception's after an addition or a concatenation, runs 10-20 times slower than XNNPACK's).
 """
 
 from __future__ import annotations
@@ -94,11 +97,12 @@ def kind_of(op_name: str) -> str:
     return _KIND_OF.get(op_name, OTHER)
 
 
-def detect(info) -> list[Kernel]:
+def detect(info, delegated: set[int] | None = None) -> list[Kernel]:
     """The kernels of a model read with :func:`edgeloop.converters.read_model`, in execution order.
 
     Args:
         info: a :class:`~edgeloop.converters.inspect.ModelInfo`.
+        delegated: indices of the ops XNNPACK takes (:func:`delegated_ops`); ``None``: all.
     """
     consumers: dict[int, list[int]] = {}
     for op in info.ops:
@@ -132,6 +136,8 @@ def detect(info) -> list[Kernel]:
         op = info.ops[main]
         ops = sorted(members[main], key=lambda i: (i != main, i))
         kernels.append(Kernel(kind_of(op.name), ops, op.name, kernel_features(info, op, ops)))
+    for kernel in kernels:
+        kernel.features["delegated"] = float(delegated is None or kernel.ops[0] in delegated)
     touches = [_touches(info, k) for k in kernels]
     for name, size in COLD_CACHES.items():
         for kernel, cold in zip(kernels, _cold_bytes(touches, size)):
@@ -292,8 +298,21 @@ def kernel_features(info, op, ops: list[int]) -> dict[str, float]:
     return features
 
 
+def delegated_ops(model: bytes) -> set[int] | None:
+    """Indices of the ops of a ``.tflite`` file's bytes that LiteRT's CPU delegate (XNNPACK) takes
+    here; ``None`` where the runtime cannot load the file."""
+    from edgeloop.device.delegates import delegated_indices
+    from edgeloop.device.interpreter import load_interpreter
+    from edgeloop.errors import EdgeloopError
+
+    try:
+        return delegated_indices(load_interpreter(model)._get_ops_details())
+    except (EdgeloopError, RuntimeError, ValueError, AttributeError):
+        return None
+
+
 def kernels_of(model: bytes) -> list[Kernel]:
-    """The kernels of a ``.tflite`` file's bytes."""
+    """The kernels of a ``.tflite`` file's bytes (with which of them XNNPACK takes here)."""
     from edgeloop.converters import read_model
 
-    return detect(read_model(model))
+    return detect(read_model(model), delegated_ops(model))

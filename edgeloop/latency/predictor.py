@@ -18,8 +18,8 @@ Each kind of kernel has two stages, both scikit-learn:
    range of ratios it saw, so it never runs away from the first stage.
 
 An op that shares a kind but not a cost (a max pool and an average pool; a concatenation and
-a reshape) gets regressors of its own once the profiles hold enough of it; rarer ops use
-their kind's.
+a reshape; an op XNNPACK takes and the same op run by LiteRT's builtin kernel) gets regressors
+of its own once the profiles hold enough of it; rarer ops use their kind's.
 
 Inside a model a kernel may also wait for its weights. Timed alone, an op's weights stay in the
 core's cache from one run to the next; in a model every other op's weights pass through the
@@ -156,6 +156,12 @@ class Streaming:
         return 0.0
 
 
+def op_key(kernel: Kernel) -> str:
+    """The regressor of a kernel's own op: its op's name (``MAX_POOL_2D``), or ``RELU (builtin)``
+    for an op XNNPACK declines, which LiteRT's own kernel runs at a cost of its own."""
+    return kernel.op if kernel.features.get("delegated", 1.0) else f"{kernel.op} (builtin)"
+
+
 def _compute_kernels(kernels: Sequence[Kernel]) -> int:
     return sum(1 for k in kernels if k.kind in COMPUTE)
 
@@ -220,7 +226,7 @@ class KernelPredictor:
                 # something timed alone.
                 if k.ops[0] in times:
                     ms = max(times[k.ops[0]] - invoke_ms, 0.0)
-                    for key in (k.kind, k.op):
+                    for key in (k.kind, op_key(k)):
                         by_kind.setdefault(key, ([], []))[0].append(k.features)
                         by_kind[key][1].append(ms)
         if not by_kind:
@@ -237,7 +243,7 @@ class KernelPredictor:
         out = np.zeros(len(kernels))
         groups: dict[str, list[int]] = {}
         for i, k in enumerate(kernels):
-            groups.setdefault(k.op if k.op in self.kinds else k.kind, []).append(i)
+            groups.setdefault(op_key(k) if op_key(k) in self.kinds else k.kind, []).append(i)
         for key, members in groups.items():
             out[members] = self.model_for(key).predict([kernels[i].features for i in members])
         return out

@@ -57,7 +57,16 @@ def test_op_profiling_feeds_each_op_the_values_it_sees_inside_the_model(trained_
     _, files = trained_model_and_files
     raw = files["int8"].read_bytes()
     info = read_model(raw)
-    values = model_values(raw, seed=0)
+    sets = model_values(raw, seed=0)
+    # One set of values per input set the whole model is timed on; the first is the one
+    # fill_random_inputs gives, and the sets differ.
+    assert len(sets) == bench.input_sets(int(np.prod(info.tensors[info.inputs[0]].shape)))
+    whole = interpreter_module().Interpreter(model_content=raw)
+    whole.allocate_tensors()
+    fill_random_inputs(whole, seed=0)
+    whole.invoke()
+    np.testing.assert_array_equal(sets[0][info.outputs[0]], whole.get_tensor(info.outputs[0]))
+    assert len({one[info.inputs[0]].tobytes() for one in sets}) == len(sets)
     fed = fed_tensors(raw)
     seen = {}
 
@@ -65,27 +74,29 @@ def test_op_profiling_feeds_each_op_the_values_it_sees_inside_the_model(trained_
         seen[len(seen)] = (blob, inputs)
         return [0.001]
 
-    rows = profile_ops(raw, record, values=values)
+    rows = profile_ops(raw, record, values=sets)
     assert len(rows) == len(info.ops) == len(seen) and all(r["error"] is None for r in rows)
     for index, (blob, inputs) in seen.items():
         op = info.ops[index]
         assert fed[index] == [t for t in op.inputs if t >= 0 and info.tensors[t].data is None]
-        assert len(inputs) == len(fed[index]) and all(v is values[t] for v, t in zip(inputs, fed[index]))
-        # Fed those values, the op alone computes what the whole model's run computed.
+        assert len(inputs) == len(sets)
+        for one, fed_values in zip(sets, inputs):
+            assert len(fed_values) == len(fed[index]) and all(v is one[t] for v, t in zip(fed_values, fed[index]))
+        # Fed the last set's values, the op alone computes what the whole model computed there.
         single = interpreter_module().Interpreter(model_content=blob)
         single.allocate_tensors()
-        for detail, value in zip(single.get_input_details(), inputs):
+        for detail, value in zip(single.get_input_details(), inputs[-1]):
             single.set_tensor(detail["index"], value)
         single.invoke()
-        np.testing.assert_array_equal(single.get_tensor(single.get_output_details()[0]["index"]), values[op.outputs[0]])
+        np.testing.assert_array_equal(single.get_tensor(single.get_output_details()[0]["index"]), sets[-1][op.outputs[0]])
 
 
-def test_a_single_op_is_timed_on_its_values_in_a_new_order_each_run(trained_model_and_files, monkeypatch):
+def test_a_single_op_is_timed_on_each_set_of_its_values_in_turn(trained_model_and_files, monkeypatch):
     _, files = trained_model_and_files
     raw = files["int8"].read_bytes()
-    values, fed = model_values(raw, seed=0), fed_tensors(raw)
-    index, blob = next((i, b) for i, _, _, b in single_op_models(raw) if len(fed[i]) == 1 and len(np.unique(values[fed[i][0]])) > 16)
-    value = values[fed[index][0]]
+    sets, fed = model_values(raw, seed=0), fed_tensors(raw)
+    index, blob = next((i, b) for i, _, _, b in single_op_models(raw) if len(fed[i]) == 1)
+    inputs = [[one[fed[index][0]]] for one in sets]
     fed_runs = []
 
     def invoke(interpreter):
@@ -93,12 +104,11 @@ def test_a_single_op_is_timed_on_its_values_in_a_new_order_each_run(trained_mode
         return 1000
 
     monkeypatch.setattr(bench, "invoke", invoke)
-    times = bench._time_single_op(blob, BenchmarkOptions(runs=12), [value])
-    assert len(times) == 12 and len(fed_runs) == 15  # 3 untimed first
-    orders = {a.tobytes() for a in fed_runs}
-    assert len(orders) == bench.INPUT_SETS and value.tobytes() not in orders
-    assert all(np.array_equal(np.sort(a, axis=None), np.sort(value, axis=None)) for a in fed_runs)
-    assert all(np.array_equal(a, b) for a, b in zip(fed_runs, fed_runs[bench.INPUT_SETS:]))
+    times = bench._time_single_op(blob, BenchmarkOptions(runs=100), inputs)
+    assert len(times) == 100 and len(fed_runs) == 103  # 3 untimed first
+    assert 4 <= len(sets) < 103
+    for run, got in enumerate(fed_runs):
+        np.testing.assert_array_equal(got, inputs[run % len(sets)][0])
 
 
 def test_control_flow_ops_are_listed_not_timed(bad_models):

@@ -28,7 +28,9 @@ fitted on.
   measured once: they are the honest check.
 - **Devices**: this CPU at 1 and at 2 interpreter threads, two devices with different costs.
   A model's latency is the 10th percentile of 200 timed runs (on a shared machine the median
-  moves with the other processes' load). Every held-out model is measured twice (two
+  moves with the other processes' load), each run on the next of a few seeded random inputs
+  (:class:`edgeloop.device.benchmark.RotatingInputs`); op profiling feeds each op its values
+  inside the model for each of those inputs. Every held-out model is measured twice (two
   passes, in turn): the spread between the passes is the floor no predictor can beat here;
   the reference is their mean.
 - **Predictors**: the kernel predictor (:mod:`edgeloop.latency`), fitted on the training set
@@ -391,7 +393,7 @@ def render(f: dict) -> str:
     out = [f"Fitted on {f['train_models']} models of {', '.join(f['train_families'])}; tested on "
            f"{f['test_models']} held-out models of {', '.join(f['test_families'])} (families the kernel predictor "
            "and the linear predictor never saw; the look-up table is built per held-out base, as the search builds it). "
-           f"Latency: the {f.get('quantile', 10)}th percentile of 200 runs, in a process that holds only LiteRT, the mean of two passes. "
+           f"Latency: the {f.get('quantile', 10)}th percentile of 200 runs, each on the next of a few seeded random inputs, in a process that holds only LiteRT, the mean of two passes; op profiling feeds each op its values inside the model for each of those inputs. "
            "The kernel predictor's features and sampling were worked out while mobilenet_v2, squeezenet1_1, "
            "efficientnet_lite0, ds_cnn, densenet121 and shufflenet_v2 were examined kernel by kernel, then "
            "keras:RegNetX002 and keras:EfficientNetV2B0 after their first run, keras:EfficientNetB0 and "

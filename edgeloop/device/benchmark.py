@@ -113,6 +113,13 @@ def input_sets(elements: int) -> int:
     return int(np.clip(INPUT_SET_ELEMENTS // max(elements, 1), INPUT_SETS, MAX_INPUT_SETS))
 
 
+def random_input_sets(interpreter, seed: int = 0) -> list[list[tuple[int, np.ndarray]]]:
+    """:func:`input_sets` seeded random input sets, as ``(input index, value)`` pairs (the first is
+    :func:`fill_random_inputs`'s)."""
+    elements = sum(int(np.prod(d["shape"])) for d in interpreter.get_input_details())
+    return [_random_inputs(interpreter, seed + i) for i in range(input_sets(elements))]
+
+
 def fill_random_inputs(interpreter, seed: int = 0) -> None:
     """Set every input to seeded random values covering its type's range."""
     for index, data in _random_inputs(interpreter, seed):
@@ -138,9 +145,8 @@ class RotatingInputs:
 
     @classmethod
     def random(cls, interpreter, seed: int = 0) -> "RotatingInputs":
-        """:func:`input_sets` seeded random input sets (the first is :func:`fill_random_inputs`'s)."""
-        elements = sum(int(np.prod(d["shape"])) for d in interpreter.get_input_details())
-        return cls(interpreter, [_random_inputs(interpreter, seed + i) for i in range(input_sets(elements))])
+        """Over :func:`random_input_sets`."""
+        return cls(interpreter, random_input_sets(interpreter, seed))
 
     def invoke(self) -> int:
         """Set the next input set, then one timed ``invoke`` (ns)."""
@@ -276,7 +282,7 @@ def _bare_invoke_ms(interpreter, runs: int) -> float:
 
 def model_values(raw: bytes, seed: int = 0) -> list[dict[int, np.ndarray]]:
     """Every tensor of ``raw``'s main subgraph (index -> value) as the model computes it on each of
-    the input sets a benchmark times it on (:meth:`RotatingInputs.random`): what op profiling feeds
+    the input sets a benchmark times it on (:func:`random_input_sets`): what op profiling feeds
     each op, set by set, as the op sees them inside the model.
 
     Real values, not shuffled ones: a convolution's output keeps its channels' signs from one
@@ -287,9 +293,8 @@ def model_values(raw: bytes, seed: int = 0) -> list[dict[int, np.ndarray]]:
     """
     try:
         interpreter = load_interpreter(raw, num_threads=1, default_delegates=False, keep_all_tensors=True)
-        sets = RotatingInputs.random(interpreter, seed).sets
         out = []
-        for inputs in sets:
+        for inputs in random_input_sets(interpreter, seed):
             for index, data in inputs:
                 interpreter.set_tensor(index, data)
             interpreter.invoke()
@@ -310,11 +315,12 @@ def _time_single_op(blob: bytes, options: BenchmarkOptions, inputs: list[list[np
     values of the op's inputs there) in turn (:class:`RotatingInputs`); without them (or where
     they do not fit), random input sets."""
     interpreter = open_model(blob, options)
-    runner = RotatingInputs.random(interpreter, options.seed)
     details = interpreter.get_input_details()
     if inputs and all(len(values) == len(details) and all(tuple(v.shape) == tuple(d["shape"]) and v.dtype == d["dtype"]
                                                           for v, d in zip(values, details)) for values in inputs):
         runner = RotatingInputs(interpreter, [[(d["index"], v) for v, d in zip(values, details)] for values in inputs])
+    else:
+        runner = RotatingInputs.random(interpreter, options.seed)
     for _ in range(3):
         runner.invoke()
     return [runner.invoke() / 1e6 for _ in range(max(10, min(options.runs, 100)))]

@@ -34,12 +34,13 @@ the model's run, :func:`~edgeloop.latency.kernels.detect`'s ``cold_l2`` / ``cold
 what the whole models say it does.
 
 Kernel times come from op profiling (each op timed alone on the values it sees inside the
-model, in a new order each run, less the per-invoke cost each single-op model pays: a kernel
-that branches on its data costs there what it does inside the model); whole-model medians fit the per-kind scales, where the weights stream
-from and at what speed (a grid over cache sizes and bandwidths, the best fit on the whole
-models), and the calibration. A new device needs only
-the calibration to start: :meth:`KernelPredictor.recalibrated` refits it on a few of that
-device's whole-model measurements (chosen by :mod:`edgeloop.latency.sampling`).
+model, for each input the whole model is timed on, less the per-invoke cost each single-op
+model pays: a kernel that branches on its data costs there what it does inside the model);
+whole-model medians fit the per-kind scales, where the weights stream from and at what speed
+(a grid over cache sizes and bandwidths, the best fit on the whole models), and the
+calibration. A new device needs only the calibration to start:
+:meth:`KernelPredictor.recalibrated` refits it on a few of that device's whole-model
+measurements (chosen by :mod:`edgeloop.latency.sampling`).
 """
 
 from __future__ import annotations
@@ -243,7 +244,8 @@ class KernelPredictor:
         out = np.zeros(len(kernels))
         groups: dict[str, list[int]] = {}
         for i, k in enumerate(kernels):
-            groups.setdefault(op_key(k) if op_key(k) in self.kinds else k.kind, []).append(i)
+            key = op_key(k)
+            groups.setdefault(key if key in self.kinds else k.kind, []).append(i)
         for key, members in groups.items():
             out[members] = self.model_for(key).predict([kernels[i].features for i in members])
         return out

@@ -229,3 +229,28 @@ def test_a_device_that_pays_per_kernel_is_recalibrated_with_a_cost_per_compute_k
     assert second.calibration[4] == pytest.approx(0.01, rel=0.2)
     for m in (_model(rng, int(n)) for n in (1, 4, 20, 40)):
         assert second.predict(m) == pytest.approx(there(m), rel=0.05)
+
+
+def test_an_op_xnnpack_declines_gets_regressors_of_its_own():
+    """The same element-wise op costs ten times as much where LiteRT's builtin kernel runs it:
+    the profiles hold enough of both, so each gets its own regressors and whole models with
+    either are predicted; one regressor for both would be off on each."""
+    from edgeloop.latency.predictor import op_key
+
+    rng = np.random.default_rng(3)
+
+    def builtin(kernels):
+        for k in kernels:
+            k.features["delegated"] = float(k.kind != ELEMENTWISE or rng.random() < 0.5)
+        return kernels
+
+    def cost(k):
+        return _cost(k) * (1.0 if k.features["delegated"] else 10.0)
+
+    profiled = [builtin(_model(rng)) for _ in range(20)]
+    predictor = KernelPredictor.fit([(m, [{"index": k.ops[0], "median_ms": INVOKE + cost(k)} for k in m]) for m in profiled],
+                                    INVOKE)
+    assert {"ELEMENTWISE", "ELEMENTWISE (builtin)"} <= set(predictor.kinds)
+    assert op_key(Kernel(ELEMENTWISE, [0], "ADD", {"delegated": 0.0})) == "ADD (builtin)"
+    for m in (builtin(_model(rng, int(n))) for n in (4, 10, 30)):
+        assert predictor.predict(m) == pytest.approx(INVOKE + sum(cost(k) for k in m), rel=0.05)

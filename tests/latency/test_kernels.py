@@ -120,3 +120,29 @@ def test_weights_that_outgrow_the_cache_are_cold_inside_the_model(info):
     assert len(convs) == 4
     assert all(k.features["cold_l2"] > 0.9 * k.features["bytes_weights"] for k in convs)  # 1 MB cache: evicted
     assert all(k.features["cold_l3"] == 0.0 for k in convs) and COLD_CACHES["cold_l3"] > 4 * 1024 * 1000  # 16 MB: kept
+
+
+def test_kernels_say_which_ops_xnnpack_declines():
+    """A concatenation of six tensors: XNNPACK concatenates at most five, so LiteRT's builtin
+    kernel runs it. The runtime, asked here, says so; the other kernels are XNNPACK's."""
+    import numpy as np
+
+    from edgeloop._tf import keras
+    from edgeloop.converters import read_model
+    from edgeloop.converters.tflite import convert
+    from edgeloop.latency.kernels import delegated_ops, kernels_of
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    x = inputs = keras.Input((8, 8, 3))
+    x = L.Concatenate(name="six")([L.Conv2D(4, 1, name=f"b{i}")(x) for i in range(6)])
+    outputs = L.Dense(10, name="logits")(L.GlobalAveragePooling2D(name="gap")(x))
+    blob = convert(keras.Model(inputs, outputs), "int8", np.random.default_rng(0).random((8, 8, 8, 3), dtype=np.float32))
+    kernels = kernels_of(blob)
+    flags = {k.op: k.features["delegated"] for k in kernels}
+    assert flags["CONCATENATION"] == 0.0 and flags["CONV_2D"] == 1.0 and flags["FULLY_CONNECTED"] == 1.0
+    taken = delegated_ops(blob)
+    assert all(k.features["delegated"] == float(k.ops[0] in taken) for k in kernels)
+    # Without the runtime's word every kernel counts as XNNPACK's; a file it cannot load has none.
+    assert all(k.features["delegated"] == 1.0 for k in detect(read_model(blob)))
+    assert delegated_ops(b"not a model") is None

@@ -10,7 +10,10 @@ to 5×5 kernels and strides 1-2, grouped convolutions, depthwise convolutions of
 max and average pools, residual adds, pre-activation residuals (a ReLU no op before it can
 absorb), fire-style concatenations, squeeze-excite multiplies with sigmoid and hard-sigmoid
 gates, pre-activation batch norms on concatenations, channel splits and shuffles in three
-layouts, ReLU / ReLU6 / hard-swish / swish) at random widths (round and odd) and input
+layouts, NASNet-like cells (ReLUs before separable branches, adds of a branch and a pool,
+concatenations of three to five branches: ops XNNPACK declines, left to LiteRT's builtin
+kernels), ConvNeXt-like blocks (7×7 depthwise, layer norm, 4× dense with GELU, residual),
+ReLU / ReLU6 / hard-swish / swish) at random widths (round and odd) and input
 sizes, and op profiling times every kernel of it. Inputs are square images or rectangular
 single-channel maps (spectrograms, sensor windows), and the stem's kernel may be rectangular
 too: an int8 convolution over one input channel costs per kernel tap, not per MAC, and only
@@ -78,7 +81,7 @@ def random_network(rng: np.random.Generator, name: str = "sample", tail: bool = 
     for _ in range(int(rng.integers(3, 8))):
         width = _width(rng, tail)
         block = rng.choice(["conv", "conv", "dw", "pool", "add", "fire", "se", "dense", "dense", "shuffle",
-                            "grouped", "preact"])
+                            "grouped", "preact", "cell", "norm"])
         act = str(rng.choice(["relu", "relu6", "hard_swish", "swish"], p=[0.4, 0.25, 0.15, 0.2]))
         spatial = min(int(x.shape[1]), int(x.shape[2]))
         stride = 2 if spatial >= 8 and rng.random() < 0.35 else 1
@@ -130,6 +133,21 @@ def random_network(rng: np.random.Generator, name: str = "sample", tail: bool = 
             c = int(x.shape[-1])
             y = L.DepthwiseConv2D(int(rng.choice((3, 5, 7))), padding="same", use_bias=False)(L.ReLU()(x))
             y = L.BatchNormalization()(L.Conv2D(c, 1, use_bias=False)(y))
+            x = L.Add()([x, y])
+        elif block == "cell":  # NASNet: ReLU'd separable branches, adds, a wide concatenation
+            c = min(width, 64)
+            h = L.BatchNormalization()(L.Conv2D(c, 1, use_bias=False)(L.ReLU()(x)))
+            branches = [h]
+            for _ in range(int(rng.integers(2, 5))):
+                b = L.SeparableConv2D(c, int(rng.choice((3, 5, 7))), padding="same", use_bias=False)(L.ReLU()(h))
+                b = L.BatchNormalization()(b)
+                other = L.AveragePooling2D(3, strides=1, padding="same")(h) if rng.random() < 0.5 else h
+                branches.append(L.Add()([b, other]))
+            x = L.Concatenate()(branches)
+        elif block == "norm" and int(x.shape[-1]) >= 8:  # ConvNeXt: 7x7 depthwise, layer norm, 4x dense with GELU, residual
+            c = int(x.shape[-1])
+            y = L.LayerNormalization(epsilon=1e-6)(L.DepthwiseConv2D(7, padding="same")(x))
+            y = L.Dense(c)(L.Activation("gelu")(L.Dense(4 * min(c, 128))(y)))
             x = L.Add()([x, y])
         elif block == "se":  # squeeze-excite: global mean, two dense, channel-wise multiply
             c = int(x.shape[-1])

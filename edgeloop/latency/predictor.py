@@ -163,6 +163,17 @@ def op_key(kernel: Kernel) -> str:
     return kernel.op if kernel.features.get("delegated", 1.0) else f"{kernel.op} (builtin)"
 
 
+# The kind scale of every op XNNPACK declines, whatever its kind: LiteRT's builtin kernels run
+# them between XNNPACK's partitions, and inside a model they cost more than timed alone (a
+# builtin int8 ReLU branches per element; in a model other kernels crowd its branch history out).
+BUILTIN = "builtin"
+
+
+def scale_key(kernel: Kernel) -> str:
+    """Which kind scale a kernel takes: its kind's, or :data:`BUILTIN`'s for an op XNNPACK declines."""
+    return kernel.kind if kernel.features.get("delegated", 1.0) else BUILTIN
+
+
 def _compute_kernels(kernels: Sequence[Kernel]) -> int:
     return sum(1 for k in kernels if k.kind in COMPUTE)
 
@@ -185,7 +196,8 @@ class KernelPredictor:
         model_samples: whole-model measurements the calibration was fitted on.
         kind_scales: per kind of kernel, how its time inside a model compares with its time
             alone (fitted on the profiled device's whole models when there are at least
-            :data:`MIN_KIND_SCALE_MODELS`; a kind missing here counts 1). A new device's
+            :data:`MIN_KIND_SCALE_MODELS`; a kind missing here counts 1); the ops XNNPACK
+            declines share one, :data:`BUILTIN`'s, whatever their kind. A new device's
             calibration is fitted on top of them.
         streaming: where the weights stream from inside a model (fitted with the kind scales;
             ``None``: the weights never hold a kernel up).
@@ -255,7 +267,7 @@ class KernelPredictor:
         rest, and of the kernels held up by their weights: each kernel's time alone scaled by its
         kind's :attr:`kind_scales`, or its weights' streaming time (:attr:`streaming`) where that
         is longer (that kernel counts in the third sum)."""
-        times = self.alone(kernels) * np.array([self.kind_scales.get(k.kind, 1.0) for k in kernels])
+        times = self.alone(kernels) * np.array([self.kind_scales.get(scale_key(k), 1.0) for k in kernels])
         held = np.zeros(len(kernels), dtype=bool)
         if self.streaming is not None:
             weights = _weights(kernels)
@@ -375,10 +387,11 @@ class _Flat:
         self.alone = np.concatenate([predictor.alone(k) for k, _ in models])
         self.weights = np.concatenate([_weights(k) for k, _ in models])
         self.model_weights = np.bincount(self.model, self.weights, minlength=len(models))
-        kind = np.array([k.kind for kernels, _ in models for k in kernels])
+        kind = np.array([scale_key(k) for kernels, _ in models for k in kernels])
         # A kind present in too few models, or never more than a sliver of one, is not fitted.
-        per_model = {name: np.bincount(self.model, self.alone * (kind == name), minlength=len(models)) for name in KINDS}
-        share = [name for name in KINDS
+        per_model = {name: np.bincount(self.model, self.alone * (kind == name), minlength=len(models))
+                     for name in (*KINDS, BUILTIN)}
+        share = [name for name in (*KINDS, BUILTIN)
                  if np.sum(per_model[name] > 0.02 * np.maximum(self.y - self.invoke_ms, 1e-9)) >= MIN_KIND_SCALE_PRESENT]
         self.kinds = share
         self.column = np.array([share.index(n) if n in share else -1 for n in kind])

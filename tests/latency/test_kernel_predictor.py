@@ -8,7 +8,7 @@ import pytest
 
 from edgeloop.errors import EdgeloopError
 from edgeloop.latency.kernels import CONV, DEPTHWISE, ELEMENTWISE, Kernel
-from edgeloop.latency.predictor import KernelPredictor
+from edgeloop.latency.predictor import BUILTIN, KernelPredictor
 from edgeloop.latency.sampling import adapt, farthest_first
 
 INVOKE = 0.002
@@ -143,6 +143,30 @@ def test_a_kind_that_costs_less_inside_a_model_than_alone_gets_its_scale():
     # Too few whole models for a scale per kind: one calibration for all, elementwise off.
     few = KernelPredictor.fit(list(zip(profiled, rows)), INVOKE, [(m, inside(m)) for m in whole[:10]])
     assert few.kind_scales == {}
+
+
+def test_ops_xnnpack_declines_get_a_scale_of_their_own_inside_a_model():
+    """Element-wise kernels LiteRT's builtin kernels run (XNNPACK declined them) cost 1.5 times
+    inside a model what they cost alone; those XNNPACK runs cost the same: the builtin ones share
+    a scale apart from their kind's."""
+    rng = np.random.default_rng(5)
+
+    def declined(kernels):  # every other element-wise kernel is the builtin kernel's
+        for i, k in enumerate(kernels):
+            if k.kind == ELEMENTWISE and i % 2:
+                k.features["delegated"] = 0.0
+        return kernels
+
+    def inside(kernels):
+        return INVOKE + sum(_cost(k) * (1.5 if k.features.get("delegated", 1.0) == 0.0 else 1.0) for k in kernels)
+
+    profiled = [declined(_model(rng)) for _ in range(6)]
+    whole = [declined(_model(rng, int(n))) for n in rng.integers(4, 16, size=48)]
+    predictor = KernelPredictor.fit([(m, _profile(m)) for m in profiled], INVOKE, [(m, inside(m)) for m in whole])
+    assert predictor.kind_scales[BUILTIN] == pytest.approx(1.5, abs=0.08)
+    assert predictor.kind_scales[ELEMENTWISE] == pytest.approx(1.0, abs=0.05)
+    held_out = [declined(_model(rng, 12)) for _ in range(10)]
+    assert all(predictor.predict(m) == pytest.approx(inside(m), rel=0.03) for m in held_out)
 
 
 CACHE = 1e6  # bytes of model weights the cache holds

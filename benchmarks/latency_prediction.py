@@ -10,7 +10,7 @@ fitted on.
   sigmoid and hard-sigmoid gates, pre-activation batch norms, channel shuffles, hard-swish
   and swish, at random round and odd widths and input sizes; a quarter of them tails: 1×1 to
   8×8 maps of 64 to 2048 channels), plus models whose weights
-  outgrow the caches (ResNet-18 at full and double width, ``tf_keras.applications``' VGG16,
+  outgrow the caches (ResNet-18 at 1 to 2 times its width, ``tf_keras.applications``' VGG16,
   VGG19 and InceptionV3: 11-45 MB). Each is op-profiled (the kernel predictor's per-kernel
   times) and measured whole (its per-kind scales, weight streaming and calibration; the
   linear predictor's fit).
@@ -24,15 +24,20 @@ fitted on.
   features and sampling were worked out while the first six families were examined kernel by
   kernel, RegNetX002 and EfficientNetV2B0 after their first run, EfficientNetB0 and
   NASNetMobile after theirs, ResNet50V2 and Xception after theirs (the weight streaming came
-  of RegNetX002 and ResNet50V2); RegNetY002, ResNetRS50 and ConvNeXtTiny were added last and
-  measured once: they are the honest check.
+  of RegNetX002 and ResNet50V2); RegNetY002, ResNetRS50 and ConvNeXtTiny were added last;
+  after ConvNeXtTiny's and NASNetMobile's misses the sampling gained ConvNeXt-like blocks (layer
+  norm, GELU) and NASNet-like cells (ops XNNPACK declines), so RegNetY002 and ResNetRS50 alone
+  are the honest check.
 - **Devices**: this CPU at 1 and at 2 interpreter threads, two devices with different costs.
-  A model's latency is the 10th percentile of 200 timed runs (on a shared machine the median
-  moves with the other processes' load), each run on the next of a few seeded random inputs
-  (:class:`edgeloop.device.benchmark.RotatingInputs`); op profiling feeds each op its values
-  inside the model for each of those inputs. Every held-out model is measured twice (two
-  passes, in turn): the spread between the passes is the floor no predictor can beat here;
-  the reference is their mean.
+  A model's latency is the 10th percentile of at least 200 timed runs spanning at least a
+  quarter of a second (on a shared machine the median moves with the other processes' load,
+  and a shorter pass can be disturbed whole), each run on the next of a few seeded random
+  inputs (:class:`edgeloop.device.benchmark.RotatingInputs`), measured apart from its op
+  profiling; op profiling feeds each op its values inside the model for each of those
+  inputs. Every held-out model is measured three times (three passes, in turn): the spread
+  between the passes is the floor no predictor can beat here; the reference is their median
+  (a pass disturbed whole, as one of two densenet121 passes at 2 threads once was, then
+  counts for nothing).
 - **Predictors**: the kernel predictor (:mod:`edgeloop.latency`), fitted on the training set
   of each device; the same predictor fitted on the *other* device and recalibrated with
   models chosen by adaptive sampling (:func:`edgeloop.latency.sampling.adapt`), to count
@@ -62,8 +67,10 @@ TRAIN = [("mobilenet_v1", (32, 32, 3), (0.25, 0.5, 1.0)), ("mobilenet_v1", (96, 
 TRAIN_COPIES = 1  # narrowed copies per training base
 # Models whose weights outgrow the caches (11-45 MB): where weights stream from inside a model
 # and how fast is fitted on them (no narrowed copies). Two families none of the held-out ones
-# belongs to, and ResNet-18 at full and double width.
-TRAIN_BIG = [("resnet18", 32, 1.0), ("resnet18", 64, 1.0), ("resnet18", 32, 2.0), ("mobilenet_v1", 64, 1.0),
+# belongs to, and ResNet-18 at 1, 1.25, 1.5 and 2 times its width (11, 17, 25 and 45 MB: where
+# the last cache ends, this CPU's 32 MB L3 shared with the other core, needs points between).
+TRAIN_BIG = [("resnet18", 32, 1.0), ("resnet18", 64, 1.0), ("resnet18", 32, 1.25), ("resnet18", 32, 1.5),
+             ("resnet18", 32, 2.0), ("mobilenet_v1", 64, 1.0),
              ("keras:VGG16", 32, None), ("keras:VGG16", 48, None), ("keras:VGG19", 32, None),
              ("keras:InceptionV3", 75, None), ("keras:InceptionV3", 96, None)]
 SAMPLED, QUICK_SAMPLED = 160, 4  # random networks sampling kernel configurations (edgeloop.latency.configs)
@@ -86,17 +93,21 @@ TEST_VARIANTS = [("shufflenet_v2", [(32, 0.5), (32, 1.0), (48, 0.5), (48, 1.0), 
                  ("keras:ResNet50V2", [(32, None), (48, None), (64, None), (96, None)]),
                  ("keras:Xception", [(72, None), (80, None), (88, None), (96, None)]),
                  # Added with the weight streaming (whose cause was found on RegNetX002 and
-                 # ResNet50V2), never examined: the honest check.
+                 # ResNet50V2), never examined kernel by kernel: the honest check (ConvNeXtTiny no
+                 # longer: its layer norm and GELU entered the sampling after its misses).
                  ("keras:RegNetY002", [(32, None), (48, None), (64, None), (96, None)]),
                  ("keras:ResNetRS50", [(32, None), (48, None), (64, None), (96, None)]),
                  ("keras:ConvNeXtTiny", [(32, None), (48, None)])]
-# The families added after the predictor was settled and measured once.
-MEASURED_ONCE = ("keras:RegNetY002", "keras:ResNetRS50", "keras:ConvNeXtTiny")
+# The families added after the predictor was settled, whose misses changed nothing.
+MEASURED_ONCE = ("keras:RegNetY002", "keras:ResNetRS50")
 TEST_COPIES = 7  # narrowed copies per held-out base (with the base: 8 models a family)
 QUICK_TRAIN = [("mobilenet_v1", (32, 32, 3), (0.25, 0.5)), ("resnet8", None, (0.5,))]
 QUICK_TEST = [("squeezenet1_1", (32, 32, 3), 0.5), ("ds_cnn", None, 0.5)]
 LUT_FRACTIONS = (1.0, 0.4)
 QUANTILE = 10
+RUNS = 200  # timed runs of a model, at least
+MIN_PASS_S = 0.25  # and at least this long
+PASSES = 3  # of each held-out model, in turn: the reference is their median
 
 
 def _convert(model) -> bytes:
@@ -114,8 +125,9 @@ def _entry(model, family: str, role: str, base: str) -> dict:
     blob = _convert(model)
     info = read_model(blob)
     _entry.count = getattr(_entry, "count", 0) + 1
+    # Asked in the measuring process: LiteRT aborts the process that opens a few random networks.
     return {"name": f"{base}#{_entry.count}", "family": family, "role": role, "base": base, "blob": blob,
-            "kernels": detect(info, delegated_ops(blob)),
+            "kernels": detect(info, _METER.call(delegated_ops, blob)),
             "layers": [op.layer for op in info.ops], "features": model_features(model), "model": model,
             "medians": {}, "profiles": {}}
 
@@ -244,19 +256,32 @@ def _lut_design(groups: int) -> list[list[float]]:
     return design(groups, LUT_FRACTIONS)
 
 
-def _measure(blob: bytes, threads: int, profile: bool = False):
-    result = _METER.call(_measure_here, blob, threads, profile)
+def _measure(blob: bytes, threads: int, profile: bool = False, runs: int = RUNS):
+    result = _METER.call(_measure_here, blob, threads, profile, runs)
     if result is None:
         raise RuntimeError("the runtime aborted twice measuring a model that had opened")
     return result
 
 
-def _measure_here(blob: bytes, threads: int, profile: bool):
+def _measure_here(blob: bytes, threads: int, profile: bool, runs: int = RUNS):
     from edgeloop.device.benchmark import run_benchmark
     from edgeloop.device.options import BenchmarkOptions
 
-    options = BenchmarkOptions(threads=threads, warmup=20, runs=200, op_profiling=profile, time_limit_s=600.0)
+    options = BenchmarkOptions(threads=threads, warmup=20, runs=runs, op_profiling=profile, time_limit_s=600.0)
     return run_benchmark(blob, options)
+
+
+def _whole(m: dict, threads: int) -> float:
+    """One pass over a model: its latency from at least :data:`RUNS` timed runs spanning at least
+    :data:`MIN_PASS_S` (200 runs of a 15 µs model last 3 ms, which one other process waking on
+    this 2-core machine covers whole: at 2 threads such a pass once read twice the model's time)."""
+    runs = m.setdefault("runs", {}).get(threads, RUNS)
+    result = _measure(m["blob"], threads, runs=runs)
+    needed = int(np.ceil(MIN_PASS_S / max(float(np.median(result.times_ms)) / 1e3, 1e-9)))
+    if needed > runs:
+        m["runs"][threads] = needed
+        result = _measure(m["blob"], threads, runs=needed)
+    return _latency(result)
 
 
 def _latency(result) -> float:
@@ -279,7 +304,7 @@ def _measure_all(models: list[dict], threads: int, say) -> float:
         if m["role"] == "train":
             result = _measure(m["blob"], threads, profile=True)
             m["profiles"][threads] = [{"index": r["index"], "median_ms": r["median_ms"]} for r in result.op_profile]
-            m["medians"][threads] = [_latency(result)]
+            m["medians"][threads] = [_whole(m, threads)]
     luts = [m for m in models if "lut_design" in m]
     for base in luts:
         for variant in base["lut_design"]:
@@ -287,17 +312,23 @@ def _measure_all(models: list[dict], threads: int, say) -> float:
             variant["profiles"][threads] = [{"index": r["index"], "median_ms": r["median_ms"], "layer": variant["layers"][r["index"]]}
                                             for r in result.op_profile]
     tests = [m for m in models if m["role"] == "test"]
-    say(f"latency_prediction: {len(tests)} held-out models at {threads} thread(s), two passes")
+    say(f"latency_prediction: {len(tests)} held-out models at {threads} thread(s), {PASSES} passes")
     for m in tests:
         m["medians"][threads] = []
-    for _ in range(2):  # two passes, each model once per pass: the spread is the measurement's noise
+    for _ in range(PASSES):  # each model once per pass: the spread is the measurement's noise
         for m in tests:
-            m["medians"][threads].append(_latency(_measure(m["blob"], threads)))
+            m["medians"][threads].append(_whole(m, threads))
     return invoke
 
 
+def reference(m: dict, threads: int) -> float:
+    """A held-out model's measured latency: the median of its passes (one disturbed pass out of
+    three leaves it alone)."""
+    return float(np.median(m["medians"][threads]))
+
+
 def _errors(predicted: dict[str, float], tests: list[dict], threads: int) -> dict:
-    errors = np.array([predicted[m["name"]] / np.mean(m["medians"][threads]) - 1 for m in tests])
+    errors = np.array([predicted[m["name"]] / reference(m, threads) - 1 for m in tests])
     absolute = np.abs(errors)
     return {"models": len(errors), "within_10": float(np.mean(absolute <= 0.10)), "within_5": float(np.mean(absolute <= 0.05)),
             "median_error": float(np.median(absolute)), "max_error": float(absolute.max()),
@@ -318,7 +349,7 @@ def _lut_estimates(models: list[dict], threads: int, invoke: float) -> dict[str,
 
     out = {}
     for base in (m for m in models if "lut_design" in m):
-        table = LookupTable(original_ms=float(np.mean(base["medians"][threads])), invoke_ms=invoke)
+        table = LookupTable(original_ms=reference(base, threads), invoke_ms=invoke)
         for variant in base["lut_design"]:
             table.add(variant["model"], variant["profiles"][threads], original=variant is base)
         for m in models:
@@ -359,9 +390,10 @@ def evaluate(models: list[dict], invoke: dict) -> dict:
     kernel = {t: _kernel_predictor(models, t, invoke[t]) for t in THREADS}
     for t in THREADS:
         passes = np.array([m["medians"][t] for m in tests])
-        repeat = np.abs(passes[:, 0] / passes[:, 1] - 1)
+        repeat = passes.max(axis=1) / passes.min(axis=1) - 1
+        latencies = [reference(m, t) for m in tests]
         device = {"invoke_ms": invoke[t], "repeat_median": float(np.median(repeat)), "repeat_max": float(repeat.max()),
-                  "latency_range_ms": [float(passes.mean(axis=1).min()), float(passes.mean(axis=1).max())]}
+                  "passes": passes.shape[1], "latency_range_ms": [min(latencies), max(latencies)]}
         kp = kernel[t]
         device["kernel"] = {**_errors({m["name"]: kp.predict(m["kernels"]) for m in tests}, tests, t),
                             "measurements": f"{len(train)} op-profiled + {len(train)} whole models",
@@ -393,12 +425,14 @@ def render(f: dict) -> str:
     out = [f"Fitted on {f['train_models']} models of {', '.join(f['train_families'])}; tested on "
            f"{f['test_models']} held-out models of {', '.join(f['test_families'])} (families the kernel predictor "
            "and the linear predictor never saw; the look-up table is built per held-out base, as the search builds it). "
-           f"Latency: the {f.get('quantile', 10)}th percentile of 200 runs, each on the next of a few seeded random inputs, in a process that holds only LiteRT, the mean of two passes; op profiling feeds each op its values inside the model for each of those inputs. "
+           f"Latency: the {f.get('quantile', 10)}th percentile of at least 200 runs spanning at least {MIN_PASS_S:g} s, each on the next of a few seeded random inputs, in a process that holds only LiteRT; a held-out model's, the median of {PASSES} passes; op profiling feeds each op its values inside the model for each of those inputs. "
            "The kernel predictor's features and sampling were worked out while mobilenet_v2, squeezenet1_1, "
            "efficientnet_lite0, ds_cnn, densenet121 and shufflenet_v2 were examined kernel by kernel, then "
            "keras:RegNetX002 and keras:EfficientNetV2B0 after their first run, keras:EfficientNetB0 and "
            "keras:NASNetMobile after theirs, keras:ResNet50V2 and keras:Xception after theirs; keras:RegNetY002, "
-           "keras:ResNetRS50 and keras:ConvNeXtTiny were added last and measured once (the honest check).",
+           "keras:ResNetRS50 and keras:ConvNeXtTiny were added last, and the sampling gained ConvNeXt-like blocks and "
+           "NASNet-like cells after keras:ConvNeXtTiny's and keras:NASNetMobile's misses: keras:RegNetY002 and "
+           "keras:ResNetRS50 are the honest check.",
            "",
            "| device | predictor | within ±10 % | within ±5 % | median error | max error | measurements |",
            "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -415,7 +449,7 @@ def render(f: dict) -> str:
         fam = ", ".join(f"{k} {v:.0%}" for k, v in d["kernel"]["per_family_within_10"].items())
         once = [v for k, v in d["kernel"]["per_family_within_10"].items() if k in MEASURED_ONCE]
         if once:
-            fam += f" (the families measured once, {' and '.join(MEASURED_ONCE)}: {np.mean(once):.0%})"
+            fam += f" (the honest check, {' and '.join(MEASURED_ONCE)}: {np.mean(once):.0%})"
         streaming = d["kernel"]["describe"].get("streaming")
         streams = ("weights never held a kernel up" if not streaming else
                    f"weights stream from the last cache at {streaming['cache_gbps']:.0f} GB/s beyond "
@@ -426,7 +460,7 @@ def render(f: dict) -> str:
             streams += "; a byte found evicted inside the model costs " + ", ".join(
                 f"{ms * 1e9:.2f} ns ({name})" for name, ms in cold.items())
         out.append(f"- {threads} thread(s): held-out latencies {d['latency_range_ms'][0]:.3f}-{d['latency_range_ms'][1]:.3f} ms; "
-                   f"two passes differ by {d['repeat_median']:.1%} median, {d['repeat_max']:.1%} at most (the noise "
+                   f"its {d.get('passes', 2)} passes differ by {d['repeat_median']:.1%} median, {d['repeat_max']:.1%} at most (the noise "
                    f"floor); per-invoke cost {d['invoke_ms'] * 1000:.2f} µs; fitted: {streams}; "
                    f"kernel predictor within ±10 % per family: {fam}.")
     out.append(f"- Target (kernel predictor, ≥ 95 % within ±10 % on every device): "

@@ -34,10 +34,12 @@ fitted on.
   and a shorter pass can be disturbed whole), each run on the next of a few seeded random
   inputs (:class:`edgeloop.device.benchmark.RotatingInputs`), measured apart from its op
   profiling; op profiling feeds each op its values inside the model for each of those
-  inputs. Every held-out model is measured three times (three passes, in turn): the spread
-  between the passes is the floor no predictor can beat here; the reference is their median
-  (a pass disturbed whole, as one of two densenet121 passes at 2 threads once was, then
-  counts for nothing).
+  inputs. Every held-out model is measured three times (three passes): the spread between
+  the passes is the floor no predictor can beat here; the reference is their median (a pass
+  disturbed whole, as one of two densenet121 passes at 2 threads once was, then counts for
+  nothing). A device's measurements — training models, look-up table designs, held-out
+  passes — run in one seeded random order: this shared machine has slow spells lasting
+  minutes, which measured phase after phase biased every held-out model one way.
 - **Predictors**: the kernel predictor (:mod:`edgeloop.latency`), fitted on the training set
   of each device; the same predictor fitted on the *other* device and recalibrated with
   models chosen by adaptive sampling (:func:`edgeloop.latency.sampling.adapt`), to count
@@ -107,7 +109,7 @@ LUT_FRACTIONS = (1.0, 0.4)
 QUANTILE = 10
 RUNS = 200  # timed runs of a model, at least
 MIN_PASS_S = 0.25  # and at least this long
-PASSES = 3  # of each held-out model, in turn: the reference is their median
+PASSES = 3  # of each held-out model: the reference is their median
 
 
 def _convert(model) -> bytes:
@@ -299,25 +301,33 @@ def _invoke_ms(threads: int) -> float:
 
 
 def _measure_all(models: list[dict], threads: int, say) -> float:
+    """Every measurement of one device, in one seeded random order: the training models (op
+    profiled, then timed whole), the look-up tables' designs (op profiled) and the
+    :data:`PASSES` passes of each held-out model interleaved. This shared machine has slow
+    spells lasting minutes (NASNetMobile @64 once read 2.28 ms at one hour and 2.64-2.80 ms
+    two hours later); measured phase after phase, one falling on the held-out phase biased
+    every prediction one way."""
     invoke = _invoke_ms(threads)
-    for m in models:
-        if m["role"] == "train":
-            result = _measure(m["blob"], threads, profile=True)
-            m["profiles"][threads] = [{"index": r["index"], "median_ms": r["median_ms"]} for r in result.op_profile]
-            m["medians"][threads] = [_whole(m, threads)]
-    luts = [m for m in models if "lut_design" in m]
-    for base in luts:
-        for variant in base["lut_design"]:
-            result = _measure(variant["blob"], threads, profile=True)
-            variant["profiles"][threads] = [{"index": r["index"], "median_ms": r["median_ms"], "layer": variant["layers"][r["index"]]}
-                                            for r in result.op_profile]
     tests = [m for m in models if m["role"] == "test"]
-    say(f"latency_prediction: {len(tests)} held-out models at {threads} thread(s), {PASSES} passes")
+    jobs = [("train", m) for m in models if m["role"] == "train"]
+    jobs += [("lut", variant) for base in models if "lut_design" in base for variant in base["lut_design"]]
+    jobs += [("test", m) for m in tests for _ in range(PASSES)]
+    say(f"latency_prediction: {len(jobs)} measurements at {threads} thread(s) ({len(tests)} held-out models, "
+        f"{PASSES} passes), in a random order")
     for m in tests:
         m["medians"][threads] = []
-    for _ in range(PASSES):  # each model once per pass: the spread is the measurement's noise
-        for m in tests:
+    for i in np.random.default_rng(threads).permutation(len(jobs)):
+        role, m = jobs[i]
+        if role == "test":
             m["medians"][threads].append(_whole(m, threads))
+            continue
+        rows = _measure(m["blob"], threads, profile=True).op_profile
+        if role == "train":
+            m["profiles"][threads] = [{"index": r["index"], "median_ms": r["median_ms"]} for r in rows]
+            m["medians"][threads] = [_whole(m, threads)]
+        else:
+            m["profiles"][threads] = [{"index": r["index"], "median_ms": r["median_ms"], "layer": m["layers"][r["index"]]}
+                                      for r in rows]
     return invoke
 
 

@@ -111,6 +111,35 @@ def test_a_single_op_is_timed_on_each_set_of_its_values_in_turn(trained_model_an
         np.testing.assert_array_equal(got, inputs[run % len(sets)][0])
 
 
+def test_at_two_threads_a_single_op_is_timed_in_two_interpreters_and_the_faster_kept(trained_model_and_files,
+                                                                                   monkeypatch):
+    """An interpreter's thread pool can run slow for its whole life: at more than one thread the
+    runs are split between two interpreters, and the faster one's timings are what counts."""
+    _, files = trained_model_and_files
+    raw = files["int8"].read_bytes()
+    _, _, _, blob = next(iter(single_op_models(raw)))
+    opened = []
+    real_open = bench.open_model
+
+    interpreters = []
+
+    def open_model(model, options):
+        opened.append(options.threads)
+        interpreters.append(real_open(model, options))
+        return interpreters[-1]
+
+    def invoke(interpreter):  # ns per run: the first interpreter slow, the second fast
+        return 3000 if interpreter is interpreters[0] else 1000
+
+    monkeypatch.setattr(bench, "open_model", open_model)
+    monkeypatch.setattr(bench, "invoke", invoke)
+    times = bench._time_single_op(blob, BenchmarkOptions(threads=2, runs=100))
+    assert opened == [2, 2] and len(times) == 50 and set(times) == {0.001}
+    opened.clear()
+    interpreters.clear()
+    assert len(bench._time_single_op(blob, BenchmarkOptions(threads=1, runs=100))) == 100 and opened == [1]
+
+
 def test_control_flow_ops_are_listed_not_timed(bad_models):
     def never(blob, inputs):
         raise AssertionError("a WHILE op cannot be timed alone")

@@ -38,10 +38,10 @@ fitted on.
   latency is the fastest pass. At 2 threads a pass now and then runs in a slow state for the
   life of its interpreter (ResNet-8 0.031 ms against 0.015, 2-3 times for the smallest models,
   slower than at 1 thread; the next interpreter is fast again), in one pass out of three to
-  ten; op profiling at 2 threads times each op in two interpreters and keeps the faster. A device's measurements — op
-  profiles, look-up table designs, passes — run in one seeded random order: this shared
-  machine has slow spells lasting minutes, which measured phase after phase biased every
-  held-out model one way.
+  ten; op profiling at 2 threads times each op in two interpreters and keeps the faster. A
+  device's measurements — op profiles, look-up table designs, passes — run in one seeded
+  random order: this shared machine has slow spells lasting minutes, which measured phase
+  after phase biased every held-out model one way.
 - **Predictors**: the kernel predictor (:mod:`edgeloop.latency`), fitted on the training set
   of each device; the same predictor fitted on the *other* device and recalibrated with
   models chosen by adaptive sampling (:func:`edgeloop.latency.sampling.adapt`), to count
@@ -102,8 +102,8 @@ TEST_VARIANTS = [("shufflenet_v2", [(32, 0.5), (32, 1.0), (48, 0.5), (48, 1.0), 
                  ("keras:RegNetY002", [(32, None), (48, None), (64, None), (96, None)]),
                  ("keras:ResNetRS50", [(32, None), (48, None), (64, None), (96, None)]),
                  ("keras:ConvNeXtTiny", [(32, None), (48, None)])]
-# The families added after the predictor was settled, whose misses changed nothing.
-MEASURED_ONCE = ("keras:RegNetY002", "keras:ResNetRS50")
+# The families added after the predictor was settled, whose misses changed nothing: the honest check.
+HONEST_CHECK = ("keras:RegNetY002", "keras:ResNetRS50")
 TEST_COPIES = 7  # narrowed copies per held-out base (with the base: 8 models a family)
 QUICK_TRAIN = [("mobilenet_v1", (32, 32, 3), (0.25, 0.5)), ("resnet8", None, (0.5,))]
 QUICK_TEST = [("squeezenet1_1", (32, 32, 3), 0.5), ("ds_cnn", None, 0.5)]
@@ -460,9 +460,9 @@ def render(f: dict) -> str:
     out.append("")
     for threads, d in f["devices"].items():
         fam = ", ".join(f"{k} {v:.0%}" for k, v in d["kernel"]["per_family_within_10"].items())
-        once = [v for k, v in d["kernel"]["per_family_within_10"].items() if k in MEASURED_ONCE]
+        once = [v for k, v in d["kernel"]["per_family_within_10"].items() if k in HONEST_CHECK]
         if once:
-            fam += f" (the honest check, {' and '.join(MEASURED_ONCE)}: {np.mean(once):.0%})"
+            fam += f" (the honest check, {' and '.join(HONEST_CHECK)}: {np.mean(once):.0%})"
         streaming = d["kernel"]["describe"].get("streaming")
         streams = ("weights never held a kernel up" if not streaming else
                    f"weights stream from the last cache at {streaming['cache_gbps']:.0f} GB/s beyond "

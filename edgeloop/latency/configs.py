@@ -144,7 +144,9 @@ def random_network(rng: np.random.Generator, name: str = "sample", tail: bool = 
                 other = L.AveragePooling2D(3, strides=1, padding="same")(h) if rng.random() < 0.5 else h
                 branches.append(L.Add()([b, other]))
             x = L.Concatenate()(branches)
-        elif block == "norm" and int(x.shape[-1]) >= 8:  # ConvNeXt: 7x7 depthwise, layer norm, 4x dense with GELU, residual
+        # ConvNeXt: 7x7 depthwise, layer norm, 4x dense with GELU, residual (from 8 channels: over
+        # one channel the converter makes the dense a MUL, and LiteRT aborts the process opening it)
+        elif block == "norm" and int(x.shape[-1]) >= 8:
             c = int(x.shape[-1])
             y = L.LayerNormalization(epsilon=1e-6)(L.DepthwiseConv2D(7, padding="same")(x))
             y = L.Dense(c)(L.Activation("gelu")(L.Dense(4 * min(c, 128))(y)))

@@ -38,6 +38,8 @@ def _run_sections(names: list[str], quick: bool) -> dict:
         figures[name] = module.run(quick, _progress)
         figures[name]["section_seconds"] = time.perf_counter() - started
         figures[name]["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        # Sessions land on different CPUs: a section rerun alone says which one it ran on.
+        figures[name]["cpu"] = f"{_common.machine()['cpu']} ({_common.cpu_detail()})"
         _progress(f"{name}: done in {figures[name]['section_seconds']:.0f} s")
     return figures
 
@@ -54,6 +56,11 @@ def render(results: dict, folder: Path) -> str:
         when = ("Sections were measured at different times, each in one run of its own: "
                 + ", ".join(f"{name} {date} ({f[name]['section_seconds'] / 60:.0f} min)" for name, date in dates.items())
                 + ". Ratios compare things measured side by side within a section")
+        cpus = {figures.get("cpu", "a CPU not recorded") for figures in f.values()}
+        if len(cpus) > 1:
+            when += (". Not all on one CPU: " + "; ".join(
+                f"{cpu}: " + ", ".join(name for name, figures in f.items() if figures.get("cpu", "a CPU not recorded") == cpu)
+                for cpu in sorted(cpus)))
     else:
         when = (f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
                 f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "
@@ -63,7 +70,7 @@ def render(results: dict, folder: Path) -> str:
         "",
         when + ", absolute times are context (a shared machine).",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}; "
+        f"Machine (of the latest run): {m['cpu']}{' (' + m['cpu_detail'] + ')' if m.get('cpu_detail') else ''}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         "",
     ]

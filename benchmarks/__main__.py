@@ -56,11 +56,7 @@ def render(results: dict, folder: Path) -> str:
         when = ("Sections were measured at different times, each in one run of its own: "
                 + ", ".join(f"{name} {date} ({f[name]['section_seconds'] / 60:.0f} min)" for name, date in dates.items())
                 + ". Ratios compare things measured side by side within a section")
-        cpus = {figures.get("cpu", "a CPU not recorded") for figures in f.values()}
-        if len(cpus) > 1:
-            when += (". Not all on one CPU: " + "; ".join(
-                f"{cpu}: " + ", ".join(name for name, figures in f.items() if figures.get("cpu", "a CPU not recorded") == cpu)
-                for cpu in sorted(cpus)))
+
     else:
         when = (f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
                 f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "
@@ -70,6 +66,7 @@ def render(results: dict, folder: Path) -> str:
         "",
         when + ", absolute times are context (a shared machine).",
         "",
+        *_cpus(f),
         f"Machine (of the latest run): {m['cpu']}{' (' + m['cpu_detail'] + ')' if m.get('cpu_detail') else ''}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
         "",
@@ -121,6 +118,18 @@ def render(results: dict, folder: Path) -> str:
         out += [f"![autocompress: accuracy vs {name.split('_')[1][:-4]}]({name})"
                 for name in autocompress.plot(f["autocompress"], folder)] + [""]
     return "\n".join(out)
+
+
+def _cpus(f: dict) -> list[str]:
+    """A paragraph naming the CPU each section ran on, where they differ (sessions land on
+    different CPUs, and a section rerun alone keeps the others' figures)."""
+    unknown = "CPU not recorded (measured before sections recorded it)"
+    cpus = {figures.get("cpu", unknown) for figures in f.values()}
+    if len(cpus) < 2:
+        return []
+    return ["Not every section ran on one CPU. " + "; ".join(
+        f"{cpu}: " + ", ".join(name for name, figures in f.items() if figures.get("cpu", unknown) == cpu)
+        for cpu in sorted(cpus)) + ".", ""]
 
 
 def _kept_figures(path: Path, quick: bool) -> dict:

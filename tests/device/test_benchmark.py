@@ -78,3 +78,17 @@ def test_each_timed_run_gets_the_next_of_the_seeded_input_sets(trained_model_and
     count = input_sets(seen[0].size)
     assert 4 <= count < len(seen) // 2 and len({a.tobytes() for a in seen}) == count
     assert all(np.array_equal(a, b) for a, b in zip(seen, seen[count:]))
+
+
+@pytest.mark.parametrize(("runs", "calls"), [(50, 30), (200, 30), (500, 50), (2000, 200), (100_000, 200)])
+def test_bare_invoke_batches_cost_about_a_tenth_of_the_timed_runs(runs, calls):
+    from edgeloop.device.benchmark import _bare_invoke_ms
+
+    class Counting:
+        invokes = 0
+
+        def invoke(self):
+            Counting.invokes += 1
+
+    assert _bare_invoke_ms(Counting(), runs) >= 0
+    assert Counting.invokes == calls

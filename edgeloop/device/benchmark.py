@@ -32,6 +32,9 @@ from edgeloop.device.stats import LatencyStats, summarize
 from edgeloop.errors import EdgeloopError
 
 _BARE_BATCH = 10
+# Above 1 thread, a second interpreter's bare invoke() this many times slower or faster than the
+# first's gets a warning (:func:`_second_interpreter`).
+SECOND_INTERPRETER_WARNING = 1.25
 # Input sets a model is timed on, in turn (:class:`RotatingInputs`): at least INPUT_SETS, and for
 # small inputs more, up to MAX_INPUT_SETS, so that the sets hold about INPUT_SET_ELEMENTS in all.
 INPUT_SETS = 4
@@ -68,6 +71,7 @@ class BenchmarkResult:
     stop_reason: str | None = None
     bare_invoke_ms: float | None = None
     timing_overhead_ms: float | None = None
+    second_interpreter_bare_ms: float | None = None  # above 1 thread: see _second_interpreter
     peak_memory_mb: float | None = None
     op_profile: list[dict] = field(default_factory=list)
     op_profile_method: str | None = None
@@ -234,6 +238,13 @@ def run_benchmark(model: str | Path | bytes, options: BenchmarkOptions,
     warnings = noise_warnings(times, ci, options.ci_target, stats.tail_ratio)
     if stop == "time_limit" and len(times) < options.runs:
         warnings.append(f"only {len(times)} of {options.runs} timed runs fit in the {options.time_limit_s:g} s time limit")
+    second = _second_interpreter(raw, options, len(times)) if options.threads > 1 else None
+    if second is not None and max(second, bare) > SECOND_INTERPRETER_WARNING * min(second, bare):
+        warnings.append(f"at {options.threads} threads a second interpreter of this model ran invoke() in "
+                        f"{second:.4g} ms against {bare:.4g} ms ({max(second, bare) / min(second, bare):.1f}x): the "
+                        "runtime's threads keep some interpreters in a slower state for their whole life, so one "
+                        "measurement can be off by that much; compare files at 1 thread, or time each several "
+                        "times and keep the fastest")
     if options.delegate not in (None, "none") and get_ops and not counts.get(label):
         warnings.append(f"the {options.delegate} delegate was asked for but took no node: everything ran on "
                         "the CPU kernels (silent fallback)")
@@ -242,7 +253,7 @@ def run_benchmark(model: str | Path | bytes, options: BenchmarkOptions,
         options.warmup, len(times), init_ms, first_ms, times, stats, counts,
         model_sha256=hashlib.sha256(raw).hexdigest(), delegate=options.delegate, ci95_median_ms=list(ci),
         ci_target=options.ci_target, stop_reason=stop, bare_invoke_ms=bare,
-        timing_overhead_ms=stats.median_ms - bare, peak_memory_mb=_peak_growth_mb(rss_start),
+        timing_overhead_ms=stats.median_ms - bare, second_interpreter_bare_ms=second, peak_memory_mb=_peak_growth_mb(rss_start),
         versions=versions(options.delegate), warnings=warnings, options=options.to_dict(), started_at=started_at)
     del interpreter
     if options.op_profiling:
@@ -283,6 +294,21 @@ def _bare_invoke_ms(interpreter, runs: int) -> float:
             interpreter.invoke()
         batches.append((time.perf_counter_ns() - started) / 1e6 / _BARE_BATCH)
     return float(np.median(batches))
+
+
+def _second_interpreter(raw: bytes, options: BenchmarkOptions, runs: int) -> float:
+    """Bare ``invoke()`` time of a second interpreter of the same model, opened after the first.
+
+    Above 1 thread, LiteRT with XNNPACK runs some interpreters in a slow state for their whole
+    life: on two 2-core machines, one squeezenet1_1 interpreter in two ran 2x as slow at 2
+    threads (29.5 against 58 us), a ResNet-8 0.031 against 0.015 ms; the next one is fast again.
+    One interpreter cannot see it; two disagreeing can.
+    """
+    interpreter = open_model(raw, options)
+    runner = RotatingInputs.random(interpreter, options.seed)
+    for _ in range(min(options.warmup, 20) + 1):
+        runner.invoke()
+    return _bare_invoke_ms(interpreter, runs)
 
 
 def _bare_batches(runs: int) -> int:

@@ -33,7 +33,8 @@ def measurements(items: list[Measurement], console: Console | None = None) -> No
             ("median 95% CI ms", ci), ("min ms", _ms(s.min_ms, 4)), ("p90 ms", _ms(s.p90_ms, 4)),
             ("p99 ms", _ms(s.p99_ms, 4)), ("p99 / p50", _ms(s.tail_ratio, 2)), ("mean ms", _ms(s.mean_ms, 4)),
             ("std ms", _ms(s.std_ms, 4)), ("timed runs", f"{s.count} ({r.stop_reason or '-'})"),
-            ("bare invoke() ms", _ms(r.bare_invoke_ms, 4)), ("peak memory MB", _ms(r.peak_memory_mb, 1)),
+            ("bare invoke() ms", _ms(r.bare_invoke_ms, 4)),
+            ("same, second interpreter", _ms(r.second_interpreter_bare_ms, 4)), ("peak memory MB", _ms(r.peak_memory_mb, 1)),
             ("nodes per delegate", ", ".join(f"{k} {v}" for k, v in r.delegates.items()) or "-"),
             ("from", "latency store" if m.cached else "measured now"),
         ):

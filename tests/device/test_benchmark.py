@@ -92,3 +92,32 @@ def test_bare_invoke_batches_cost_about_a_tenth_of_the_timed_runs(runs, calls):
 
     assert _bare_invoke_ms(Counting(), runs) >= 0
     assert Counting.invokes == calls
+
+
+@pytest.mark.parametrize(("second", "warned"), [(1.0, False), (1.2, False), (2.0, True), (0.5, True)])
+def test_a_second_interpreter_disagreeing_above_one_thread_is_warned_of(trained_model_and_files, monkeypatch,
+                                                                         second, warned):
+    import importlib
+
+    bench = importlib.import_module("edgeloop.device.benchmark")
+    # A deterministic meter for bare invoke(): the first interpreter 1 ms, the second `second` ms.
+    calls = []
+    monkeypatch.setattr(bench, "_bare_invoke_ms", lambda interpreter, runs: calls.append(interpreter) or
+                        (1.0 if len(calls) == 1 else second))
+    _, files = trained_model_and_files
+    r = benchmark(files["int8"], threads=2, warmup=1, runs=5)
+    assert len(calls) == 2 and calls[0] is not calls[1]  # two interpreters
+    assert r.second_interpreter_bare_ms == second and r.bare_invoke_ms == 1.0
+    assert any("second interpreter" in w for w in r.warnings) is warned
+
+
+def test_one_thread_opens_one_interpreter(trained_model_and_files, monkeypatch):
+    import importlib
+
+    bench = importlib.import_module("edgeloop.device.benchmark")
+    opened = []
+    real = bench.open_model
+    monkeypatch.setattr(bench, "open_model", lambda *a, **k: opened.append(1) or real(*a, **k))
+    _, files = trained_model_and_files
+    r = benchmark(files["int8"], threads=1, warmup=1, runs=5)
+    assert len(opened) == 1 and r.second_interpreter_bare_ms is None

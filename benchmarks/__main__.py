@@ -32,14 +32,16 @@ def _run_sections(names: list[str], quick: bool) -> dict:
     import importlib
 
     figures: dict = {}
+    # Sessions land on different CPUs: a section rerun alone says which one it ran on.
+    machine = _common.machine()
+    cpu = f"{machine['cpu']} ({machine['cpu_detail']})"
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         started = time.perf_counter()
         figures[name] = module.run(quick, _progress)
         figures[name]["section_seconds"] = time.perf_counter() - started
         figures[name]["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        # Sessions land on different CPUs: a section rerun alone says which one it ran on.
-        figures[name]["cpu"] = f"{_common.machine()['cpu']} ({_common.cpu_detail()})"
+        figures[name]["cpu"] = cpu
         _progress(f"{name}: done in {figures[name]['section_seconds']:.0f} s")
     return figures
 
@@ -56,7 +58,6 @@ def render(results: dict, folder: Path) -> str:
         when = ("Sections were measured at different times, each in one run of its own: "
                 + ", ".join(f"{name} {date} ({f[name]['section_seconds'] / 60:.0f} min)" for name, date in dates.items())
                 + ". Ratios compare things measured side by side within a section")
-
     else:
         when = (f"Written by `scripts/bench`{' --quick' if results['quick'] else ''} on {results['date']} in "
                 f"{results['seconds'] / 60:.1f} minutes. Every figure below comes from this one run; ratios compare "

@@ -29,11 +29,14 @@ fitted on.
   norm, GELU) and NASNet-like cells (ops XNNPACK declines), so RegNetY002 and ResNetRS50 alone
   are the honest check.
 - **Devices**: this CPU at 1 and at 2 interpreter threads, two devices with different costs.
-  A model's latency is the 10th percentile of at least 200 timed runs spanning at least a
-  quarter of a second (on a shared machine the median moves with the other processes' load,
-  and a shorter pass can be disturbed whole), each run on the next of a few seeded random
-  inputs (:class:`edgeloop.device.benchmark.RotatingInputs`), measured apart from its op
-  profiling; op profiling feeds each op its values inside the model for each of those
+  A pass times a model at least 200 times over at least a quarter of a second, each run on the
+  next of a few seeded random inputs (:class:`edgeloop.device.benchmark.RotatingInputs`) and
+  between two runs of a small fixed probe model (ResNet-8 at half width, 32×32); it reads the
+  median of the runs between two fast probe runs (probe-gated, :func:`_gated_latency`: this
+  VM's host switches it between two speeds 1.4× apart within tens of milliseconds, in spells
+  of seconds, so the 10th percentile of a pass read either), going on for up to 4 s to find 40
+  of them, or the 10th percentile of all its runs when it finds fewer than 10. Measured apart
+  from its op profiling; op profiling feeds each op its values inside the model for each of those
   inputs. Every model, training or held-out, is timed whole three times (three passes); its
   latency is the fastest pass. At 2 threads a pass now and then runs in a slow state for the
   life of its interpreter (ResNet-8 0.031 ms against 0.015, 2-3 times for the smallest models,

@@ -363,16 +363,21 @@ def _time_single_op(blob: bytes, options: BenchmarkOptions, inputs: list[list[np
 
 def _single_op_timings(blob: bytes, options: BenchmarkOptions, inputs: list[list[np.ndarray]] | None,
                        runs: int) -> list[float]:
+    runner = single_op_runner(blob, options, inputs)
+    for _ in range(3):
+        runner.invoke()
+    return [runner.invoke() / 1e6 for _ in range(runs)]
+
+
+def single_op_runner(blob: bytes, options: BenchmarkOptions, inputs: list[list[np.ndarray]] | None) -> RotatingInputs:
+    """A single-op model opened with ``options``, fed ``inputs`` in turn (per input set of the
+    whole model, the values of the op's inputs there) or, where they do not fit, random input sets."""
     interpreter = open_model(blob, options)
     details = interpreter.get_input_details()
     if inputs and all(len(values) == len(details) and all(tuple(v.shape) == tuple(d["shape"]) and v.dtype == d["dtype"]
                                                           for v, d in zip(values, details)) for values in inputs):
-        runner = RotatingInputs(interpreter, [[(d["index"], v) for v, d in zip(values, details)] for values in inputs])
-    else:
-        runner = RotatingInputs.random(interpreter, options.seed)
-    for _ in range(3):
-        runner.invoke()
-    return [runner.invoke() / 1e6 for _ in range(runs)]
+        return RotatingInputs(interpreter, [[(d["index"], v) for v, d in zip(values, details)] for values in inputs])
+    return RotatingInputs.random(interpreter, options.seed)
 
 
 def versions(delegate: str | None = None) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.latency_prediction import GATE, GATED_RUNS, QUANTILE, _gated_latency
+from benchmarks.latency_prediction import GATED_RUNS, QUANTILE, _gated_latency
 
 FAST, SLOW = 1.0, 1.45  # the two speeds of a shared host, as factors
 
@@ -36,12 +36,12 @@ def test_a_mostly_slow_pass_reads_the_fast_speed_where_the_tenth_percentile_read
     assert np.percentile(model, QUANTILE) > 0.33 * 1.2
 
 
-def test_too_few_gated_runs_fall_back_to_the_tenth_percentile():
-    model = np.linspace(0.30, 0.50, 100)
-    probe = np.full(101, 0.04 * GATE * 1.01)  # every probe run just slower than the gate
+def test_a_pass_slow_throughout_reads_its_tenth_percentile_scaled_by_the_probes():
+    model = np.linspace(0.30, 0.50, 100) * SLOW
+    probe = np.full(101, 0.04 * SLOW)  # every probe run in the slow state: nothing passes the gate
     latency, count = _gated_latency(model, probe, 0.04)
     assert count == 0
-    assert latency == pytest.approx(float(np.percentile(model, QUANTILE)))
+    assert latency == pytest.approx(float(np.percentile(model, QUANTILE)) / SLOW)
 
 
 def test_probe_runs_must_surround_the_model_runs():

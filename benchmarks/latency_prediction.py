@@ -338,7 +338,7 @@ def _gated_latency(model_ms, probe_ms, probe_fastest: float) -> tuple[float, int
     20 s of half-second windows (the 10th percentile of all runs: 1.44x).
 
     Known flaw, measured offline on 1,284 passes at 1 thread: after a model of a few ms the
-    probe finds its own weights evicted and runs slow for that reason, so big models' passes
+    probe most likely finds its own weights evicted (not checked run by run), so big models' passes
     (median 3.1 ms) never pass the gate and their scaled fallback read 0.69x their plain 10th
     percentile; the kernel predictor scored 52 % within ±10 % on these readings against 67 % on
     the plain ones. To be mended (a warm second probe run in each gap) before §15 is rerun.

@@ -31,11 +31,12 @@ fitted on.
 - **Devices**: this CPU at 1 and at 2 interpreter threads, two devices with different costs.
   A pass times a model at least 200 times over at least a quarter of a second, each run on the
   next of a few seeded random inputs (:class:`edgeloop.device.benchmark.RotatingInputs`) and
-  between two runs of a small fixed probe model (ResNet-8 at half width, 32×32); it reads the
-  median of the runs between two fast probe runs (probe-gated, :func:`_gated_latency`: this
+  at 1 thread between two runs of a small fixed probe model (ResNet-8 at half width, 32×32); it
+  reads the median of the runs between two fast probe runs (probe-gated, :func:`_gated_latency`: this
   VM's host switches it between two speeds 1.4× apart within tens of milliseconds, in spells
   of seconds, so the 10th percentile of a pass read either), going on for up to 4 s to find 40
-  of them, or the 10th percentile of all its runs when it finds fewer than 10. Measured apart
+  of them, or with fewer than 10 the 10th percentile of all its runs scaled by the probe's; at
+  2 threads the plain 10th percentile (see :func:`_whole`). Measured apart
   from its op profiling; op profiling feeds each op its values inside the model for each of those
   inputs. Every model, training or held-out, is timed whole three times (three passes); its
   latency is the fastest pass. At 2 threads a pass now and then runs in a slow state for the
@@ -305,7 +306,6 @@ def _whole(m: dict, threads: int, probe: dict) -> float:
         if needed > runs:
             m["runs"][threads] = needed
             result = _measure(m["blob"], threads, runs=needed)
-        m.setdefault("raw", {}).setdefault(threads, []).append(_latency(result))
         return _latency(result)
     timed = _METER.call(_gated_pass, m["blob"], probe["blob"], threads, probe["fastest_ms"])
     if timed is None:
@@ -346,16 +346,22 @@ def _gated_latency(model_ms, probe_ms, probe_fastest: float) -> tuple[float, int
     model_ms, probe_ms = np.asarray(model_ms, dtype=float), np.asarray(probe_ms, dtype=float)
     if len(probe_ms) != len(model_ms) + 1:
         raise ValueError(f"{len(probe_ms)} probe runs around {len(model_ms)} model runs")
-    fast = probe_ms <= GATE * probe_fastest
-    kept = model_ms[fast[:-1] & fast[1:]]
+    kept = model_ms[_between_fast(probe_ms, probe_fastest)]
     if len(kept) < GATED_RUNS // 4:
         return float(np.percentile(model_ms, QUANTILE) * probe_fastest / np.percentile(probe_ms, QUANTILE)), len(kept)
     return float(np.median(kept)), len(kept)
 
 
+def _between_fast(probe_ms, probe_fastest: float) -> np.ndarray:
+    """Per model run, whether the probe runs before and after it were both fast (≤ :data:`GATE` × fastest)."""
+    fast = np.asarray(probe_ms) <= GATE * probe_fastest
+    return fast[:-1] & fast[1:]
+
+
 def _probe_fastest(probe_blob: bytes) -> float:
     """In the measuring process: the probe's 5th percentile over :data:`MAX_PASS_S` of runs (a
-    first reading of its fastest; every pass lowers it when it finds faster)."""
+    first reading of its fastest; :func:`_whole` then takes the 10th percentile of it and every
+    pass's 5th percentile)."""
     import time
 
     from edgeloop.device.benchmark import RotatingInputs, open_model
@@ -411,8 +417,7 @@ def _gated_op_times(op_blob: bytes, inputs, options, probe, probe_fastest: float
         probe_ms.append(probe.invoke() / 1e6)
         if len(op_ms) < OP_RUNS or len(op_ms) % 25:
             continue
-        fast = np.asarray(probe_ms) <= GATE * probe_fastest
-        gated = fast[:-1] & fast[1:]
+        gated = _between_fast(probe_ms, probe_fastest)
         if np.count_nonzero(gated) >= OP_GATED:
             return list(np.asarray(op_ms)[gated])
         if len(op_ms) >= OP_MAX_RUNS:
@@ -422,8 +427,8 @@ def _gated_op_times(op_blob: bytes, inputs, options, probe, probe_fastest: float
 def _gated_pass(blob: bytes, probe_blob: bytes, threads: int, probe_fastest: float):
     """In the measuring process: the model's and the probe's run times (ms), alternated,
     probe first and last. Runs until at least :data:`RUNS` model runs spanning
-    :data:`MIN_PASS_S` include :data:`GATED_RUNS` gated ones (by ``probe_fastest``, or this
-    pass's own fastest probe runs when it is 0), or :data:`MAX_PASS_S` has passed."""
+    :data:`MIN_PASS_S` include :data:`GATED_RUNS` gated ones (by ``probe_fastest``), or
+    :data:`MAX_PASS_S` has passed."""
     import time
 
     from edgeloop.device.benchmark import RotatingInputs, open_model
@@ -445,9 +450,7 @@ def _gated_pass(blob: bytes, probe_blob: bytes, threads: int, probe_fastest: flo
         if elapsed >= MAX_PASS_S:
             return model_ms, probe_ms
         if elapsed >= MIN_PASS_S:
-            limit = GATE * (probe_fastest or float(np.percentile(probe_ms, 5)))
-            fast = np.asarray(probe_ms) <= limit
-            if np.count_nonzero(fast[:-1] & fast[1:]) >= GATED_RUNS:
+            if np.count_nonzero(_between_fast(probe_ms, probe_fastest)) >= GATED_RUNS:
                 return model_ms, probe_ms
 
 
@@ -584,9 +587,11 @@ def evaluate(models: list[dict], invoke: dict) -> dict:
             device.update(raw_repeat_median=float(np.median(raw_repeat)), raw_repeat_max=float(raw_repeat.max()),
                           ungated_passes=int(sum(g < GATED_RUNS // 4 for g in gated)), all_passes=len(gated))
             # The kernel predictor fitted and scored on the plain 10th percentiles (its op profiles gated still).
-            raw_fit = _kernel_predictor(models, t, invoke[t], latency=lambda m: min(m["raw"][t]))
+            def ungated(m, t=t):
+                return min(m["raw"][t])
+            raw_fit = _kernel_predictor(models, t, invoke[t], latency=ungated)
             device["kernel_ungated"] = _errors({m["name"]: raw_fit.predict(m["kernels"]) for m in tests}, tests, t,
-                                               latency=lambda m: min(m["raw"][t]))["within_10"]
+                                               latency=ungated)["within_10"]
         kp = kernel[t]
         device["kernel"] = {**_errors({m["name"]: kp.predict(m["kernels"]) for m in tests}, tests, t),
                             "measurements": f"{len(train)} op-profiled + {len(train)} whole models",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.latency_prediction import GATED_RUNS, QUANTILE, _gated_latency
+from benchmarks.latency_prediction import GATED_RUNS, QUANTILE, _gated_latency, reference
 
 FAST, SLOW = 1.0, 1.45  # the two speeds of a shared host, as factors
 
@@ -36,12 +36,22 @@ def test_a_mostly_slow_pass_reads_the_fast_speed_where_the_tenth_percentile_read
     assert np.percentile(model, QUANTILE) > 0.33 * 1.2
 
 
-def test_a_pass_slow_throughout_reads_its_tenth_percentile_scaled_by_the_probes():
+def test_a_pass_slow_throughout_reads_its_plain_tenth_percentile():
     model = np.linspace(0.30, 0.50, 100) * SLOW
     probe = np.full(101, 0.04 * SLOW)  # every probe run in the slow state: nothing passes the gate
     latency, count = _gated_latency(model, probe, 0.04)
     assert count == 0
-    assert latency == pytest.approx(float(np.percentile(model, QUANTILE)) / SLOW)
+    assert latency == pytest.approx(float(np.percentile(model, QUANTILE)))
+
+
+def test_a_models_latency_is_its_fastest_gated_pass_and_a_plain_reading_only_without_one():
+    enough, few = GATED_RUNS // 4, GATED_RUNS // 4 - 1
+    # The second pass fell back to a plain 10th percentile lower than the gated readings: not read.
+    m = {"medians": {1: [0.34, 0.29, 0.33]}, "gated": {1: [enough, few, enough + 5]}}
+    assert reference(m, 1) == pytest.approx(0.33)
+    m["gated"][1] = [few, few, few]
+    assert reference(m, 1) == pytest.approx(0.29)
+    assert reference({"medians": {2: [0.21, 0.2]}}, 2) == pytest.approx(0.2)  # ungated device: the fastest pass
 
 
 def test_probe_runs_must_surround_the_model_runs():

@@ -8,20 +8,13 @@ import statistics
 import time
 from contextlib import contextmanager
 from importlib import metadata
-from pathlib import Path
 from typing import Callable, Iterator, Sequence
+
+from edgeloop.device.fingerprint import cpu_detail, cpu_model
 
 
 def machine() -> dict:
     """CPU, cores, memory, OS and the versions of what runs the models."""
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     mem_gib = None
     try:
         pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
@@ -35,7 +28,7 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cpu_detail": cpu_detail(),
         "cores": os.cpu_count(),
         "memory_gib": mem_gib,
@@ -43,31 +36,6 @@ def machine() -> dict:
         "python": platform.python_version(),
         "versions": versions,
     }
-
-
-def cpu_detail() -> str:
-    """What tells two CPUs apart where a virtual machine names every one "Intel(R) Xeon(R)
-    Processor": family, model and stepping, the last cache's size, and the int8 dot-product
-    instructions XNNPACK's int8 kernels use (two sessions of this project, on two such CPUs, saw int8
-    slower than float on one of them)."""
-    fields: dict[str, str] = {}
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            name, _, value = line.partition(":")
-            fields.setdefault(name.strip(), value.strip())
-            if not line.strip():
-                break
-    except OSError:
-        return "unknown"
-    parts = [f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model {fields.get('model', '?')} "
-             f"stepping {fields.get('stepping', '?')}"]
-    caches = sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"))
-    if caches:
-        parts.append(f"last cache {caches[-1].read_text().strip()}")
-    flags = set(fields.get("flags", "").split())
-    dot = [f for f in ("avx512_vnni", "avx_vnni") if f in flags]
-    parts.append("int8 dot product: " + (" and ".join(dot) if dot else "none (no VNNI)"))
-    return ", ".join(parts)
 
 
 @contextmanager

@@ -17,13 +17,17 @@ from edgeloop.device.interpreter import runtime_name
 
 _CPU = Path("/sys/devices/system/cpu")
 # The parts of a fingerprint that make two devices interchangeable for a measurement.
-STABLE_KEYS = ("cpu_model", "cores", "memory_mb", "os", "machine", "interpreter", "hostname")
+# cpu_detail because a virtual machine names every x86 CPU "Intel(R) Xeon(R) Processor": two hosts'
+# CPUs of one name differed 1.4x in speed and in whether int8 beat float. (Ids taken before it was
+# added differ from today's: such a device is measured afresh, never mixed with another.)
+STABLE_KEYS = ("cpu_model", "cpu_detail", "cores", "memory_mb", "os", "machine", "interpreter", "hostname")
 
 
 def collect() -> dict:
     """The fingerprint of this machine, with its ``id``."""
     info = {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
+        "cpu_detail": cpu_detail(),
         "cores": os.cpu_count(),
         "cpu_max_mhz": _max_mhz(),
         "governor": _read(_CPU / "cpu0" / "cpufreq" / "scaling_governor"),
@@ -58,7 +62,8 @@ def temperatures() -> dict[str, float]:
     return out
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's name as the OS gives it."""
     text = _read(Path("/proc/cpuinfo")) or ""
     # x86 says "model name"; ARM boards say "Model" (Pi), "Hardware" or only the core type.
     for key in ("model name", "Model", "Hardware", "cpu model", "Processor"):
@@ -67,6 +72,35 @@ def _cpu_model() -> str:
             if name.strip() == key and value.strip():
                 return value.strip()
     return platform.processor() or platform.machine()
+
+
+def cpu_detail() -> str:
+    """What tells two CPUs of one name apart (a virtual machine names every x86 one "Intel(R)
+    Xeon(R) Processor"): x86 family, model and stepping, or ARM implementer, part and revision;
+    the last cache's size; the int8 dot-product instructions XNNPACK's int8 kernels use (two
+    x86 CPUs of one name, one with VNNI, saw int8 faster and slower than float)."""
+    fields: dict[str, str] = {}
+    for line in (_read(Path("/proc/cpuinfo")) or "").splitlines():
+        if not line.strip():
+            break  # the first CPU's block
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())
+    if not fields:
+        return "unknown"
+    if "CPU part" in fields:
+        core = (f"implementer {fields.get('CPU implementer', '?')} part {fields['CPU part']} "
+                f"variant {fields.get('CPU variant', '?')} revision {fields.get('CPU revision', '?')}")
+    else:
+        core = (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model {fields.get('model', '?')} "
+                f"stepping {fields.get('stepping', '?')}")
+    parts = [core]
+    caches = sorted((_CPU / "cpu0" / "cache").glob("index*/size"))
+    if caches:
+        parts.append(f"last cache {_read(caches[-1])}")
+    flags = set((fields.get("flags") or fields.get("Features", "")).split())
+    dot = [f for f in ("avx512_vnni", "avx_vnni", "asimddp", "i8mm") if f in flags]
+    parts.append("int8 dot product: " + (" and ".join(dot) if dot else "none"))
+    return ", ".join(parts)
 
 
 def _max_mhz() -> dict[str, float]:

@@ -17,10 +17,10 @@ from edgeloop.device.interpreter import runtime_name
 
 _CPU = Path("/sys/devices/system/cpu")
 # The parts of a fingerprint that make two devices interchangeable for a measurement.
-# cpu_detail because a virtual machine names every x86 CPU "Intel(R) Xeon(R) Processor" (and this
-# project's machines all called themselves "vm"): two such CPUs, one with VNNI and one without,
-# differed in whether int8 beat float. (Ids taken before it was
-# added differ from today's: such a device is measured afresh, never mixed with another.)
+# cpu_detail because a virtual machine names every x86 CPU "Intel(R) Xeon(R) Processor" and cloud
+# VMs share hostnames such as "vm": two such CPUs, one with VNNI and one without, differed in whether
+# int8 beat float. (Ids taken before it was added differ from today's: such a device is measured
+# afresh, never mixed with another.)
 STABLE_KEYS = ("cpu_model", "cpu_detail", "cores", "memory_mb", "os", "machine", "interpreter", "hostname")
 
 

@@ -345,7 +345,7 @@ def _gated_latency(model_ms, probe_ms, probe_fastest: float) -> tuple[float, int
     percentiles, 78 % reading gated passes where a model had one and the plain 10th percentile
     elsewhere (this rule). A second, warm probe run per gap lets big models' passes through: VGG16
     @32 (2.7 ms) kept 0-1 runs of ~1,200 on the first probe run, ~340 on the second. Rerun so
-    (offline, the same 1,284 passes' models): 121 passes fell back, 16 models had no gated pass,
+    (offline, the same 428 models, 1,284 passes): 121 passes fell back, 16 models had no gated pass,
     passes differed 5.1 % median (read ungated: 19.1 %); the kernel predictor put 72 % within
     ±10 % (ungated: 67 %) — the figure moves by several points from run to run with the op
     profiles' own noise (one op timed in two runs: 10th-90th percentile of the ratio 0.85-1.21).

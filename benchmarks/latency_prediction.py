@@ -124,6 +124,7 @@ PASSES = 3  # of each model timed whole: its latency is the fastest
 # (it goes on up to MAX_PASS_S for them) and reads their median.
 GATE = 1.15
 GATED_RUNS = 40
+MIN_GATED_RUNS = GATED_RUNS // 4  # a pass with fewer reads its plain 10th percentile (_gated_latency)
 MAX_PASS_S = 4.0
 OP_RUNS, OP_GATED, OP_MAX_RUNS = 100, 20, 400  # the same for each op of an op profile
 PROBE = ("resnet8", (32, 32, 3), 0.5)  # ~0.04 ms at 1 thread: a few percent of a pass
@@ -324,7 +325,7 @@ def _whole(m: dict, threads: int, probe: dict) -> float:
 def _gated_latency(model_ms, probe_ms, probe_fastest: float) -> tuple[float, int]:
     """A pass's latency and how many runs it kept: the median of the model's runs that fell
     between two fast probe runs (each at most :data:`GATE` times ``probe_fastest``); with fewer
-    than a quarter of :data:`GATED_RUNS` of them (a pass in a slow spell throughout), the plain
+    than :data:`MIN_GATED_RUNS` of them (a pass in a slow spell throughout), the plain
     10th percentile of all runs, which :func:`reference` reads only where no pass of the model
     was gated.
 
@@ -354,7 +355,7 @@ def _gated_latency(model_ms, probe_ms, probe_fastest: float) -> tuple[float, int
     if len(probe_ms) != len(model_ms) + 1:
         raise ValueError(f"{len(probe_ms)} probe runs around {len(model_ms)} model runs")
     kept = model_ms[_between_fast(probe_ms, probe_fastest)]
-    if len(kept) < GATED_RUNS // 4:
+    if len(kept) < MIN_GATED_RUNS:
         return float(np.percentile(model_ms, QUANTILE)), len(kept)
     return float(np.median(kept)), len(kept)
 
@@ -436,8 +437,8 @@ def _gated_pass(blob: bytes, probe_blob: bytes, threads: int, probe_fastest: flo
     probe first and last; the probe runs twice in each gap and its second, warm run is the one
     returned (after a model of a few ms its first run finds its weights evicted: after VGG16 @32,
     2.7 ms, 0-1 of ~1,200 first runs passed the gate, ~340 second runs). Runs until at least
-    :data:`RUNS` model runs spanning :data:`MIN_PASS_S` include :data:`GATED_RUNS` gated ones (by ``probe_fastest``), or
-    :data:`MAX_PASS_S` has passed."""
+    :data:`RUNS` model runs spanning :data:`MIN_PASS_S` include :data:`GATED_RUNS` gated ones
+    (by ``probe_fastest``), or :data:`MAX_PASS_S` has passed."""
     import time
 
     from edgeloop.device.benchmark import RotatingInputs, open_model
@@ -527,7 +528,7 @@ def reference(m: dict, threads: int) -> float:
     passes = m["medians"][threads]
     gated = m.get("gated", {}).get(threads)
     if gated:
-        read = [ms for ms, count in zip(passes, gated) if count >= GATED_RUNS // 4]
+        read = [ms for ms, count in zip(passes, gated) if count >= MIN_GATED_RUNS]
         passes = read or passes
     return float(np.min(passes))
 
@@ -607,7 +608,7 @@ def evaluate(models: list[dict], invoke: dict) -> dict:
             raw = np.array([m["raw"][t] for m in tests])
             raw_repeat = raw.max(axis=1) / raw.min(axis=1) - 1
             device.update(raw_repeat_median=float(np.median(raw_repeat)), raw_repeat_max=float(raw_repeat.max()),
-                          ungated_passes=int(sum(g < GATED_RUNS // 4 for g in gated)), all_passes=len(gated))
+                          ungated_passes=int(sum(g < MIN_GATED_RUNS for g in gated)), all_passes=len(gated))
             # The kernel predictor fitted and scored on the plain 10th percentiles (its op profiles gated still).
             def ungated(m, t=t):
                 return min(m["raw"][t])
@@ -706,8 +707,8 @@ def _raw_repeat(d: dict) -> str:
         return ""
     return (f"; read ungated, as their 10th percentiles, {d['raw_repeat_median']:.1%} median, {d['raw_repeat_max']:.1%} at "
             f"most; {d['ungated_passes']} of {d['all_passes']} passes found too few gated runs and read the plain 10th "
-            f"percentile, counted only for a model none of whose passes was gated; the kernel predictor fitted and scored on the ungated readings: "
-            f"{d['kernel_ungated']:.0%} within ±10 %")
+            f"percentile, counted only for a model none of whose passes was gated; the kernel predictor fitted and "
+            f"scored on the ungated readings: {d['kernel_ungated']:.0%} within ±10 %")
 
 
 def main() -> None:

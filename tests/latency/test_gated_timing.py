@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.latency_prediction import GATED_RUNS, QUANTILE, _gated_latency, reference
+from benchmarks.latency_prediction import MIN_GATED_RUNS, QUANTILE, _gated_latency, reference
 
 FAST, SLOW = 1.0, 1.45  # the two speeds of a shared host, as factors
 
@@ -15,7 +15,7 @@ def test_a_run_counts_only_between_two_fast_probe_runs():
     probe = [0.04, 0.04, 0.04 * 1.5, 0.04, 0.04]
     model = [0.30, 0.45, 0.44, 0.31]
     # Gated: run 0 (probes 0, 1 fast) and run 3 (probes 3, 4 fast); runs 1 and 2 touch the slow probe.
-    kept = [0.30, 0.31] * (GATED_RUNS // 4)
+    kept = [0.30, 0.31] * MIN_GATED_RUNS
     probe_long = probe + [0.04] * (len(kept) - 2)
     latency, count = _gated_latency(model + kept[2:], probe_long, 0.04)
     assert count == len(kept)
@@ -31,7 +31,7 @@ def test_a_mostly_slow_pass_reads_the_fast_speed_where_the_tenth_percentile_read
     model = 0.33 * speed
     probe = 0.04 * np.r_[speed, speed[-1]]
     latency, count = _gated_latency(model, probe, 0.04)
-    assert count >= GATED_RUNS // 4
+    assert count >= MIN_GATED_RUNS
     assert latency == pytest.approx(0.33 * 1.015, rel=0.02)
     assert np.percentile(model, QUANTILE) > 0.33 * 1.2
 
@@ -45,7 +45,7 @@ def test_a_pass_slow_throughout_reads_its_plain_tenth_percentile():
 
 
 def test_a_models_latency_is_its_fastest_gated_pass_and_a_plain_reading_only_without_one():
-    enough, few = GATED_RUNS // 4, GATED_RUNS // 4 - 1
+    enough, few = MIN_GATED_RUNS, MIN_GATED_RUNS - 1
     # The second pass fell back to a plain 10th percentile lower than the gated readings: not read.
     m = {"medians": {1: [0.34, 0.29, 0.33]}, "gated": {1: [enough, few, enough + 5]}}
     assert reference(m, 1) == pytest.approx(0.33)

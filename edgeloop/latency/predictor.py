@@ -397,6 +397,9 @@ class _Flat:
         self.column = np.array([share.index(n) if n in share else -1 for n in kind])
         self.cold = np.array([[sum(k.features.get(name, 0.0) for k in kernels) for name in COLD_CACHES]
                               for kernels, _ in models], dtype=np.float64).reshape(len(models), len(COLD_CACHES))
+        # What a fit found, by what it was fitted on (the kernels held up and their streaming
+        # times): most points of the streaming grid hold up the same kernels, or none.
+        self._fits: dict[bytes, np.ndarray] = {}
 
     def _own(self, scale: np.ndarray) -> np.ndarray:
         """Each kernel's kind scale (1 for a kind not fitted)."""
@@ -418,23 +421,31 @@ class _Flat:
         scale = np.ones(len(self.kinds))
         n, w = len(self.y), 1.0 / np.maximum(self.y, 1e-9)
         k = len(self.kinds)
+        last = None
         for _ in range(3):
             own = self._own(scale)
             held = roof > own * self.alone
-            # Held-up kernels at their streaming time, kinds not fitted at their time alone.
-            fixed = np.bincount(self.model, np.where(held, roof, np.where(self.column < 0, self.alone, 0.0)), minlength=n)
-            x = np.zeros((n, 1 + k + self.cold.shape[1]))
-            x[:, 0] = 1.0
-            free = ~held & (self.column >= 0)
-            np.add.at(x, (self.model[free], 1 + self.column[free]), self.alone[free])
-            x[:, 1 + k:] = self.cold
-            low, high = KIND_SCALE_BOUNDS
-            fit = lsq_linear(x * w[:, None], (self.y - self.invoke_ms - fixed) * w,
-                             bounds=([0.0] + [low] * k + [0.0] * self.cold.shape[1],
-                                     [np.inf] + [high] * k + [np.inf] * self.cold.shape[1]))
-            scale = fit.x[1:1 + k]
+            key = held.tobytes() + roof[held].tobytes()
+            if key == last:  # the same kernels held up as the last round: the same fit again
+                break
+            last = key
+            if key not in self._fits:
+                # Held-up kernels at their streaming time, kinds not fitted at their time alone.
+                fixed = np.bincount(self.model, np.where(held, roof, np.where(self.column < 0, self.alone, 0.0)),
+                                    minlength=n)
+                x = np.zeros((n, 1 + k + self.cold.shape[1]))
+                x[:, 0] = 1.0
+                free = ~held & (self.column >= 0)
+                np.add.at(x, (self.model[free], 1 + self.column[free]), self.alone[free])
+                x[:, 1 + k:] = self.cold
+                low, high = KIND_SCALE_BOUNDS
+                self._fits[key] = lsq_linear(x * w[:, None], (self.y - self.invoke_ms - fixed) * w,
+                                             bounds=([0.0] + [low] * k + [0.0] * self.cold.shape[1],
+                                                     [np.inf] + [high] * k + [np.inf] * self.cold.shape[1])).x
+            fitted = self._fits[key]
+            scale = fitted[1:1 + k]
         return ({name: float(v) for name, v in zip(self.kinds, scale)},
-                {name: float(v) for name, v in zip(COLD_CACHES, fit.x[1 + k:])})
+                {name: float(v) for name, v in zip(COLD_CACHES, fitted[1 + k:])})
 
     def score(self, streaming: Streaming | None, scales: dict[str, float], cold: dict[str, float]) -> tuple[float, float]:
         """(share within ±10 %, −mean relative error) of the whole models, uncalibrated."""

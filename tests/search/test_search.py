@@ -1,6 +1,7 @@
 """The search end to end, timed by the deterministic clock (tests/clock.py): the budget met as
-measured, the report, a resumed search deciding as the uninterrupted one did, and bad input.
-Real conversion, training and latency store; only the device's timer is a test double."""
+measured, the report, a resumed search and one through a real local Ray deciding as the
+uninterrupted one did, and bad input. Real conversion, training and latency store; only the
+device's timer is a test double. (One file: the reference search is built once per worker.)"""
 
 from __future__ import annotations
 
@@ -88,6 +89,25 @@ def test_an_interrupted_search_resumes_with_the_same_choices(reference_search, s
     assert passed == [(c["name"], c["passed"]) for c in reference_search.state["checks"]]
     assert choices(state) == choices(reference_search.state)
     assert state["final"]["int8_accuracy"] == reference_search.state["final"]["int8_accuracy"]
+
+
+def test_ray_runs_the_same_search(reference_search, search_model, search_store, tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'edgeloop[ray]')")
+    from edgeloop.pipeline.options import parse_options
+    from edgeloop.search import SearchOptions, search
+    from edgeloop.search.executors import RayExecutor
+
+    try:
+        probe = RayExecutor(num_cpus=2)
+    except Exception as exc:  # noqa: BLE001 - a machine where Ray cannot start at all
+        pytest.skip(f"Ray cannot start here: {exc}")
+    probe.close()
+    options = parse_options(SearchOptions, {**FAST, "baseline_widths": []}, "test")
+    s = search(str(search_model), "digits", options, device="local", out=tmp_path, executor="ray", store=search_store)
+    assert not ray.is_initialized()  # the executor shut down the Ray it started
+    assert s.state["executor"] == "ray"
+    assert choices(s.state) == choices(reference_search.state)
+    assert s.state["final"]["int8_accuracy"] == reference_search.state["final"]["int8_accuracy"]
 
 
 @pytest.mark.parametrize("args, message", [

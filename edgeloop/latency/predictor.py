@@ -421,14 +421,10 @@ class _Flat:
         scale = np.ones(len(self.kinds))
         n, w = len(self.y), 1.0 / np.maximum(self.y, 1e-9)
         k = len(self.kinds)
-        last = None
         for _ in range(3):
             own = self._own(scale)
             held = roof > own * self.alone
             key = held.tobytes() + roof[held].tobytes()
-            if key == last:  # the same kernels held up as the last round: the same fit again
-                break
-            last = key
             if key not in self._fits:
                 # Held-up kernels at their streaming time, kinds not fitted at their time alone.
                 fixed = np.bincount(self.model, np.where(held, roof, np.where(self.column < 0, self.alone, 0.0)),

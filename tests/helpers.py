@@ -49,6 +49,12 @@ def train_and_save(model, digits, epochs: int, path: Path) -> Path:
     return path
 
 
+def with_step_options(steps: list[dict], options: dict[str, dict]) -> list[dict]:
+    """A recipe's ``steps`` (as YAML loads them) with ``options[step]`` laid over each step's own
+    (a committed recipe made quicker for a test: its steps and their order unchanged)."""
+    return [{name: {**(opts or {}), **options.get(name, {})}} for step in steps for name, opts in step.items()]
+
+
 def small_base(name="base"):
     """A small 'application' for nesting: conv -> BN -> ReLU -> separable -> add."""
     from edgeloop._tf import keras

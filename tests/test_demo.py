@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from helpers import ROOT
+from helpers import ROOT, with_step_options
 from edgeloop.pipeline.runner import run
 from edgeloop.recipe import load_recipe
 
@@ -39,8 +39,7 @@ SHORTER = {"train": {"epochs": 10}, "filter_prune": {"epochs": 1}, "distill": {"
 @pytest.mark.slow
 def test_everything_recipe_shows_what_each_step_bought(tmp_path):
     raw = yaml.safe_load((ROOT / "recipes" / "digits_everything.yaml").read_text())
-    raw["steps"] = [{name: {**(opts or {}), **SHORTER.get(name, {})}} for step in raw["steps"]
-                    for name, opts in step.items()]
+    raw["steps"] = with_step_options(raw["steps"], SHORTER)
     recipe = tmp_path / "digits_everything.yaml"
     recipe.write_text(yaml.safe_dump(raw, sort_keys=False))
     report = run(load_recipe(str(recipe)), out=tmp_path / "runs").report

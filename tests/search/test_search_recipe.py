@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from device.conftest import start_agent
+from helpers import with_step_options
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def search_run(open_agent, tmp_path_factory):
     # Fewer epochs and coarser width steps (fewer conversions to time); the steps, target and device as committed.
     epochs = {"train": {"epochs": 3}, "netadapt": {"long_epochs": 1, "step": 16, "runs": 100, "initial_reduction": 0.3},
               "prune": {"epochs": 1}, "qat": {"epochs": 1}, "benchmark": {"runs": 100}}
-    raw["steps"] = [{name: {**(opts or {}), **epochs.get(name, {})}} for step in raw["steps"] for name, opts in step.items()]
+    raw["steps"] = with_step_options(raw["steps"], epochs)
     (d / "recipe.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     with pytest.raises(SystemExit) as exc:
         main(["optimize", str(d / "recipe.yaml"), "--out", str(d / "runs"), "-q", "--json"])

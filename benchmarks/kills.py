@@ -50,60 +50,21 @@ class SubprocessLauncher:
 
 
 class ForkLauncher:
-    """Each command a process forked from one server that has imported TensorFlow."""
+    """Each command a process forked from one server that has imported TensorFlow
+    (:mod:`benchmarks.forkserver`)."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.kills", "--serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        if self.proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the fork server did not start")
+        from benchmarks.forkserver import ForkServer
+
+        self.server = ForkServer()
 
     def run(self, argv: list[str], env: dict[str, str]) -> tuple[int, str]:
-        self.proc.stdin.write(json.dumps({"argv": argv, "env": env}) + "\n")
-        self.proc.stdin.flush()
-        reply = json.loads(self.proc.stdout.readline())
-        return reply["returncode"], reply["stderr"]
+        proc = self.server.call(argv, extra_env=env, timeout=TIMEOUT_S)
+        return proc.returncode, proc.stderr[-4000:]
 
     def close(self) -> None:
         """Stop the server."""
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-
-
-def serve() -> None:
-    """The fork server: import once, then fork one CLI process per request line on stdin."""
-    import tempfile
-
-    from edgeloop._tf import keras, tfmot  # noqa: F401  (the expensive imports, done once)
-    from edgeloop import cli
-    import edgeloop.pipeline  # noqa: F401
-
-    print("ready", flush=True)
-    for line in sys.stdin:
-        request = json.loads(line)
-        with tempfile.TemporaryFile() as err:
-            pid = os.fork()
-            if pid == 0:
-                os.environ.update(request["env"])
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 1)
-                os.dup2(err.fileno(), 2)
-                code = 1
-                try:
-                    cli.main(request["argv"])
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else 1
-                except BaseException:  # what the interpreter would print for an uncaught error
-                    import traceback
-
-                    traceback.print_exc()
-                sys.stderr.flush()
-                os._exit(code)
-            _, status = os.waitpid(pid, 0)
-            err.seek(0)
-            stderr = err.read().decode("utf-8", "replace")
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        print(json.dumps({"returncode": code, "stderr": stderr[-4000:]}), flush=True)
+        self.server.close()
 
 
 def _sha(path: Path) -> str | None:
@@ -177,16 +138,10 @@ def sweep(recipe: Path, out: Path, launcher, progress=lambda message: None) -> d
 def main(argv: list[str] | None = None) -> int:
     """Command line: sweep one recipe, print the figures as JSON; 0 when every kill resumed."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kills", description=__doc__.split("\n\n")[0])
-    parser.add_argument("recipe", nargs="?", type=Path)
+    parser.add_argument("recipe", type=Path)
     parser.add_argument("--out", type=Path, default=Path("kills-out"))
     parser.add_argument("--fork", action="store_true", help="fork each process from one that imported TensorFlow")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        serve()
-        return 0
-    if args.recipe is None:
-        parser.error("give a recipe")
     launcher = ForkLauncher() if args.fork else SubprocessLauncher()
     try:
         result = sweep(args.recipe, args.out, launcher, progress=lambda m: print(m, file=sys.stderr, flush=True))

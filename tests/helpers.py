@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,12 +88,29 @@ def nested_transfer(sequential=False):
     return keras.Model(i, head[1](head[0](x)))
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run the real ``edgeloop`` command in a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "edgeloop.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-    )
+_SERVER = None
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, env: dict[str, str] | None = None,
+            script: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``edgeloop`` command (or ``python SCRIPT``) in a process of its own.
+
+    The process is forked from a server that has imported TensorFlow once
+    (:mod:`benchmarks.forkserver`; ~80 commands in the suite would otherwise each spend
+    5-10 s on the import); it gets this test's environment (``env`` if given) and working
+    folder, and its own status, stdout and stderr. ``EDGELOOP_TEST_FRESH_PROCESSES=1``
+    starts a fresh interpreter for each instead.
+    """
+    global _SERVER
+    env = dict(os.environ if env is None else env)
+    if os.environ.get("EDGELOOP_TEST_FRESH_PROCESSES") == "1":
+        head = [sys.executable, str(script)] if script else [sys.executable, "-m", "edgeloop.cli"]
+        return subprocess.run([*head, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                              env=env)
+    if _SERVER is None or _SERVER.proc.poll() is not None:
+        from benchmarks.forkserver import ForkServer
+
+        _SERVER = ForkServer()
+        atexit.register(_SERVER.close)
+    return _SERVER.call(list(args), script=None if script is None else str(script), env=env, cwd=cwd,
+                        timeout=timeout)

@@ -132,12 +132,11 @@ def test_options_are_checked():
 
 
 def test_a_bad_autocompress_key_in_a_recipe_exits_2(tmp_path):
-    import subprocess
-    import sys
+    from helpers import run_cli
 
     recipe = tmp_path / "r.yaml"
     recipe.write_text("name: r\nmodel: zoo:digits_cnn\ndata: digits\nsteps:\n  - autocompress: {trails: 3}\n")
-    proc = subprocess.run([sys.executable, "-m", "edgeloop.cli", "optimize", str(recipe)], capture_output=True, text=True)
+    proc = run_cli("optimize", recipe)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("edgeloop: error:")
     assert "trials" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -25,7 +25,7 @@ from edgeloop.converters.edgetpu.compiler import (
 )
 from edgeloop.converters.edgetpu.log import parse_compiler_output
 from edgeloop.errors import EdgeloopError
-from helpers import ROOT
+from helpers import ROOT, run_cli
 
 FIXTURES = ROOT / "tests" / "fixtures" / "edgetpu"
 FAKE = FIXTURES / "fake_edgetpu_compiler.py"
@@ -167,9 +167,7 @@ def test_runtime_version_follows_the_device_agent():
 
 
 def _cli(*args: str, path: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": path}
-    return subprocess.run([sys.executable, "-m", "edgeloop.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return run_cli(*args, env={**os.environ, "PATH": path}, timeout=120)
 
 
 def test_compile_command_without_the_compiler(tflite_files, tmp_path):

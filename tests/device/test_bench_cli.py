@@ -4,8 +4,6 @@ side, the regression gate's exit status, and bad input."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -71,8 +69,7 @@ def light_and_heavy(trained_model_and_files, tmp_path_factory):
 
 
 def _clocked(*args):
-    return subprocess.run([sys.executable, str(Path(__file__).parents[1] / "clocked_cli.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    return run_cli(*args, script=Path(__file__).parents[1] / "clocked_cli.py")
 
 
 def test_the_regression_gate_exit_status(light_and_heavy):

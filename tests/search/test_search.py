@@ -80,8 +80,7 @@ def test_an_interrupted_search_resumes_with_the_same_choices(reference_search, s
     assert state_file is not None, proc.stderr.read().decode()[-2000:]
     interrupted = json.loads(state_file.read_text())
     assert interrupted["status"] == "running" and "final" not in interrupted
-    resumed = subprocess.run([sys.executable, str(CLOCKED_CLI), "search", "--resume", str(state_file.parent), "--json"],
-                             capture_output=True, text=True, timeout=600)
+    resumed = run_cli("search", "--resume", state_file.parent, "--json", script=CLOCKED_CLI, timeout=600)
     state = json.loads(state_file.read_text())
     assert state["status"] == "finished", resumed.stderr
     assert resumed.returncode == (0 if all(c["passed"] for c in state["checks"]) else 1), resumed.stderr

@@ -29,6 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def command_line(argv: list[str], script: str | None = None) -> list[str]:
+    """The fresh interpreter's command a forked child stands for: ``python -m edgeloop.cli ARGV``
+    or ``python SCRIPT ARGV``."""
+    return [sys.executable, *([str(script)] if script else ["-m", "edgeloop.cli"]), *map(str, argv)]
+
+
 class ForkServer:
     """One server process; :meth:`call` runs a command in a child forked from it."""
 
@@ -57,7 +63,7 @@ class ForkServer:
         if not line:
             raise RuntimeError(f"the fork server stopped (status {self.proc.poll()})")
         reply = json.loads(line)
-        args = [sys.executable, *([script] if script else ["-m", "edgeloop.cli"]), *request["argv"]]
+        args = command_line(request["argv"], script)
         if reply["timed_out"]:
             raise subprocess.TimeoutExpired(args, timeout, reply["stdout"], reply["stderr"])
         return subprocess.CompletedProcess(args, reply["returncode"], reply["stdout"], reply["stderr"])

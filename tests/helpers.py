@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,15 +100,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, env: dict[s
     folder, and its own status, stdout and stderr. ``EDGELOOP_TEST_FRESH_PROCESSES=1``
     starts a fresh interpreter for each instead.
     """
+    from benchmarks.forkserver import ForkServer, command_line
+
     global _SERVER
     env = dict(os.environ if env is None else env)
     if os.environ.get("EDGELOOP_TEST_FRESH_PROCESSES") == "1":
-        head = [sys.executable, str(script)] if script else [sys.executable, "-m", "edgeloop.cli"]
-        return subprocess.run([*head, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        return subprocess.run(command_line(args, script), capture_output=True, text=True, cwd=cwd, timeout=timeout,
                               env=env)
     if _SERVER is None or _SERVER.proc.poll() is not None:
-        from benchmarks.forkserver import ForkServer
-
         _SERVER = ForkServer()
         atexit.register(_SERVER.close)
     return _SERVER.call(list(args), script=None if script is None else str(script), env=env, cwd=cwd,
